@@ -1,0 +1,26 @@
+"""The archive layer: the only place where catalog rows and array files meet."""
+
+from segdb.archive.core import Archive, resolve_target
+from segdb.archive.records import (
+    FileProblem,
+    GcReport,
+    PlaneRecord,
+    RoiRecord,
+    SegmentationRecord,
+    SessionRecord,
+    SubjectRecord,
+    VerifyReport,
+)
+
+__all__ = [
+    "Archive",
+    "resolve_target",
+    "FileProblem",
+    "GcReport",
+    "PlaneRecord",
+    "RoiRecord",
+    "SegmentationRecord",
+    "SessionRecord",
+    "SubjectRecord",
+    "VerifyReport",
+]

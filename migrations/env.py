@@ -1,0 +1,57 @@
+"""Alembic environment for the segdb catalog.
+
+It imports only the catalog's models and engine settings. segdb passes its own
+engine in ``config.attributes["engine"]``; the ``alembic`` command line builds
+one from ``sqlalchemy.url`` in alembic.ini (or the SEGDB_URL variable).
+"""
+
+from __future__ import annotations
+
+import os
+
+from alembic import context
+
+from segdb.catalog.engine import create_catalog_engine
+from segdb.catalog.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _engine():
+    engine = config.attributes.get("engine")
+    if engine is not None:
+        return engine
+    url = os.environ.get("SEGDB_URL") or config.get_main_option("sqlalchemy.url")
+    return create_catalog_engine(url)
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    engine = _engine()
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

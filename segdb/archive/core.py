@@ -1,0 +1,988 @@
+"""The archive: the only layer that joins the SQL catalog and the HDF5 arrays.
+
+Writes follow one rule: arrays first, rows second. An ingest reserves its
+segmentation (status 'writing', invisible to readers), writes its chunk files
+(temp name, fsync, rename, sha256), then commits every row in one transaction
+and flips the status to 'ready'. A crash leaves at worst files that no row
+references and a 'writing' reservation; `segdb gc` reports both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import math
+import os
+import re
+import socket
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from roiextractors import SegmentationExtractor
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from segdb.archive.payload import PlanePayload, PropertyColumn, RoiGeometry, payload_from_extractor
+from segdb.archive.records import (
+    FileProblem,
+    GcReport,
+    PlaneRecord,
+    RoiRecord,
+    SegmentationRecord,
+    SessionRecord,
+    SubjectRecord,
+    VerifyReport,
+)
+from segdb.arrays import ArrayFile as ArrayFileRef
+from segdb.arrays import PlaneArrays, check_relative_path, resolve_in_root, sha256_file, write_chunk_file
+from segdb.catalog import models as m
+from segdb.catalog.engine import Catalog
+from segdb.catalog.schema import SCHEMA_REVISION, catalog_has_tables, check_schema, upgrade
+from segdb.errors import ConflictError, IntegrityError, InvalidInputError, NotFoundError, SegDBError
+from segdb.progress import progress_bar
+
+CATALOG_FILENAME = "catalog.sqlite"
+ARRAYS_DIRNAME = "arrays"
+DEFAULT_ARCHIVE = "./segdb-archive"
+STORAGE_ROOT_SETTING = "storage_root"
+SegmentationRef = int | str | SegmentationRecord
+ProgressArg = bool | Callable[[int], None] | None
+
+
+@dataclass(frozen=True)
+class ArchiveTarget:
+    """Where an archive's catalog and arrays live."""
+
+    url: str
+    location: str
+    storage_root: Path | None
+    is_folder: bool
+
+
+def resolve_target(target: str | os.PathLike | None, storage_root: str | os.PathLike | None = None) -> ArchiveTarget:
+    """Turn ``segdb.open``'s argument into a catalog URL and a storage root."""
+    if target is None:
+        target = os.environ.get("SEGDB_URL") or DEFAULT_ARCHIVE
+    text = os.fspath(target)
+    override = storage_root or os.environ.get("SEGDB_STORAGE_ROOT") or None
+    if "://" in text:
+        return ArchiveTarget(
+            url=text,
+            location=_redact(text),
+            storage_root=Path(override).expanduser().resolve() if override else None,
+            is_folder=False,
+        )
+    folder = Path(text).expanduser().resolve()
+    if folder.suffix in (".sqlite", ".db") or folder.is_file():
+        raise InvalidInputError(
+            f"{text!r} is a file; segdb.open takes an archive folder (it holds {CATALOG_FILENAME} and "
+            f"{ARRAYS_DIRNAME}/) or a database URL"
+        )
+    root = Path(override).expanduser().resolve() if override else folder / ARRAYS_DIRNAME
+    return ArchiveTarget(
+        url=f"sqlite:///{folder / CATALOG_FILENAME}", location=str(folder), storage_root=root, is_folder=True
+    )
+
+
+def _recorded_storage_root(catalog: Catalog, location: str) -> Path:
+    with catalog.reading() as db:
+        value = db.scalar(
+            select(m.ArchiveSetting.setting_value).where(m.ArchiveSetting.setting_name == STORAGE_ROOT_SETTING)
+        )
+    if not value:
+        raise InvalidInputError(
+            f"the catalog at {location} records no storage root for its array files; pass storage_root= "
+            "(or --storage-root, or set SEGDB_STORAGE_ROOT)"
+        )
+    return Path(value)
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+class Archive:
+    """A segdb archive: catalog rows in SQL, arrays in write-once HDF5 chunk files.
+
+    Open one with :func:`segdb.open`.
+    """
+
+    def __init__(self, catalog: Catalog, storage_root: Path, location: str):
+        self.catalog = catalog
+        self.storage_root = storage_root
+        self.location = location
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        target: str | os.PathLike | None = None,
+        *,
+        storage_root: str | os.PathLike | None = None,
+        create: bool = True,
+    ) -> Archive:
+        """Open the archive at ``target`` (a folder or a database URL).
+
+        A missing archive is created at the current schema when ``create`` is true;
+        an existing one is never migrated: if its schema is behind, this raises
+        SchemaVersionError naming `segdb db upgrade`.
+        """
+        where = resolve_target(target, storage_root)
+        if where.is_folder:
+            catalog_path = Path(where.location) / CATALOG_FILENAME
+            if not catalog_path.exists():
+                if not create:
+                    raise NotFoundError(
+                        f"there is no segdb archive at {where.location}; create one with `segdb init {where.location}`"
+                    )
+                return cls.create(where.location, storage_root=storage_root)
+        catalog = Catalog(where.url)
+        try:
+            if create and not where.is_folder and not catalog_has_tables(catalog.engine):
+                catalog.dispose()
+                return cls.create(target, storage_root=storage_root)
+            check_schema(catalog.engine, where.location)
+            root = where.storage_root or _recorded_storage_root(catalog, where.location)
+        except BaseException:
+            catalog.dispose()
+            raise
+        return cls(catalog, root, where.location)
+
+    @classmethod
+    def create(cls, target: str | os.PathLike | None, *, storage_root: str | os.PathLike | None = None) -> Archive:
+        """Create a new, empty archive at the current schema (what `segdb init` does)."""
+        where = resolve_target(target, storage_root)
+        if where.is_folder:
+            Path(where.location).mkdir(parents=True, exist_ok=True)
+        elif where.storage_root is None:
+            raise InvalidInputError(
+                f"a new catalog at {where.location} needs a storage root for its array files: pass "
+                "storage_root= (or --storage-root, or set SEGDB_STORAGE_ROOT) to a folder every machine can read"
+            )
+        catalog = Catalog(where.url)
+        try:
+            if catalog_has_tables(catalog.engine):
+                raise ConflictError(
+                    f"{where.location} already holds a catalog; open it with segdb.open instead of creating it"
+                )
+            upgrade(catalog.engine, SCHEMA_REVISION)
+            assert where.storage_root is not None
+            where.storage_root.mkdir(parents=True, exist_ok=True)
+            if not where.is_folder:
+                with catalog.writing() as session:
+                    session.add(m.ArchiveSetting(setting_name=STORAGE_ROOT_SETTING, setting_value=str(where.storage_root)))
+        except BaseException:
+            catalog.dispose()
+            raise
+        return cls(catalog, where.storage_root, where.location)
+
+    def close(self) -> None:
+        self.catalog.dispose()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<segdb.Archive {self.location} ({self.catalog.dialect}), arrays in {self.storage_root}>"
+
+    # -- reading the catalog -------------------------------------------------------------------
+
+    def subjects(self) -> list[SubjectRecord]:
+        with self.catalog.reading() as session:
+            rows = session.execute(
+                select(m.Subject, func.count(m.ImagingSession.session_id))
+                .outerjoin(m.ImagingSession, m.ImagingSession.subject_id == m.Subject.subject_id)
+                .group_by(m.Subject.subject_id)
+                .order_by(m.Subject.subject_name)
+            ).all()
+            return [SubjectRecord(s.subject_id, s.subject_name, s.species, int(n)) for s, n in rows]
+
+    def sessions(self, subject: str | None = None) -> list[SessionRecord]:
+        ready = (
+            select(m.Segmentation.session_id, func.count().label("n"))
+            .where(m.Segmentation.status == "ready")
+            .group_by(m.Segmentation.session_id)
+            .subquery()
+        )
+        query = (
+            select(m.ImagingSession, m.Subject.subject_name, ready.c.n)
+            .join(m.Subject, m.Subject.subject_id == m.ImagingSession.subject_id)
+            .outerjoin(ready, ready.c.session_id == m.ImagingSession.session_id)
+            .order_by(m.Subject.subject_name, m.ImagingSession.session_start, m.ImagingSession.session_name)
+        )
+        if subject is not None:
+            query = query.where(m.Subject.subject_name == subject)
+        with self.catalog.reading() as session:
+            return [
+                SessionRecord(s.session_id, subj, s.session_name, _as_utc(s.session_start), int(n or 0))
+                for s, subj, n in session.execute(query).all()
+            ]
+
+    def segmentations(
+        self,
+        subject: str | None = None,
+        session: str | None = None,
+        *,
+        include_unfinished: bool = False,
+    ) -> list[SegmentationRecord]:
+        """Segmentations in the archive, newest session last; only finished ones unless asked."""
+        query = _segmentation_query()
+        if subject is not None:
+            query = query.where(m.Subject.subject_name == subject)
+        if session is not None:
+            query = query.where(m.ImagingSession.session_name == session)
+        if not include_unfinished:
+            query = query.where(m.Segmentation.status == "ready")
+        with self.catalog.reading() as db:
+            return _segmentation_records(db, db.execute(query).all())
+
+    def segmentation(self, segmentation: SegmentationRef) -> SegmentationRecord:
+        """One segmentation, by id, record, or 'subject/session/name'."""
+        with self.catalog.reading() as db:
+            seg_id = self._segmentation_id(db, segmentation)
+            rows = db.execute(_segmentation_query().where(m.Segmentation.segmentation_id == seg_id)).all()
+            return _segmentation_records(db, rows)[0]
+
+    def planes(self, segmentation: SegmentationRef) -> list[PlaneRecord]:
+        with self.catalog.reading() as db:
+            seg_id = self._segmentation_id(db, segmentation)
+            rows = db.execute(
+                select(m.ImagingPlane, m.FieldOfView.fov_name)
+                .join(m.SegmentationPlane, m.SegmentationPlane.plane_id == m.ImagingPlane.plane_id)
+                .outerjoin(m.FieldOfView, m.FieldOfView.fov_id == m.ImagingPlane.fov_id)
+                .where(m.SegmentationPlane.segmentation_id == seg_id)
+                .order_by(m.SegmentationPlane.plane_index)
+            ).all()
+            return [_plane_record(p, fov) for p, fov in rows]
+
+    def rois(
+        self, segmentation: SegmentationRef, *, plane: str | None = None, kind: str | None = "cell"
+    ) -> list[RoiRecord]:
+        """ROIs of a segmentation in catalog order (plane by plane, then mask order)."""
+        if kind not in (None, *m.ROI_KINDS):
+            raise InvalidInputError(f"ROI kind {kind!r} is not one of {m.ROI_KINDS} (or None for both)")
+        with self.catalog.reading() as db:
+            seg_id = self._segmentation_id(db, segmentation)
+            query = (
+                select(m.Roi, m.ImagingPlane.plane_name)
+                .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
+                .join(
+                    m.SegmentationPlane,
+                    (m.SegmentationPlane.segmentation_id == m.Roi.segmentation_id)
+                    & (m.SegmentationPlane.plane_id == m.Roi.plane_id),
+                )
+                .where(m.Roi.segmentation_id == seg_id)
+                .order_by(m.SegmentationPlane.plane_index, m.Roi.kind.desc(), m.Roi.mask_index)
+            )
+            if plane is not None:
+                query = query.where(m.ImagingPlane.plane_name == plane)
+            if kind is not None:
+                query = query.where(m.Roi.kind == kind)
+            return [_roi_record(roi, plane_name) for roi, plane_name in db.execute(query).all()]
+
+    def _segmentation_id(self, db: Session, segmentation: SegmentationRef, *, ready_only: bool = True) -> int:
+        if isinstance(segmentation, SegmentationRecord):
+            segmentation = segmentation.segmentation_id
+        if isinstance(segmentation, (bool, np.bool_)):
+            raise InvalidInputError(f"{segmentation!r} is not a segmentation; pass its id or 'subject/session/name'")
+        if isinstance(segmentation, (int, np.integer)):
+            query = select(m.Segmentation.segmentation_id, m.Segmentation.status).where(
+                m.Segmentation.segmentation_id == int(segmentation)
+            )
+            described = f"segmentation {int(segmentation)}"
+        elif isinstance(segmentation, str):
+            parts = segmentation.split("/")
+            if len(parts) != 3 or not all(parts):
+                raise InvalidInputError(
+                    f"segmentation {segmentation!r} is not an id or 'subject/session/name'; "
+                    "list them with `segdb ls segmentations`"
+                )
+            query = (
+                select(m.Segmentation.segmentation_id, m.Segmentation.status)
+                .join(m.ImagingSession, m.ImagingSession.session_id == m.Segmentation.session_id)
+                .join(m.Subject, m.Subject.subject_id == m.ImagingSession.subject_id)
+                .where(
+                    m.Subject.subject_name == parts[0],
+                    m.ImagingSession.session_name == parts[1],
+                    m.Segmentation.segmentation_name == parts[2],
+                )
+            )
+            described = f"segmentation {segmentation!r}"
+        else:
+            raise InvalidInputError(
+                f"{segmentation!r} is not a segmentation; pass its id, its record, or 'subject/session/name'"
+            )
+        row = db.execute(query).first()
+        if row is None or (ready_only and row.status != "ready"):
+            count = db.scalar(select(func.count()).select_from(m.Segmentation).where(m.Segmentation.status == "ready"))
+            state = "" if row is None else " (its ingest has not finished; `segdb gc` reports unfinished ingests)"
+            raise NotFoundError(
+                f"{described} is not in the archive at {self.location}{state}; it holds {count} segmentation(s): "
+                "list them with `segdb ls segmentations`"
+            )
+        return int(row.segmentation_id)
+
+    # -- ingest -------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        extractor: SegmentationExtractor | Mapping[str, SegmentationExtractor],
+        *,
+        subject: str,
+        session: str,
+        plane: str | None = None,
+        name: str | None = None,
+        source_format: str | None = None,
+        source_path: str | os.PathLike | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        session_start: dt.datetime | str | None = None,
+        field_of_view: str | None = None,
+        pixel_size_um: float = 1.0,
+        origin_um: Sequence[float] = (0.0, 0.0, 0.0),
+        species: str | None = None,
+        created_by: str | None = None,
+        progress: ProgressArg = None,
+    ) -> SegmentationRecord:
+        """Archive a segmentation from any roiextractors SegmentationExtractor.
+
+        Parameters
+        ----------
+        extractor
+            One extractor (one plane, named ``plane``, default "plane0"), or a mapping of plane
+            name to extractor for a multi-plane segmentation.
+        subject, session
+            Created if they do not exist yet.
+        name
+            The segmentation's name within its session (default: the source format).
+        progress
+            True for a progress bar, False for none, a callable to receive sample counts;
+            None shows a bar only on a terminal.
+
+        Everything is validated before anything is written; a failure leaves no rows and no files.
+        """
+        plane_extractors = _plane_extractors(extractor, plane)
+        source_format = source_format or _source_format(next(iter(plane_extractors.values())))
+        name = name or source_format
+        for label, value in (("subject", subject), ("session", session), ("segmentation name", name)):
+            _check_name(label, value)
+        if field_of_view is not None:
+            _check_name("field of view", field_of_view)
+        pixel_size_um = _positive_finite("pixel_size_um", pixel_size_um)
+        origin = tuple(float(v) for v in origin_um)
+        if len(origin) != 3 or not all(math.isfinite(v) for v in origin):
+            raise InvalidInputError(f"origin_um is {origin_um!r}; give three finite numbers (x, y, z) in µm")
+        started = _parse_datetime(session_start)
+        payloads = [payload_from_extractor(ex, plane_name) for plane_name, ex in plane_extractors.items()]
+        seg_id = self._reserve_segmentation(
+            subject=subject,
+            session=session,
+            name=name,
+            species=species,
+            session_start=started,
+            source_format=source_format,
+            source_path=None if source_path is None else str(source_path),
+            parameters=_jsonable(dict(parameters or {}), "parameters"),
+            created_by=created_by or os.environ.get("SEGDB_CURATOR") or current_user(),
+        )
+        written: list[Path] = []
+        try:
+            files = []
+            total = sum(p.num_samples for p in payloads)
+            with progress_bar(progress, total=total, desc=f"ingest {subject}/{session}/{name}", unit="samples") as tick:
+                for payload in payloads:
+                    relative = self._new_array_path(subject, session, seg_id, payload.plane_name)
+                    result = write_chunk_file(
+                        self.storage_root, relative, _plane_arrays(payload, source_format), progress=tick
+                    )
+                    written.append(resolve_in_root(self.storage_root, result.relative_path))
+                    files.append(result)
+            self.catalog.write_with_retry(
+                lambda db: self._insert_planes(
+                    db, seg_id, payloads, files, field_of_view=field_of_view, pixel_size_um=pixel_size_um, origin=origin
+                )
+            )
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            self._drop_reservation(seg_id)
+            raise
+        return self.segmentation(seg_id)
+
+    def _reserve_segmentation(self, *, subject: str, session: str, name: str, species: str | None,
+                              session_start: dt.datetime | None, **fields: Any) -> int:
+        def reserve(db: Session) -> int:
+            subject_id = _get_or_create(db, m.Subject, {"subject_name": subject}, {"species": species})
+            session_id = _get_or_create(
+                db, m.ImagingSession, {"subject_id": subject_id, "session_name": session},
+                {"session_start": session_start},
+            )
+            existing = db.execute(
+                select(m.Segmentation).where(
+                    m.Segmentation.session_id == session_id, m.Segmentation.segmentation_name == name
+                )
+            ).scalar_one_or_none()
+            if existing is not None:
+                if existing.status == "writing":
+                    raise ConflictError(
+                        f"segmentation {subject}/{session}/{name} is being ingested by {existing.writer_host} "
+                        f"(pid {existing.writer_pid}) since {existing.created_at:%Y-%m-%d %H:%M}; if that ingest "
+                        "crashed, clear it with `segdb gc --apply`, or choose another name"
+                    )
+                raise ConflictError(
+                    f"session {subject}/{session} already has a segmentation named {name!r} "
+                    f"(id {existing.segmentation_id}); pass another name (--name) or delete the old one first"
+                )
+            seg = m.Segmentation(
+                session_id=session_id,
+                segmentation_name=name,
+                status="writing",
+                writer_host=socket.gethostname(),
+                writer_pid=os.getpid(),
+                **fields,
+            )
+            db.add(seg)
+            db.flush()
+            return seg.segmentation_id
+
+        return self.catalog.write_with_retry(reserve)
+
+    def _drop_reservation(self, seg_id: int) -> None:
+        try:
+            with self.catalog.writing() as db:
+                db.execute(
+                    delete(m.Segmentation).where(
+                        m.Segmentation.segmentation_id == seg_id, m.Segmentation.status == "writing"
+                    )
+                )
+        except SegDBError:
+            # The reservation stays 'writing' and invisible; `segdb gc` clears it.
+            pass
+
+    def _new_array_path(self, subject: str, session: str, seg_id: int, plane_name: str) -> str:
+        return check_relative_path(
+            f"{_slug(subject)}/{_slug(session)}/seg-{seg_id:06d}/{_slug(plane_name)}-{uuid.uuid4().hex[:12]}.h5"
+        )
+
+    def _insert_planes(self, db: Session, seg_id: int, payloads: list[PlanePayload], files: list, *,
+                       field_of_view: str | None, pixel_size_um: float, origin: tuple[float, float, float]) -> None:
+        seg = db.get(m.Segmentation, seg_id)
+        if seg is None or seg.status != "writing":
+            raise ConflictError(
+                f"segmentation {seg_id} was removed while it was being ingested (did `segdb gc --apply` run?); "
+                "ingest it again"
+            )
+        session_row = db.get(m.ImagingSession, seg.session_id)
+        fov_id = None
+        if field_of_view is not None:
+            fov_id = _get_or_create(db, m.FieldOfView, {"subject_id": session_row.subject_id, "fov_name": field_of_view})
+        described: set[str] = set()
+        for index, (payload, written) in enumerate(zip(payloads, files)):
+            plane_id = self._plane_for(db, seg.session_id, payload, fov_id, pixel_size_um, origin)
+            file_row = m.ArrayFile(
+                relative_path=check_relative_path(written.relative_path),
+                size_bytes=written.size_bytes,
+                sha256=written.sha256,
+            )
+            db.add(file_row)
+            db.flush()
+            db.add(
+                m.SegmentationPlane(
+                    segmentation_id=seg_id,
+                    plane_id=plane_id,
+                    plane_index=index,
+                    array_file_id=file_row.array_file_id,
+                    num_samples=payload.num_samples,
+                    num_rois=len(payload.roi_keys),
+                    num_background=len(payload.background_keys),
+                    sampling_frequency=payload.sampling_frequency,
+                    channel_names=payload.channel_names,
+                    timestamps_dataset="timestamps" if payload.timestamps is not None else None,
+                )
+            )
+            db.flush()
+            roi_ids = _insert_rois(db, seg_id, plane_id, payload, pixel_size_um, origin)
+            _insert_properties(db, seg_id, roi_ids, payload.properties, described)
+            for kind, group, traces in (
+                ("cell", "traces", payload.traces),
+                ("background", "background_traces", payload.background_traces),
+            ):
+                for trace_name, data in traces.items():
+                    info = written.datasets[f"{group}/{trace_name}"]
+                    db.add(
+                        m.TraceSeries(
+                            segmentation_id=seg_id, plane_id=plane_id, trace_name=trace_name, kind=kind,
+                            array_file_id=file_row.array_file_id, dataset=f"{group}/{trace_name}",
+                            num_samples=int(info.shape[0]), num_columns=int(info.shape[1]), dtype=str(info.dtype),
+                        )
+                    )
+            for image_name, image in payload.images.items():
+                db.add(
+                    m.SummaryImage(
+                        segmentation_id=seg_id, plane_id=plane_id, image_name=image_name,
+                        array_file_id=file_row.array_file_id, dataset=f"images/{image_name}",
+                        height=int(image.shape[0]), width=int(image.shape[1]), dtype=image.dtype.str,
+                    )
+                )
+        seg.status = "ready"
+
+    def _plane_for(self, db: Session, session_id: int, payload: PlanePayload, fov_id: int | None,
+                   pixel_size_um: float, origin: tuple[float, float, float]) -> int:
+        height, width = payload.frame_shape
+        plane = db.execute(
+            select(m.ImagingPlane).where(
+                m.ImagingPlane.session_id == session_id, m.ImagingPlane.plane_name == payload.plane_name
+            )
+        ).scalar_one_or_none()
+        if plane is None:
+            plane = m.ImagingPlane(
+                session_id=session_id, fov_id=fov_id, plane_name=payload.plane_name, height=height, width=width,
+                pixel_size_um=pixel_size_um, origin_x_um=origin[0], origin_y_um=origin[1], origin_z_um=origin[2],
+                sampling_frequency=payload.sampling_frequency, channel_names=payload.channel_names,
+            )
+            db.add(plane)
+            db.flush()
+            return plane.plane_id
+        if (plane.height, plane.width) != (height, width):
+            raise InvalidInputError(
+                f"plane {payload.plane_name!r} of this session is already archived as {plane.height} x {plane.width} "
+                f"pixels, but this segmentation's frame is {height} x {width}; use another plane name for a "
+                "different field of view"
+            )
+        if fov_id is not None and plane.fov_id is None:
+            plane.fov_id = fov_id
+        return plane.plane_id
+
+    # -- deleting -----------------------------------------------------------------------------
+
+    def delete_segmentation(self, segmentation: SegmentationRef) -> SegmentationRecord:
+        """Remove a segmentation's rows in one transaction, then its array files."""
+        record = self.segmentation(segmentation)
+        seg_id = record.segmentation_id
+
+        def remove(db: Session) -> list[str]:
+            file_ids = set(
+                db.scalars(select(m.SegmentationPlane.array_file_id).where(m.SegmentationPlane.segmentation_id == seg_id))
+            )
+            file_ids |= set(db.scalars(select(m.TraceSeries.array_file_id).where(m.TraceSeries.segmentation_id == seg_id)))
+            file_ids |= set(
+                db.scalars(select(m.SummaryImage.array_file_id).where(m.SummaryImage.segmentation_id == seg_id))
+            )
+            db.execute(delete(m.Segmentation).where(m.Segmentation.segmentation_id == seg_id))
+            paths = list(
+                db.scalars(select(m.ArrayFile.relative_path).where(m.ArrayFile.array_file_id.in_(file_ids)))
+            )
+            db.execute(delete(m.ArrayFile).where(m.ArrayFile.array_file_id.in_(file_ids)))
+            return paths
+
+        for relative in self.catalog.write_with_retry(remove):
+            try:
+                resolve_in_root(self.storage_root, relative).unlink(missing_ok=True)
+            except (OSError, IntegrityError):
+                # The rows are gone; a file left behind is an orphan that `segdb gc` reports.
+                pass
+        return record
+
+    # -- integrity ----------------------------------------------------------------------------
+
+    def array_files(self) -> list[tuple[str, int, str]]:
+        with self.catalog.reading() as db:
+            return [
+                (r.relative_path, int(r.size_bytes), r.sha256)
+                for r in db.execute(select(m.ArrayFile).order_by(m.ArrayFile.relative_path)).scalars()
+            ]
+
+    def verify(self, *, progress: ProgressArg = None) -> VerifyReport:
+        """Recompute the sha256 of every array file and name each missing or damaged one."""
+        files = self.array_files()
+        problems: list[FileProblem] = []
+        checked_bytes = 0
+        with progress_bar(progress, total=sum(f[1] for f in files), desc="verify", unit="B") as tick:
+            for relative, size, digest in files:
+                problem = self._file_problem(relative, size, digest)
+                if problem:
+                    problems.append(FileProblem(relative, problem))
+                checked_bytes += size
+                tick(size)
+        return VerifyReport(files_checked=len(files), bytes_checked=checked_bytes, problems=tuple(problems))
+
+    def _file_problem(self, relative: str, size: int, digest: str) -> str | None:
+        try:
+            path = resolve_in_root(self.storage_root, relative)
+        except IntegrityError as exc:
+            return str(exc)
+        if not path.is_file():
+            return "missing"
+        actual_size = path.stat().st_size
+        if actual_size != size:
+            return f"damaged: {actual_size} bytes, the catalog recorded {size}"
+        actual = sha256_file(path)
+        if actual != digest:
+            return f"damaged: sha256 {actual[:12]}…, the catalog recorded {digest[:12]}…"
+        return None
+
+    def gc(self, *, apply: bool = False, older_than: dt.timedelta = dt.timedelta(hours=6)) -> GcReport:
+        """Find files under the storage root that no row references, and unfinished ingests.
+
+        Nothing is deleted unless ``apply`` is true. An ingest still running (its process
+        alive on this host, or younger than ``older_than`` on another host) is left alone.
+        """
+        with self.catalog.reading() as db:
+            referenced = set(db.scalars(select(m.ArrayFile.relative_path)))
+            unfinished = db.execute(select(m.Segmentation).where(m.Segmentation.status == "writing")).scalars().all()
+            stale = [s.segmentation_id for s in unfinished if not _writer_alive(s, older_than)]
+            live = {s.segmentation_id for s in unfinished} - set(stale)
+        orphans = []
+        orphan_bytes = 0
+        root = self.storage_root
+        if root.is_dir():
+            for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
+                relative = path.relative_to(root).as_posix()
+                if relative in referenced or _segmentation_of(relative) in live:
+                    continue
+                orphans.append(relative)
+                orphan_bytes += path.lstat().st_size
+        if apply:
+            if stale:
+                with self.catalog.writing() as db:
+                    db.execute(
+                        delete(m.Segmentation).where(
+                            m.Segmentation.segmentation_id.in_(stale), m.Segmentation.status == "writing"
+                        )
+                    )
+            for relative in orphans:
+                (root / relative).unlink(missing_ok=True)
+            _remove_empty_dirs(root)
+        return GcReport(tuple(orphans), orphan_bytes, tuple(stale), apply)
+
+    # -- arrays for the layers above ----------------------------------------------------------
+
+    def array_file(self, relative_path: str, size_bytes: int | None = None, sha256: str | None = None) -> ArrayFileRef:
+        """A lazy handle on one of the archive's chunk files (nothing is opened yet)."""
+        return ArrayFileRef(self.storage_root, relative_path, size_bytes=size_bytes, sha256=sha256)
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _plane_extractors(
+    extractor: SegmentationExtractor | Mapping[str, SegmentationExtractor], plane: str | None
+) -> dict[str, SegmentationExtractor]:
+    if isinstance(extractor, Mapping):
+        if plane is not None:
+            raise InvalidInputError("pass plane= only with a single extractor; a mapping already names its planes")
+        if not extractor:
+            raise InvalidInputError("the mapping of plane name to extractor is empty; there is nothing to ingest")
+        planes = {str(k): v for k, v in extractor.items()}
+    else:
+        planes = {plane or "plane0": extractor}
+    for plane_name in planes:
+        _check_name("plane name", plane_name)
+    return planes
+
+
+def _source_format(extractor: SegmentationExtractor) -> str:
+    name = type(extractor).__name__
+    stem = name.removesuffix("SegmentationExtractor") or name
+    return stem.lower()
+
+
+def _check_name(label: str, value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"the {label} is {value!r}; give a non-empty name")
+    if "/" in value or value != value.strip() or any(ord(c) < 32 for c in value):
+        raise InvalidInputError(
+            f"the {label} {value!r} contains '/', control characters or surrounding spaces; "
+            "segdb uses 'subject/session/name' paths, so choose a name without them"
+        )
+    if len(value) > 255:
+        raise InvalidInputError(f"the {label} {value[:40]!r}… is {len(value)} characters long; keep it within 255")
+
+
+def _positive_finite(label: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not math.isfinite(number) or number <= 0:
+        raise InvalidInputError(f"{label} is {value!r}; it must be a positive number")
+    return number
+
+
+def _parse_datetime(value: dt.datetime | dt.date | str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise InvalidInputError(
+                f"session start {value!r} is not an ISO date or time; write it like 2026-03-01 or 2026-03-01T14:30"
+            ) from exc
+    elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def _jsonable(value: dict[str, Any], label: str) -> dict[str, Any]:
+    try:
+        return json.loads(json.dumps(value, default=_json_default))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"the {label} cannot be stored as JSON ({exc}); pass numbers, strings, lists and dicts") from exc
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (Path, dt.date)):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "x"
+    return slug[:64]
+
+
+def _get_or_create(db: Session, model: type, keys: dict[str, Any], defaults: dict[str, Any] | None = None) -> int:
+    pk = model.__mapper__.primary_key[0]
+    found = db.execute(select(pk).filter_by(**keys)).scalar_one_or_none()
+    if found is not None:
+        return int(found)
+    row = model(**keys, **(defaults or {}))
+    db.add(row)
+    db.flush()
+    return int(getattr(row, pk.key))
+
+
+def _plane_arrays(payload: PlanePayload, source_format: str) -> PlaneArrays:
+    import segdb
+
+    return PlaneArrays(
+        masks=payload.masks,
+        background_masks=payload.background_masks,
+        traces=payload.traces,
+        background_traces=payload.background_traces,
+        images=payload.images,
+        timestamps=payload.timestamps,
+        attributes={"source": source_format, "segdb_version": segdb.__version__, "plane": payload.plane_name},
+    )
+
+
+def _roi_rows(
+    seg_id: int, plane_id: int, keys: Sequence[int | str], geometry: Sequence[RoiGeometry], kind: str,
+    accepted: Sequence[bool | None], pixel_size_um: float, origin: tuple[float, float, float],
+) -> list[dict[str, Any]]:
+    rows = []
+    for index, (key, geo) in enumerate(zip(keys, geometry)):
+        rows.append(
+            {
+                "segmentation_id": seg_id,
+                "plane_id": plane_id,
+                "roi_key": str(key),
+                "roi_key_type": "int" if isinstance(key, int) else "str",
+                "kind": kind,
+                "mask_index": index,
+                "trace_column": index,
+                "centroid_row": geo.centroid_row,
+                "centroid_col": geo.centroid_col,
+                "centroid_x_um": origin[0] + geo.centroid_col * pixel_size_um,
+                "centroid_y_um": origin[1] + geo.centroid_row * pixel_size_um,
+                "bbox_row_min": geo.bbox[0],
+                "bbox_row_max": geo.bbox[1],
+                "bbox_col_min": geo.bbox[2],
+                "bbox_col_max": geo.bbox[3],
+                "pixel_count": geo.pixel_count,
+                "location_row": geo.location_row,
+                "location_col": geo.location_col,
+                "source_accepted": accepted[index] if accepted else None,
+            }
+        )
+    return rows
+
+
+def _insert_rois(db: Session, seg_id: int, plane_id: int, payload: PlanePayload, pixel_size_um: float,
+                 origin: tuple[float, float, float]) -> list[int]:
+    rows = _roi_rows(seg_id, plane_id, payload.roi_keys, payload.roi_geometry, "cell", payload.source_accepted,
+                     pixel_size_um, origin)
+    rows += _roi_rows(seg_id, plane_id, payload.background_keys, payload.background_geometry, "background", [],
+                      pixel_size_um, origin)
+    result = db.execute(insert(m.Roi).returning(m.Roi.roi_id, sort_by_parameter_order=True), rows)
+    return [int(r[0]) for r in result.all()][: len(payload.roi_keys)]
+
+
+def _insert_properties(db: Session, seg_id: int, roi_ids: list[int], columns: Iterable[PropertyColumn],
+                       described: set[str]) -> None:
+    rows = []
+    for column in columns:
+        if column.name not in described:
+            db.add(
+                m.PropertyDescription(
+                    segmentation_id=seg_id, property_name=column.name, description=column.description,
+                    value_dtype=column.value_dtype, value_shape=list(column.value_shape),
+                )
+            )
+            described.add(column.name)
+        for roi_id, value in zip(roi_ids, column.values):
+            num, text = encode_property_value(column.value_type, value)
+            rows.append(
+                {"roi_id": roi_id, "property_name": column.name, "value_type": column.value_type,
+                 "value_num": num, "value_text": text}
+            )
+    if rows:
+        db.flush()
+        db.execute(insert(m.RoiProperty), rows)
+
+
+def encode_property_value(value_type: str, value: Any) -> tuple[float | None, str | None]:
+    """How one property value is stored: numbers in value_num (NaN as NULL), the rest as text."""
+    if value_type == "json":
+        return None, json.dumps(np.asarray(value).tolist())
+    if value_type == "str":
+        return None, value.decode() if isinstance(value, bytes) else str(value)
+    number = float(value)
+    return (None if math.isnan(number) else number), None
+
+
+def decode_property_values(value_type: str, dtype: str, shape: Sequence[int], nums: Sequence, texts: Sequence) -> np.ndarray:
+    """The inverse of :func:`encode_property_value` for a column of values."""
+    if value_type == "json":
+        return np.array([json.loads(t) for t in texts], dtype=None if dtype == "object" else np.dtype(dtype)).reshape(
+            (len(texts), *shape)
+        )
+    if value_type == "str":
+        return np.array(list(texts), dtype=None if dtype == "object" else np.dtype(dtype))
+    values = np.array([np.nan if n is None else n for n in nums], dtype=np.float64)
+    return values.astype(np.dtype(dtype))
+
+
+def _segmentation_query():
+    return (
+        select(m.Segmentation, m.ImagingSession.session_name, m.Subject.subject_name)
+        .join(m.ImagingSession, m.ImagingSession.session_id == m.Segmentation.session_id)
+        .join(m.Subject, m.Subject.subject_id == m.ImagingSession.subject_id)
+        .order_by(m.Subject.subject_name, m.ImagingSession.session_start, m.ImagingSession.session_name,
+                  m.Segmentation.segmentation_id)
+    )
+
+
+def _segmentation_records(db: Session, rows: Sequence) -> list[SegmentationRecord]:
+    ids = [seg.segmentation_id for seg, _, _ in rows]
+    planes: dict[int, list] = {i: [] for i in ids}
+    if ids:
+        for sp, plane_name in db.execute(
+            select(m.SegmentationPlane, m.ImagingPlane.plane_name)
+            .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.SegmentationPlane.plane_id)
+            .where(m.SegmentationPlane.segmentation_id.in_(ids))
+            .order_by(m.SegmentationPlane.segmentation_id, m.SegmentationPlane.plane_index)
+        ).all():
+            planes[sp.segmentation_id].append((sp, plane_name))
+    records = []
+    for seg, session_name, subject_name in rows:
+        parts = planes[seg.segmentation_id]
+        records.append(
+            SegmentationRecord(
+                segmentation_id=seg.segmentation_id,
+                subject=subject_name,
+                session=session_name,
+                name=seg.segmentation_name,
+                source_format=seg.source_format,
+                source_path=seg.source_path,
+                status=seg.status,
+                created_at=_as_utc(seg.created_at),
+                created_by=seg.created_by,
+                planes=tuple(name for _, name in parts),
+                num_rois=sum(sp.num_rois for sp, _ in parts),
+                num_background=sum(sp.num_background for sp, _ in parts),
+                num_samples=max((sp.num_samples for sp, _ in parts), default=0),
+                sampling_frequency=parts[0][0].sampling_frequency if parts else None,
+                parameters=dict(seg.parameters or {}),
+            )
+        )
+    return records
+
+
+def _plane_record(plane: m.ImagingPlane, fov_name: str | None) -> PlaneRecord:
+    return PlaneRecord(
+        plane_id=plane.plane_id,
+        session_id=plane.session_id,
+        name=plane.plane_name,
+        height=plane.height,
+        width=plane.width,
+        pixel_size_um=plane.pixel_size_um,
+        origin_um=(plane.origin_x_um, plane.origin_y_um, plane.origin_z_um),
+        sampling_frequency=plane.sampling_frequency,
+        field_of_view=fov_name,
+    )
+
+
+def roi_key_value(key: str, key_type: str) -> int | str:
+    """A ROI key with the type its source gave it."""
+    return int(key) if key_type == "int" else key
+
+
+def _roi_record(roi: m.Roi, plane_name: str) -> RoiRecord:
+    return RoiRecord(
+        roi_id=roi.roi_id,
+        segmentation_id=roi.segmentation_id,
+        plane=plane_name,
+        key=roi_key_value(roi.roi_key, roi.roi_key_type),
+        kind=roi.kind,
+        mask_index=roi.mask_index,
+        centroid_px=(roi.centroid_row, roi.centroid_col),
+        centroid_um=(roi.centroid_x_um, roi.centroid_y_um),
+        bbox=(roi.bbox_row_min, roi.bbox_row_max, roi.bbox_col_min, roi.bbox_col_max),
+        pixel_count=roi.pixel_count,
+        source_accepted=roi.source_accepted,
+    )
+
+
+def _writer_alive(seg: m.Segmentation, older_than: dt.timedelta) -> bool:
+    if seg.writer_host == socket.gethostname() and seg.writer_pid:
+        try:
+            os.kill(seg.writer_pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    created = _as_utc(seg.created_at)
+    return created is not None and dt.datetime.now(dt.timezone.utc) - created < older_than
+
+
+def _segmentation_of(relative_path: str) -> int | None:
+    match = re.search(r"(?:^|/)seg-(\d+)/", relative_path)
+    return int(match.group(1)) if match else None
+
+
+def _remove_empty_dirs(root: Path) -> None:
+    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass

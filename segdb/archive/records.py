@@ -1,0 +1,108 @@
+"""Frozen records handed out by the archive: plain values, never live ORM rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class _Record:
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a JSON-friendly dict (datetimes as ISO strings)."""
+        out = asdict(self)  # type: ignore[call-overload]
+        for key, value in out.items():
+            if isinstance(value, dt.datetime):
+                out[key] = value.isoformat()
+            elif isinstance(value, tuple):
+                out[key] = list(value)
+        return out
+
+
+@dataclass(frozen=True)
+class SubjectRecord(_Record):
+    subject_id: int
+    name: str
+    species: str | None
+    num_sessions: int
+
+
+@dataclass(frozen=True)
+class SessionRecord(_Record):
+    session_id: int
+    subject: str
+    name: str
+    session_start: dt.datetime | None
+    num_segmentations: int
+
+
+@dataclass(frozen=True)
+class PlaneRecord(_Record):
+    plane_id: int
+    session_id: int
+    name: str
+    height: int
+    width: int
+    pixel_size_um: float
+    origin_um: tuple[float, float, float]
+    sampling_frequency: float | None
+    field_of_view: str | None
+
+
+@dataclass(frozen=True)
+class SegmentationRecord(_Record):
+    segmentation_id: int
+    subject: str
+    session: str
+    name: str
+    source_format: str
+    source_path: str | None
+    status: str
+    created_at: dt.datetime
+    created_by: str
+    planes: tuple[str, ...]
+    num_rois: int
+    num_background: int
+    num_samples: int
+    sampling_frequency: float | None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RoiRecord(_Record):
+    roi_id: int
+    segmentation_id: int
+    plane: str
+    key: int | str
+    kind: str
+    mask_index: int
+    centroid_px: tuple[float, float]
+    centroid_um: tuple[float, float]
+    bbox: tuple[int, int, int, int]
+    pixel_count: int
+    source_accepted: bool | None
+
+
+@dataclass(frozen=True)
+class FileProblem(_Record):
+    relative_path: str
+    problem: str
+
+
+@dataclass(frozen=True)
+class VerifyReport(_Record):
+    files_checked: int
+    bytes_checked: int
+    problems: tuple[FileProblem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class GcReport(_Record):
+    orphan_files: tuple[str, ...]
+    orphan_bytes: int
+    stale_segmentations: tuple[int, ...]
+    applied: bool

@@ -1,0 +1,158 @@
+"""Engines and units of work: the one place that talks to the database driver.
+
+SQLite gets WAL, foreign keys and a busy timeout on every connection, and a
+writer takes the write lock up front (``BEGIN IMMEDIATE``) so two writers never
+deadlock half-way through a transaction. Driver errors leave this module as
+segdb errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from segdb.errors import ConflictError, InvalidInputError, SegDBError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_IMMEDIATE = "segdb_begin_immediate"
+
+T = TypeVar("T")
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def create_catalog_engine(url: str) -> Engine:
+    """Create an engine for a catalog URL with segdb's connection settings."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(
+            parsed,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        )
+        _configure_sqlite(engine)
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg2", None, ""):
+        # psycopg 3 is the driver segdb installs; a bare postgresql:// URL means it.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        return create_engine(parsed, pool_pre_ping=True)
+    except ModuleNotFoundError as exc:
+        raise InvalidInputError(
+            f"cannot open catalog {parsed.render_as_string(hide_password=True)}: the database driver "
+            f"{exc.name!r} is not installed; install it with pip install 'segdb[postgres]'"
+        ) from exc
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # noqa: ANN001 - driver objects
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # noqa: ANN001
+        if conn.get_execution_options().get(_IMMEDIATE):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+class Catalog:
+    """Engine plus session factories for one catalog database."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = create_catalog_engine(url)
+        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._write_sessions = sessionmaker(
+            self.engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False, autoflush=False
+        )
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only unit of work; it never commits."""
+        session = self._read_sessions()
+        try:
+            yield session
+        except sa_exc.DBAPIError as exc:
+            raise translate_db_error(exc) from exc
+        finally:
+            session.rollback()
+            session.close()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A unit of work that commits on success and rolls back on any error."""
+        session = self._write_sessions()
+        try:
+            yield session
+            session.commit()
+        except sa_exc.DBAPIError as exc:
+            session.rollback()
+            raise translate_db_error(exc) from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def write_with_retry(self, work: Callable[[Session], T], *, attempts: int = 5) -> T:
+        """Run ``work`` in a write unit, retrying the few races a busy catalog can lose.
+
+        Retries cover SQLite's "database is locked" past its busy timeout and
+        PostgreSQL serialization failures / unique races on get-or-create rows.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.writing() as session:
+                    return work(session)
+            except _RetryableError:
+                if attempt == attempts:
+                    raise
+                time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))
+        raise AssertionError("unreachable")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class _RetryableError(ConflictError):
+    """A write that lost a race and may succeed if tried again."""
+
+
+def translate_db_error(exc: sa_exc.DBAPIError) -> SegDBError:
+    """Turn a driver error into a segdb error a scientist can read."""
+    message = str(exc.orig) if exc.orig is not None else str(exc)
+    lowered = message.lower()
+    if "database is locked" in lowered or "could not serialize" in lowered or "deadlock detected" in lowered:
+        return _RetryableError(
+            f"the catalog was busy with another writer and this write could not proceed ({message.strip()}); "
+            "try again"
+        )
+    if isinstance(exc, sa_exc.IntegrityError):
+        if "unique" in lowered or "duplicate key" in lowered:
+            return _RetryableError(f"another writer created the same record first ({message.strip()})")
+        return ConflictError(f"the catalog refused this write: {message.strip()}")
+    if isinstance(exc, sa_exc.OperationalError):
+        return SegDBError(f"the catalog database could not be reached or used: {message.strip()}")
+    return SegDBError(f"catalog error: {message.strip()}")

@@ -1,0 +1,321 @@
+"""The catalog's tables: everything about a segmentation except its big arrays.
+
+Arrays (masks, traces, images, timestamps) live in write-once HDF5 chunk files;
+the rows here say where, with the file's size and sha256 in ``array_files``.
+Every path stored here is relative to the archive's storage root.
+
+Naming: tables are plural nouns, keys are ``<table singular>_id``, and every
+constraint and index is named by :data:`NAMING_CONVENTION`, so migrations on
+SQLite and PostgreSQL refer to the same names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s__%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s__%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s__%(constraint_name)s",
+    "fk": "fk_%(table_name)s__%(column_0_N_name)s__%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SEGMENTATION_STATUSES = ("writing", "ready")
+ROI_KINDS = ("cell", "background")
+ROI_KEY_TYPES = ("int", "str")
+PROPERTY_VALUE_TYPES = ("bool", "int", "float", "str", "json")
+TRACE_KINDS = ("cell", "background")
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ArchiveSetting(Base):
+    """Archive-wide settings, such as the storage root recorded for a shared catalog."""
+
+    __tablename__ = "archive_settings"
+
+    setting_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    setting_value: Mapped[str] = mapped_column(Text)
+
+
+class Subject(Base):
+    __tablename__ = "subjects"
+
+    subject_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_name: Mapped[str] = mapped_column(String(255), unique=True)
+    species: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class ImagingSession(Base):
+    __tablename__ = "sessions"
+    __table_args__ = (UniqueConstraint("subject_id", "session_name"),)
+
+    session_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.subject_id", ondelete="RESTRICT"), index=True)
+    session_name: Mapped[str] = mapped_column(String(255))
+    # When imaging started, if known; date-range queries run on this column.
+    session_start: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class FieldOfView(Base):
+    """A place in a subject's brain imaged in one or more sessions: the shared reference frame."""
+
+    __tablename__ = "fields_of_view"
+    __table_args__ = (UniqueConstraint("subject_id", "fov_name"),)
+
+    fov_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.subject_id", ondelete="RESTRICT"), index=True)
+    fov_name: Mapped[str] = mapped_column(String(255))
+
+
+class ImagingPlane(Base):
+    """One plane of one session: frame size, pixel size, rate, and where it sits in its field of view."""
+
+    __tablename__ = "imaging_planes"
+    __table_args__ = (
+        UniqueConstraint("session_id", "plane_name"),
+        CheckConstraint("height > 0 AND width > 0", name="positive_frame_shape"),
+        CheckConstraint("pixel_size_um > 0", name="positive_pixel_size"),
+    )
+
+    plane_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.session_id", ondelete="RESTRICT"), index=True)
+    fov_id: Mapped[int | None] = mapped_column(ForeignKey("fields_of_view.fov_id", ondelete="RESTRICT"), index=True)
+    plane_name: Mapped[str] = mapped_column(String(255))
+    height: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    pixel_size_um: Mapped[float] = mapped_column(Float, default=1.0)
+    # Stage position of pixel (0, 0) in µm; with pixel_size_um this places ROIs in µm.
+    origin_x_um: Mapped[float] = mapped_column(Float, default=0.0)
+    origin_y_um: Mapped[float] = mapped_column(Float, default=0.0)
+    origin_z_um: Mapped[float] = mapped_column(Float, default=0.0)
+    sampling_frequency: Mapped[float | None] = mapped_column(Float)
+    channel_names: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # 2x3 affine from this plane's µm frame to its field of view's reference frame;
+    # None means identity.
+    fov_transform: Mapped[list[Any] | None] = mapped_column(JSON)
+
+
+class ArrayFile(Base):
+    """A write-once HDF5 chunk file under the storage root."""
+
+    __tablename__ = "array_files"
+    __table_args__ = (CheckConstraint("size_bytes >= 0", name="nonnegative_size"),)
+
+    array_file_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    relative_path: Mapped[str] = mapped_column(String(1024), unique=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class Segmentation(Base):
+    """One run of a pipeline over one session (all its planes)."""
+
+    __tablename__ = "segmentations"
+    __table_args__ = (
+        UniqueConstraint("session_id", "segmentation_name"),
+        CheckConstraint(
+            "status IN ('writing', 'ready')",
+            name="known_status",
+        ),
+    )
+
+    segmentation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.session_id", ondelete="RESTRICT"), index=True)
+    segmentation_name: Mapped[str] = mapped_column(String(255))
+    source_format: Mapped[str] = mapped_column(String(64))
+    source_path: Mapped[str | None] = mapped_column(Text)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    created_by: Mapped[str] = mapped_column(String(255))
+    # 'writing' while its chunk files are being written; only 'ready' ones are visible.
+    status: Mapped[str] = mapped_column(String(16), default="writing", index=True)
+    # Which process is writing it, so `segdb gc` can tell a crashed ingest from a running one.
+    writer_host: Mapped[str | None] = mapped_column(String(255))
+    writer_pid: Mapped[int | None] = mapped_column(Integer)
+
+
+class SegmentationPlane(Base):
+    """The part of a segmentation on one plane, and the chunk file holding its arrays."""
+
+    __tablename__ = "segmentation_planes"
+    __table_args__ = (
+        CheckConstraint("num_samples >= 0", name="nonnegative_num_samples"),
+    )
+
+    segmentation_id: Mapped[int] = mapped_column(
+        ForeignKey("segmentations.segmentation_id", ondelete="CASCADE"), primary_key=True
+    )
+    plane_id: Mapped[int] = mapped_column(
+        ForeignKey("imaging_planes.plane_id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    plane_index: Mapped[int] = mapped_column(Integer)
+    array_file_id: Mapped[int] = mapped_column(ForeignKey("array_files.array_file_id", ondelete="RESTRICT"), index=True)
+    num_samples: Mapped[int] = mapped_column(Integer)
+    num_rois: Mapped[int] = mapped_column(Integer)
+    num_background: Mapped[int] = mapped_column(Integer)
+    sampling_frequency: Mapped[float | None] = mapped_column(Float)
+    channel_names: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Dataset of timestamps in the plane's chunk file, when the source had them.
+    timestamps_dataset: Mapped[str | None] = mapped_column(String(255))
+
+
+class Roi(Base):
+    """One ROI (or background component) as the source pipeline named it."""
+
+    __tablename__ = "rois"
+    __table_args__ = (
+        # Keys are unique per plane: suite2p numbers the ROIs of every plane from 0.
+        UniqueConstraint("segmentation_id", "plane_id", "roi_key"),
+        UniqueConstraint("segmentation_id", "plane_id", "kind", "mask_index"),
+        ForeignKeyConstraint(
+            ["segmentation_id", "plane_id"],
+            ["segmentation_planes.segmentation_id", "segmentation_planes.plane_id"],
+            ondelete="CASCADE",
+        ),
+        CheckConstraint("kind IN ('cell', 'background')", name="known_kind"),
+        CheckConstraint("roi_key_type IN ('int', 'str')", name="known_key_type"),
+        CheckConstraint("pixel_count >= 0", name="nonnegative_pixel_count"),
+        Index(None, "plane_id", "kind"),
+        Index(None, "plane_id", "centroid_x_um", "centroid_y_um"),
+    )
+
+    roi_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    segmentation_id: Mapped[int] = mapped_column(Integer)
+    plane_id: Mapped[int] = mapped_column(Integer)
+    # The key as the source named it, kept as text with its type so 3 and "3" both round-trip.
+    roi_key: Mapped[str] = mapped_column(String(255))
+    roi_key_type: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(16))
+    # Row of this ROI's mask in the plane file's CSR group (its place in catalog order),
+    # and its column in the plane's traces.
+    mask_index: Mapped[int] = mapped_column(Integer)
+    trace_column: Mapped[int] = mapped_column(Integer)
+    centroid_row: Mapped[float] = mapped_column(Float)
+    centroid_col: Mapped[float] = mapped_column(Float)
+    centroid_x_um: Mapped[float] = mapped_column(Float)
+    centroid_y_um: Mapped[float] = mapped_column(Float)
+    bbox_row_min: Mapped[int] = mapped_column(Integer)
+    bbox_row_max: Mapped[int] = mapped_column(Integer)
+    bbox_col_min: Mapped[int] = mapped_column(Integer)
+    bbox_col_max: Mapped[int] = mapped_column(Integer)
+    pixel_count: Mapped[int] = mapped_column(Integer)
+    # roiextractors' location convention: median (row, col) of the mask's brightest pixels.
+    location_row: Mapped[int] = mapped_column(Integer)
+    location_col: Mapped[int] = mapped_column(Integer)
+    # The source pipeline's own accept/reject decision, when it made one.
+    source_accepted: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class RoiProperty(Base):
+    """A typed per-ROI value; numbers and booleans sit in value_num so SQL can compare them."""
+
+    __tablename__ = "roi_properties"
+    __table_args__ = (
+        CheckConstraint(
+            "value_type IN ('bool', 'int', 'float', 'str', 'json')",
+            name="known_value_type",
+        ),
+        Index(None, "property_name", "value_num"),
+    )
+
+    roi_id: Mapped[int] = mapped_column(ForeignKey("rois.roi_id", ondelete="CASCADE"), primary_key=True)
+    property_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value_type: Mapped[str] = mapped_column(String(8))
+    value_num: Mapped[float | None] = mapped_column(Float)
+    value_text: Mapped[str | None] = mapped_column(Text)
+
+
+class PropertyDescription(Base):
+    """What a property of a segmentation means, as its source described it."""
+
+    __tablename__ = "property_descriptions"
+
+    segmentation_id: Mapped[int] = mapped_column(
+        ForeignKey("segmentations.segmentation_id", ondelete="CASCADE"), primary_key=True
+    )
+    property_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # numpy dtype and per-ROI shape of the values, so get_property returns what was set.
+    value_dtype: Mapped[str] = mapped_column(String(32))
+    value_shape: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class TraceSeries(Base):
+    """One named trace series of one plane: a (num_samples, num_columns) dataset in a chunk file."""
+
+    __tablename__ = "trace_series"
+    __table_args__ = (
+        UniqueConstraint("segmentation_id", "plane_id", "kind", "trace_name"),
+        ForeignKeyConstraint(
+            ["segmentation_id", "plane_id"],
+            ["segmentation_planes.segmentation_id", "segmentation_planes.plane_id"],
+            ondelete="CASCADE",
+        ),
+        CheckConstraint("kind IN ('cell', 'background')", name="known_kind"),
+    )
+
+    trace_series_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    segmentation_id: Mapped[int] = mapped_column(Integer)
+    plane_id: Mapped[int] = mapped_column(Integer)
+    trace_name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))
+    array_file_id: Mapped[int] = mapped_column(ForeignKey("array_files.array_file_id", ondelete="RESTRICT"), index=True)
+    dataset: Mapped[str] = mapped_column(String(255))
+    num_samples: Mapped[int] = mapped_column(Integer)
+    num_columns: Mapped[int] = mapped_column(Integer)
+    dtype: Mapped[str] = mapped_column(String(32))
+
+
+class SummaryImage(Base):
+    """A summary image (mean, correlation, max projection, …) of one plane."""
+
+    __tablename__ = "summary_images"
+    __table_args__ = (
+        UniqueConstraint("segmentation_id", "plane_id", "image_name"),
+        ForeignKeyConstraint(
+            ["segmentation_id", "plane_id"],
+            ["segmentation_planes.segmentation_id", "segmentation_planes.plane_id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    summary_image_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    segmentation_id: Mapped[int] = mapped_column(Integer)
+    plane_id: Mapped[int] = mapped_column(Integer)
+    image_name: Mapped[str] = mapped_column(String(255))
+    array_file_id: Mapped[int] = mapped_column(ForeignKey("array_files.array_file_id", ondelete="RESTRICT"), index=True)
+    dataset: Mapped[str] = mapped_column(String(255))
+    height: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    dtype: Mapped[str] = mapped_column(String(32))

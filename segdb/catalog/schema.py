@@ -1,0 +1,102 @@
+"""Schema versions: which Alembic revision this segdb expects, and how to get there.
+
+Opening an archive never migrates it: a catalog that is behind raises
+:class:`~segdb.errors.SchemaVersionError` naming ``segdb db upgrade``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect
+
+from segdb.errors import SchemaVersionError
+
+# The head revision of migrations/ that these models describe; a test pins it to
+# Alembic's own head so the two cannot drift apart.
+SCHEMA_REVISION = "0001"
+
+
+def migrations_directory() -> Path:
+    import segdb._migrations
+
+    return Path(next(iter(segdb._migrations.__path__)))
+
+
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic config for this catalog, built at run time (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_directory()))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    config.attributes["engine"] = engine
+    return config
+
+
+def head_revision() -> str:
+    script = ScriptDirectory.from_config(_script_only_config())
+    return script.get_current_head()
+
+
+def _script_only_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_directory()))
+    return config
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def catalog_has_tables(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        return bool(inspect(connection).get_table_names())
+
+
+def check_schema(engine: Engine, where: str) -> None:
+    """Raise SchemaVersionError unless the catalog is exactly at SCHEMA_REVISION."""
+    revision = current_revision(engine)
+    if revision == SCHEMA_REVISION:
+        return
+    if revision is None:
+        raise SchemaVersionError(
+            f"{where} is not a segdb catalog (it has no schema version); create one with `segdb init`"
+        )
+    known = _known_revisions()
+    if revision in known and known.index(revision) < known.index(SCHEMA_REVISION):
+        raise SchemaVersionError(
+            f"the catalog at {where} is at schema revision {revision}, behind this segdb's {SCHEMA_REVISION}; "
+            f"back it up, then run `segdb db upgrade --archive {where}`"
+        )
+    raise SchemaVersionError(
+        f"the catalog at {where} is at schema revision {revision}, which this segdb "
+        f"(schema {SCHEMA_REVISION}) does not know; upgrade segdb to open it"
+    )
+
+
+def _known_revisions() -> list[str]:
+    script = ScriptDirectory.from_config(_script_only_config())
+    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    command.upgrade(alembic_config(engine), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    command.downgrade(alembic_config(engine), revision)
+
+
+
+def schema_drift(engine: Engine) -> list[str]:
+    """Differences between the live tables and the models (empty when they agree)."""
+    from segdb.catalog.models import Base
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return [str(diff) for diff in compare_metadata(context, Base.metadata)]

@@ -1,0 +1,291 @@
+"""The `segdb` command."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from segdb.errors import SegDBError
+
+
+def _archive_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--archive",
+        "-a",
+        default=None,
+        help="archive folder or database URL (default: $SEGDB_URL, else ./segdb-archive)",
+    )
+    parser.add_argument("--storage-root", default=None, help="where array files live (overrides the catalog's)")
+
+
+def _json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segdb", description="A lab archive for calcium-imaging segmentations."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    init = commands.add_parser("init", help="create a new, empty archive")
+    init.add_argument("target", help="archive folder or database URL")
+    init.add_argument("--storage-root", default=None, help="array folder (required for a database URL)")
+
+    ingest = commands.add_parser("ingest", help="archive a pipeline's output")
+    formats = ingest.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    for fmt, noun in (("suite2p", "suite2p output folder"), ("caiman", "CaImAn results HDF5 file"),
+                      ("nwb", "NWB file")):
+        sub = formats.add_parser(fmt, help=f"ingest a {noun}")
+        sub.add_argument("path", help=noun)
+        _archive_option(sub)
+        sub.add_argument("--subject", required=True)
+        sub.add_argument("--session", required=True)
+        sub.add_argument("--name", default=None, help="segmentation name (default: the format)")
+        sub.add_argument("--session-start", default=None, help="when imaging started, ISO date/time")
+        sub.add_argument("--field-of-view", default=None, help="field of view the planes belong to")
+        sub.add_argument("--pixel-size", type=float, default=1.0, help="µm per pixel (default 1)")
+        sub.add_argument("--no-progress", action="store_true", help="no progress bar")
+        if fmt == "suite2p":
+            sub.add_argument("--frame-shape", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"),
+                             help="frame shape, needed only when ops.npy is missing")
+            sub.add_argument("--rate", type=float, default=None, help="frame rate in Hz, needed only without ops.npy")
+        else:
+            sub.add_argument("--plane", default="plane0", help="plane name (default plane0)")
+
+    ls = commands.add_parser("ls", help="list what the archive holds")
+    ls.add_argument("what", choices=["subjects", "sessions", "segmentations", "rois"])
+    _archive_option(ls)
+    _json_option(ls)
+    ls.add_argument("--subject", default=None)
+    ls.add_argument("--session", default=None)
+    ls.add_argument("--segmentation", "-s", default=None, help="id or subject/session/name (for rois)")
+    ls.add_argument("--plane", default=None, help="only this plane (for rois)")
+    ls.add_argument("--kind", choices=["cell", "background", "all"], default="cell", help="for rois")
+    ls.add_argument("--all", action="store_true", help="include unfinished ingests (for segmentations)")
+
+    delete = commands.add_parser("delete", help="delete a segmentation and its array files")
+    delete.add_argument("segmentation", help="id or subject/session/name")
+    _archive_option(delete)
+
+    verify = commands.add_parser("verify", help="recompute every array file's sha256 and name damaged files")
+    _archive_option(verify)
+    _json_option(verify)
+
+    gc = commands.add_parser("gc", help="list (and with --apply delete) orphan files and unfinished ingests")
+    _archive_option(gc)
+    _json_option(gc)
+    gc.add_argument("--apply", action="store_true", help="delete what is listed")
+    gc.add_argument("--older-than-hours", type=float, default=6.0,
+                    help="treat another machine's unfinished ingest as crashed after this long (default 6)")
+
+    db = commands.add_parser("db", help="catalog schema: upgrade, current, check")
+    db.add_argument("action", choices=["upgrade", "current", "check"])
+    _archive_option(db)
+
+    demo = commands.add_parser("demo", help="build a small synthetic lab archive and show what it holds")
+    demo.add_argument("folder", nargs="?", default="./demo-archive")
+    demo.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(_dispatch(args) or 0)
+    except SegDBError as exc:
+        print(f"segdb: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("segdb: interrupted; nothing half-written is visible (`segdb gc` lists leftovers)", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int | None:
+    handler = {
+        "init": _cmd_init, "ingest": _cmd_ingest, "ls": _cmd_ls, "delete": _cmd_delete, "verify": _cmd_verify,
+        "gc": _cmd_gc, "db": _cmd_db, "demo": _cmd_demo,
+    }[args.command]
+    return handler(args)
+
+
+def _open(args: argparse.Namespace, *, create: bool = False):
+    import segdb
+
+    return segdb.open(args.archive, storage_root=args.storage_root, create=create)
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from segdb.archive import Archive
+
+    archive = Archive.create(args.target, storage_root=args.storage_root)
+    print(f"created an empty archive at {archive.location} (arrays in {archive.storage_root})")
+    archive.close()
+    return 0
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from segdb.ingest.frontends import ingest_path
+
+    with _open(args, create=True) as archive:
+        records = ingest_path(
+            archive,
+            args.format,
+            Path(args.path),
+            subject=args.subject,
+            session=args.session,
+            name=args.name,
+            session_start=args.session_start,
+            field_of_view=args.field_of_view,
+            pixel_size_um=args.pixel_size,
+            plane=getattr(args, "plane", None),
+            frame_shape=getattr(args, "frame_shape", None),
+            sampling_frequency=getattr(args, "rate", None),
+            progress=False if args.no_progress else None,
+        )
+        for record in records:
+            print(
+                f"ingested segmentation {record.segmentation_id} {record.subject}/{record.session}/{record.name}: "
+                f"{record.num_rois} ROIs on {len(record.planes)} plane(s), {record.num_samples} samples"
+            )
+    return 0
+
+
+def _cmd_ls(args: argparse.Namespace) -> int:
+    with _open(args) as archive:
+        if args.what == "subjects":
+            records = archive.subjects()
+            columns = ["name", "species", "num_sessions"]
+        elif args.what == "sessions":
+            records = archive.sessions(subject=args.subject)
+            columns = ["session_id", "subject", "name", "session_start", "num_segmentations"]
+        elif args.what == "segmentations":
+            records = archive.segmentations(subject=args.subject, session=args.session, include_unfinished=args.all)
+            columns = ["segmentation_id", "subject", "session", "name", "source_format", "planes", "num_rois",
+                       "num_samples", "status"]
+        else:
+            if args.segmentation is None:
+                raise SystemExit("segdb ls rois: give --segmentation ID (or subject/session/name)")
+            kind = None if args.kind == "all" else args.kind
+            records = archive.rois(_segmentation_arg(args.segmentation), plane=args.plane, kind=kind)
+            columns = ["roi_id", "plane", "key", "kind", "centroid_px", "centroid_um", "pixel_count",
+                       "source_accepted"]
+        rows = [record.to_dict() for record in records]
+        _print_rows(rows, columns, as_json=args.json)
+    return 0
+
+
+def _segmentation_arg(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
+
+
+def _cmd_delete(args: argparse.Namespace) -> int:
+    with _open(args) as archive:
+        record = archive.delete_segmentation(_segmentation_arg(args.segmentation))
+    print(f"deleted segmentation {record.segmentation_id} {record.subject}/{record.session}/{record.name}")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    with _open(args) as archive:
+        report = archive.verify()
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(f"checked {report.files_checked} array file(s), {report.bytes_checked / 1e6:.1f} MB")
+        for problem in report.problems:
+            print(f"  {problem.relative_path}: {problem.problem}")
+        print("all files intact" if report.ok else f"{len(report.problems)} file(s) missing or damaged")
+    return 0 if report.ok else 1
+
+
+def _cmd_gc(args: argparse.Namespace) -> int:
+    with _open(args) as archive:
+        report = archive.gc(apply=args.apply, older_than=dt.timedelta(hours=args.older_than_hours))
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0
+    verb = "deleted" if report.applied else "would delete"
+    print(f"{len(report.orphan_files)} orphan file(s), {report.orphan_bytes / 1e6:.1f} MB; "
+          f"{len(report.stale_segmentations)} unfinished ingest(s)")
+    for path in report.orphan_files:
+        print(f"  {verb}: {path}")
+    for seg_id in report.stale_segmentations:
+        print(f"  {verb}: unfinished segmentation {seg_id}")
+    if not report.applied and (report.orphan_files or report.stale_segmentations):
+        print("run `segdb gc --apply` to delete them")
+    return 0
+
+
+def _cmd_db(args: argparse.Namespace) -> int:
+    from segdb.archive.core import resolve_target
+    from segdb.catalog.engine import Catalog
+    from segdb.catalog.schema import SCHEMA_REVISION, current_revision, schema_drift, upgrade
+
+    where = resolve_target(args.archive, args.storage_root)
+    if where.is_folder and not (Path(where.location) / "catalog.sqlite").exists():
+        raise SystemExit(f"segdb db: there is no archive at {where.location}; create one with `segdb init`")
+    catalog = Catalog(where.url)
+    try:
+        before = current_revision(catalog.engine)
+        if args.action == "upgrade":
+            upgrade(catalog.engine, SCHEMA_REVISION)
+            print(f"catalog at {where.location}: schema {before or 'empty'} -> {SCHEMA_REVISION}")
+            return 0
+        if args.action == "current":
+            print(f"catalog at {where.location}: schema {before or 'none'} (this segdb expects {SCHEMA_REVISION})")
+            return 0
+        drift = schema_drift(catalog.engine)
+        if before != SCHEMA_REVISION:
+            print(f"schema {before or 'none'} is not {SCHEMA_REVISION}: run `segdb db upgrade`")
+            return 1
+        if drift:
+            print("the catalog's tables differ from segdb's models:")
+            for item in drift:
+                print(f"  {item}")
+            return 1
+        print(f"catalog at {where.location}: schema {SCHEMA_REVISION}, tables match the models")
+        return 0
+    finally:
+        catalog.dispose()
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from segdb.demo import build_demo_archive
+
+    build_demo_archive(Path(args.folder), seed=args.seed, out=sys.stdout)
+    return 0
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(_cell(v) for v in value) + ")"
+    return str(value)
+
+
+def _print_rows(rows: list[dict[str, Any]], columns: list[str], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        print("(none)")
+        return
+    table = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in table)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
+    for r in table:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
