@@ -1,0 +1,78 @@
+"""Fixtures shared by the arrays tests: small chunk files with every dataset kind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from segdb.arrays import CsrMasks, PlaneArrays, close_all, reset_io_stats
+
+
+def random_pixel_masks(rng: np.random.Generator, count: int, frame: tuple[int, int]) -> list[np.ndarray]:
+    """``count`` masks of 0..30 distinct pixels each, [row, col, weight] as roiextractors gives them."""
+    masks = []
+    for _ in range(count):
+        size = int(rng.integers(0, 31))
+        flat = rng.choice(frame[0] * frame[1], size=size, replace=False)
+        rows, cols = np.divmod(flat, frame[1])
+        masks.append(np.column_stack([rows, cols, rng.random(size)]).astype(np.float64))
+    return masks
+
+
+def make_plane_arrays(
+    rng: np.random.Generator,
+    *,
+    num_rois: int = 12,
+    num_background: int = 2,
+    num_samples: int = 700,
+    frame: tuple[int, int] = (24, 32),
+) -> PlaneArrays:
+    """A plane with every dataset kind the layout has, small enough for fast tests."""
+    return PlaneArrays(
+        masks=CsrMasks.from_pixel_masks(random_pixel_masks(rng, num_rois, frame)),
+        background_masks=CsrMasks.from_pixel_masks(random_pixel_masks(rng, num_background, frame)),
+        traces={
+            "raw": rng.standard_normal((num_samples, num_rois)).astype(np.float32),
+            "deconvolved": rng.random((num_samples, num_rois)),
+        },
+        background_traces={
+            "background": rng.standard_normal((num_samples, num_background)).astype(np.float32)
+        },
+        images={"mean": rng.random(frame).astype(np.float32), "correlation": rng.random(frame)},
+        timestamps=np.arange(num_samples) / 30.0,
+        attributes={"source": "suite2p", "segdb_version": "0.1.0"},
+    )
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    return storage
+
+
+@pytest.fixture
+def small_trace_chunks(monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:
+    """Shrink the default trace chunk so small test arrays still span many chunks."""
+    import segdb.arrays.chunkfile as chunkfile
+
+    monkeypatch.setattr(chunkfile, "TRACE_CHUNK_SAMPLES", 64)
+    monkeypatch.setattr(chunkfile, "TRACE_CHUNK_ROIS", 4)
+    return (64, 4)
+
+
+@pytest.fixture(autouse=True)
+def fresh_handles() -> Iterator[None]:
+    """Each test starts with no open array files and zeroed I/O counters."""
+    close_all()
+    reset_io_stats()
+    yield
+    close_all()

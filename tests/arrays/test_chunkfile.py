@@ -1,0 +1,392 @@
+"""Chunk files: layout round trip, write-once behaviour, hashing, blockwise copying."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pytest
+
+import segdb.arrays.chunkfile as chunkfile
+from segdb.arrays import (
+    LAYOUT_VERSION,
+    TEMP_MARKER,
+    TRACE_CODEC,
+    ArrayFileExistsError,
+    CsrMasks,
+    PlaneArrays,
+    sha256_file,
+    trace_chunk_shape,
+    write_chunk_file,
+    write_trace_file,
+)
+from segdb.errors import IntegrityError, InvalidInputError
+
+from .conftest import make_plane_arrays, random_pixel_masks
+
+
+class RecordingArray:
+    """A lazy array-like that records every slice it is asked for."""
+
+    def __init__(self, values: Any, fail_at_call: int | None = None) -> None:
+        self.values = values
+        self.shape = values.shape
+        self.dtype = values.dtype
+        self.requests: list[Any] = []
+        self.fail_at_call = fail_at_call
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        self.requests.append(key)
+        if self.fail_at_call is not None and len(self.requests) == self.fail_at_call:
+            raise OSError("simulated read failure of the source file")
+        return self.values[key]
+
+
+def all_files(directory: Path) -> list[Path]:
+    return sorted(path for path in directory.rglob("*"))
+
+
+# --------------------------------------------------------------------------- CsrMasks
+
+
+def test_csr_masks_round_trip_pixel_masks(rng: np.random.Generator) -> None:
+    pixel_masks = random_pixel_masks(rng, 9, (20, 20))
+    masks = CsrMasks.from_pixel_masks(pixel_masks)
+    assert len(masks) == 9
+    assert masks.indptr.dtype == np.int64 and masks.row.dtype == np.int32
+    assert masks.col.dtype == np.int32 and masks.weight.dtype == np.float32
+    for index, expected in enumerate(pixel_masks):
+        got = masks.pixel_mask(index)
+        assert got.shape == expected.shape
+        np.testing.assert_array_equal(got[:, :2], expected[:, :2])
+        np.testing.assert_allclose(got[:, 2], expected[:, 2], rtol=1e-6)
+
+
+def test_csr_masks_of_no_rois_is_empty() -> None:
+    masks = CsrMasks.from_pixel_masks([])
+    assert len(masks) == 0
+    assert masks.indptr.tolist() == [0]
+
+
+@pytest.mark.parametrize(
+    ("pixel_masks", "message"),
+    [
+        ([np.zeros((3, 2))], r"shape \(n_pixels, 3\)"),
+        ([np.array([[1.5, 2.0, 1.0]])], "non-integer"),
+        ([np.array([[1.0, 2.0, np.nan]])], "NaN"),
+        ([np.array([[-1.0, 2.0, 1.0]])], "non-negative"),
+    ],
+)
+def test_csr_masks_refuse_bad_pixel_masks(pixel_masks: list[np.ndarray], message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        CsrMasks.from_pixel_masks(pixel_masks)
+
+
+def test_csr_masks_refuse_inconsistent_indptr() -> None:
+    with pytest.raises(InvalidInputError, match="end at nnz=2"):
+        CsrMasks(np.array([0, 1, 3]), np.array([0, 1]), np.array([0, 1]), np.array([1.0, 1.0]))
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def test_trace_chunk_shape_is_clamped_to_small_arrays() -> None:
+    full = trace_chunk_shape(10**6, 10**5)
+    assert trace_chunk_shape(3, 2) == (3, 2)
+    assert trace_chunk_shape(full[0] + 1, 1) == (full[0], 1)
+    with pytest.raises(InvalidInputError, match="empty"):
+        trace_chunk_shape(0, 5)
+
+
+def test_every_dataset_kind_round_trips(root: Path, rng: np.random.Generator) -> None:
+    arrays = make_plane_arrays(rng)
+    written = write_chunk_file(root, "seg_1/plane_0.h5", arrays)
+    with h5py.File(root / "seg_1" / "plane_0.h5", "r") as handle:
+        for group, masks in (("masks", arrays.masks), ("background", arrays.background_masks)):
+            for name in ("indptr", "row", "col", "weight"):
+                np.testing.assert_array_equal(handle[f"{group}/{name}"][...], getattr(masks, name))
+        for name, values in arrays.traces.items():
+            np.testing.assert_array_equal(handle[f"traces/{name}"][...], values)
+            assert handle[f"traces/{name}"].dtype == values.dtype
+        np.testing.assert_array_equal(
+            handle["background_traces/background"][...], arrays.background_traces["background"]
+        )
+        for name, image in arrays.images.items():
+            np.testing.assert_array_equal(handle[f"images/{name}"][...], image)
+        np.testing.assert_array_equal(handle["timestamps"][...], arrays.timestamps)
+        assert handle.attrs["segdb_layout_version"] == LAYOUT_VERSION
+        assert handle.attrs["source"] == "suite2p"
+        assert handle.attrs["segdb_version"] == "0.1.0"
+        # The catalog records shapes from WrittenFile.datasets: they must match the file.
+        assert set(written.datasets) == {
+            name for name, item in _walk(handle) if isinstance(item, h5py.Dataset)
+        }
+        for name, info in written.datasets.items():
+            assert info.name == name
+            assert info.shape == handle[name].shape
+            assert info.dtype == handle[name].dtype.name
+            assert info.chunks == handle[name].chunks
+
+
+def _walk(handle: h5py.File) -> list[tuple[str, Any]]:
+    items: list[tuple[str, Any]] = []
+    handle.visititems(lambda name, item: items.append((name, item)))
+    return items
+
+
+def test_every_chunked_dataset_is_checksummed_and_traces_record_layout(
+    root: Path, rng: np.random.Generator
+) -> None:
+    write_chunk_file(root, "plane.h5", make_plane_arrays(rng))
+    with h5py.File(root / "plane.h5", "r") as handle:
+        chunked = [item for _, item in _walk(handle) if isinstance(item, h5py.Dataset) and item.chunks]
+        assert len(chunked) == 14  # 8 mask arrays, 3 trace series, 2 images, timestamps
+        assert all(item.fletcher32 for item in chunked)
+        for name in ("traces/raw", "traces/deconvolved", "background_traces/background"):
+            dataset = handle[name]
+            assert tuple(dataset.attrs["chunk_shape"]) == dataset.chunks
+            assert dataset.chunks == trace_chunk_shape(*dataset.shape)
+            assert dataset.attrs["codec"] == TRACE_CODEC.name
+
+
+def test_plane_without_rois_round_trips(root: Path) -> None:
+    arrays = PlaneArrays(
+        masks=CsrMasks.from_pixel_masks([]),
+        traces={"raw": np.zeros((50, 0), dtype=np.float32)},
+        timestamps=np.arange(50, dtype=np.float64),
+    )
+    written = write_chunk_file(root, "empty.h5", arrays)
+    assert written.datasets["traces/raw"].shape == (50, 0)
+    assert written.datasets["traces/raw"].chunks is None
+    with h5py.File(root / "empty.h5", "r") as handle:
+        assert handle["masks/indptr"][...].tolist() == [0]
+        assert handle["traces/raw"].shape == (50, 0)
+
+
+def test_written_file_reports_size_and_sha256_of_the_file(root: Path, rng: np.random.Generator) -> None:
+    written = write_chunk_file(root, "seg/plane.h5", make_plane_arrays(rng))
+    content = (root / "seg" / "plane.h5").read_bytes()
+    assert written.relative_path == "seg/plane.h5"
+    assert written.size_bytes == len(content)
+    assert written.sha256 == hashlib.sha256(content).hexdigest()
+    assert sha256_file(root / "seg" / "plane.h5") == written.sha256
+
+
+def test_sha256_file_streams_files_larger_than_one_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chunkfile, "_HASH_BLOCK_BYTES", 1000)
+    path = tmp_path / "blob"
+    path.write_bytes(os.urandom(4567))
+    assert sha256_file(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_relative_path_is_normalised_in_written_file(root: Path, rng: np.random.Generator) -> None:
+    written = write_chunk_file(root, "./seg//plane.h5", make_plane_arrays(rng))
+    assert written.relative_path == "seg/plane.h5"
+
+
+# --------------------------------------------------------------------------- write-once
+
+
+def test_existing_file_is_never_overwritten(root: Path, rng: np.random.Generator) -> None:
+    first = write_chunk_file(root, "seg/plane.h5", make_plane_arrays(rng))
+    with pytest.raises(ArrayFileExistsError, match="never overwritten") as caught:
+        write_chunk_file(root, "seg/plane.h5", make_plane_arrays(rng))
+    assert isinstance(caught.value, IntegrityError) and isinstance(caught.value, FileExistsError)
+    assert "'seg/plane.h5'" in str(caught.value)
+    assert sha256_file(root / "seg" / "plane.h5") == first.sha256
+    assert [path.name for path in all_files(root)] == ["seg", "plane.h5"]
+
+
+def test_link_into_place_refuses_a_file_that_appeared_during_the_write(
+    root: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another writer lands the same path while this one is still copying traces.
+    original_write_trace = chunkfile._write_trace
+
+    def write_trace_then_race(*args: Any, **kwargs: Any) -> None:
+        original_write_trace(*args, **kwargs)
+        if not (root / "plane.h5").exists():
+            (root / "plane.h5").write_bytes(b"the other writer's file")
+
+    monkeypatch.setattr(chunkfile, "_write_trace", write_trace_then_race)
+    with pytest.raises(ArrayFileExistsError):
+        write_chunk_file(root, "plane.h5", make_plane_arrays(rng))
+    assert (root / "plane.h5").read_bytes() == b"the other writer's file"
+    assert [path.name for path in all_files(root)] == ["plane.h5"]
+
+
+def test_wrong_roi_count_is_refused_and_leaves_nothing(root: Path, rng: np.random.Generator) -> None:
+    arrays = make_plane_arrays(rng, num_rois=12)
+    arrays.traces["dff"] = np.zeros((700, 11), dtype=np.float32)
+    with pytest.raises(InvalidInputError, match="traces/dff has 11 columns but there are 12 ROI masks"):
+        write_chunk_file(root, "seg/deeper/plane.h5", arrays)
+    assert all_files(root) == []
+
+
+@pytest.mark.usefixtures("small_trace_chunks")
+def test_failure_mid_copy_removes_temp_file_and_created_directories(
+    root: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chunkfile, "_COPY_BLOCK_BYTES", 1024)
+    arrays = make_plane_arrays(rng, num_rois=4, num_samples=2000)
+    (root / "seg").mkdir()
+    failing = RecordingArray(arrays.traces["raw"], fail_at_call=3)
+    arrays.traces["raw"] = failing
+    with pytest.raises(OSError, match="simulated read failure"):
+        write_chunk_file(root, "seg/new_dir/plane.h5", arrays)
+    assert len(failing.requests) == 3  # the failure came mid-copy, after blocks were written
+    # The pre-existing directory stays, the one made for this file is gone, no temp file is left.
+    assert all_files(root) == [root / "seg"]
+
+
+def test_temporary_name_is_hidden_and_marked(
+    root: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str] = []
+    original_fill_file = h5py.File
+
+    def recording_file(name: Any, *args: Any, **kwargs: Any) -> h5py.File:
+        seen.append(Path(name).name)
+        return original_fill_file(name, *args, **kwargs)
+
+    monkeypatch.setattr(chunkfile.h5py, "File", recording_file)
+    write_chunk_file(root, "plane.h5", make_plane_arrays(rng))
+    assert len(seen) == 1
+    assert seen[0].startswith(".plane.h5" + TEMP_MARKER)
+    assert [path.name for path in all_files(root)] == ["plane.h5"]
+
+
+@pytest.mark.parametrize("bad_path", ["/abs/plane.h5", "../plane.h5", "seg\\plane.h5"])
+def test_write_refuses_paths_that_leave_the_root(root: Path, rng: np.random.Generator, bad_path: str) -> None:
+    with pytest.raises(IntegrityError, match="refused"):
+        write_chunk_file(root, bad_path, make_plane_arrays(rng))
+    assert all_files(root) == []
+
+
+def test_write_refuses_symlink_escape(root: Path, tmp_path: Path, rng: np.random.Generator) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(IntegrityError, match="outside the storage root"):
+        write_chunk_file(root, "link/plane.h5", make_plane_arrays(rng))
+    assert list(outside.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda a: a.traces.update(dff=np.zeros((699, 12), np.float32)), "same number of samples"),
+        (lambda a: setattr(a, "timestamps", np.arange(5.0)), "one entry per sample"),
+        (lambda a: a.traces.update(dff=np.zeros(12, np.float32)), "must be 2-D"),
+        (lambda a: a.traces.update({"a/b": np.zeros((700, 12))}), "valid dataset name"),
+        (lambda a: a.traces.update(dff=np.zeros((700, 12), dtype=bool)), "real numbers"),
+        (lambda a: a.images.update(mean=np.zeros(5)), "2-D numeric"),
+        (lambda a: a.attributes.update(segdb_layout_version="9"), "segdb sets that one"),
+        (lambda a: a.attributes.update(frame_rate=30.0), "attributes are strings"),
+        (lambda a: setattr(a, "background_masks", None), "without background masks"),
+    ],
+)
+def test_inconsistent_plane_arrays_are_refused(
+    root: Path, rng: np.random.Generator, change: Any, message: str
+) -> None:
+    arrays = make_plane_arrays(rng)
+    change(arrays)
+    with pytest.raises(InvalidInputError, match=message):
+        write_chunk_file(root, "plane.h5", arrays)
+    assert all_files(root) == []
+
+
+# --------------------------------------------------------------------------- blockwise copy
+
+
+@pytest.mark.usefixtures("small_trace_chunks")
+def test_memmap_traces_are_copied_in_bounded_blocks(
+    tmp_path: Path, root: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chunkfile, "_COPY_BLOCK_BYTES", 8 * 1024)
+    num_samples, num_rois = 3000, 12
+    memmap = np.memmap(tmp_path / "F.bin", dtype=np.float32, mode="w+", shape=(num_samples, num_rois))
+    memmap[:] = rng.standard_normal((num_samples, num_rois))
+    memmap.flush()
+    source = RecordingArray(
+        np.memmap(tmp_path / "F.bin", dtype=np.float32, mode="r", shape=(num_samples, num_rois))
+    )
+    arrays = make_plane_arrays(rng, num_rois=num_rois, num_samples=num_samples)
+    arrays.traces = {"raw": source}
+    progress: list[int] = []
+    write_chunk_file(root, "plane.h5", arrays, progress=progress.append)
+    block_rows = trace_chunk_shape(num_samples, num_rois)[0]
+    block_rows = max(block_rows, 8 * 1024 // (num_rois * 4) // block_rows * block_rows)
+    # Every request is a slice of whole rows no longer than one block.
+    assert len(source.requests) > 1
+    assert all(isinstance(key, slice) and key.stop - key.start <= block_rows for key in source.requests)
+    assert sum(progress) == arrays.total_trace_samples()
+    with h5py.File(root / "plane.h5", "r") as handle:
+        np.testing.assert_array_equal(handle["traces/raw"][...], np.asarray(source.values))
+
+
+@pytest.mark.usefixtures("small_trace_chunks")
+def test_transposed_memmap_traces_are_copied_in_blocks(
+    tmp_path: Path, root: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # suite2p's F.npy is (num_rois, num_samples): it arrives as a transposed memmap view.
+    monkeypatch.setattr(chunkfile, "_COPY_BLOCK_BYTES", 8 * 1024)
+    num_samples, num_rois = 2500, 12
+    np.save(tmp_path / "F.npy", rng.standard_normal((num_rois, num_samples)).astype(np.float32))
+    by_roi = np.load(tmp_path / "F.npy", mmap_mode="r")
+    source = RecordingArray(by_roi.T)
+    arrays = make_plane_arrays(rng, num_rois=num_rois, num_samples=num_samples)
+    arrays.traces = {"raw": source}
+    write_chunk_file(root, "plane.h5", arrays)
+    assert len(source.requests) > 1
+    with h5py.File(root / "plane.h5", "r") as handle:
+        np.testing.assert_array_equal(handle["traces/raw"][...], by_roi.T)
+
+
+def test_h5py_dataset_traces_are_copied(tmp_path: Path, root: Path, rng: np.random.Generator) -> None:
+    values = rng.standard_normal((900, 12)).astype(np.float32)
+    with h5py.File(tmp_path / "source.h5", "w") as source:
+        source["F"] = values
+    arrays = make_plane_arrays(rng, num_rois=12, num_samples=900)
+    with h5py.File(tmp_path / "source.h5", "r") as source:
+        arrays.traces = {"raw": source["F"]}
+        write_chunk_file(root, "plane.h5", arrays)
+    with h5py.File(root / "plane.h5", "r") as handle:
+        np.testing.assert_array_equal(handle["traces/raw"][...], values)
+
+
+# --------------------------------------------------------------------------- trace files
+
+
+def test_write_trace_file_writes_a_new_file_with_the_given_group(
+    root: Path, rng: np.random.Generator
+) -> None:
+    dff = rng.standard_normal((400, 7)).astype(np.float32)
+    progress: list[int] = []
+    written = write_trace_file(
+        root, "seg/dff_v2.h5", {"dff": dff}, attributes={"source": "recomputed"}, progress=progress.append
+    )
+    assert set(written.datasets) == {"traces/dff"}
+    assert sum(progress) == 400
+    with h5py.File(root / "seg" / "dff_v2.h5", "r") as handle:
+        np.testing.assert_array_equal(handle["traces/dff"][...], dff)
+        assert handle.attrs["source"] == "recomputed"
+        assert handle.attrs["segdb_layout_version"] == LAYOUT_VERSION
+    background = write_trace_file(root, "seg/bg_v2.h5", {"background": dff[:, :2]}, group="background_traces")
+    assert set(background.datasets) == {"background_traces/background"}
+    with pytest.raises(ArrayFileExistsError):
+        write_trace_file(root, "seg/dff_v2.h5", {"dff": dff})
+
+
+def test_write_trace_file_refuses_series_of_different_lengths(root: Path) -> None:
+    with pytest.raises(InvalidInputError, match="same number of samples"):
+        write_trace_file(root, "t.h5", {"a": np.zeros((5, 2)), "b": np.zeros((6, 2))})
+    with pytest.raises(InvalidInputError, match="at least one"):
+        write_trace_file(root, "t.h5", {})
+    assert all_files(root) == []
