@@ -27,7 +27,9 @@ from roiextractors import SegmentationExtractor
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from segdb.archive.properties import encode_property_value
 from segdb.archive.payload import PlanePayload, PropertyColumn, RoiGeometry, payload_from_extractor
+from segdb.archive.reader import PlaneHandle, plane_handles, plane_properties
 from segdb.archive.records import (
     FileProblem,
     GcReport,
@@ -463,13 +465,16 @@ class Archive:
         return self.catalog.write_with_retry(reserve)
 
     def _drop_reservation(self, seg_id: int) -> None:
+        """Undo a reservation, and the subject and session it created if nothing else uses them."""
         try:
             with self.catalog.writing() as db:
-                db.execute(
-                    delete(m.Segmentation).where(
-                        m.Segmentation.segmentation_id == seg_id, m.Segmentation.status == "writing"
-                    )
-                )
+                seg = db.get(m.Segmentation, seg_id)
+                if seg is None or seg.status != "writing":
+                    return
+                session_row = db.get(m.ImagingSession, seg.session_id)
+                db.delete(seg)
+                db.flush()
+                _delete_if_unused(db, session_row)
         except SegDBError:
             # The reservation stays 'writing' and invisible; `segdb gc` clears it.
             pass
@@ -672,6 +677,30 @@ class Archive:
 
     # -- arrays for the layers above ----------------------------------------------------------
 
+    def plane_handles(self, segmentation: SegmentationRef) -> list[PlaneHandle]:
+        """Lazy handles on every plane of a segmentation (no array file is opened)."""
+        with self.catalog.reading() as db:
+            return plane_handles(db, self.storage_root, self._segmentation_id(db, segmentation))
+
+    def plane_properties(self, segmentation: SegmentationRef, plane: str | None = None) -> dict[str, np.ndarray]:
+        """Properties of one plane's cell ROIs, as arrays in catalog (mask) order."""
+        with self.catalog.reading() as db:
+            seg_id = self._segmentation_id(db, segmentation)
+            plane_ids = dict(
+                db.execute(
+                    select(m.ImagingPlane.plane_name, m.ImagingPlane.plane_id)
+                    .join(m.SegmentationPlane, m.SegmentationPlane.plane_id == m.ImagingPlane.plane_id)
+                    .where(m.SegmentationPlane.segmentation_id == seg_id)
+                ).all()
+            )
+            if plane is None and len(plane_ids) == 1:
+                plane = next(iter(plane_ids))
+            if plane not in plane_ids:
+                raise NotFoundError(
+                    f"plane {plane!r} is not part of segmentation {seg_id}; its planes are {sorted(plane_ids)}"
+                )
+            return plane_properties(db, seg_id, plane_ids[plane])
+
     def array_file(self, relative_path: str, size_bytes: int | None = None, sha256: str | None = None) -> ArrayFileRef:
         """A lazy handle on one of the archive's chunk files (nothing is opened yet)."""
         return ArrayFileRef(self.storage_root, relative_path, size_bytes=size_bytes, sha256=sha256)
@@ -780,6 +809,23 @@ def _get_or_create(db: Session, model: type, keys: dict[str, Any], defaults: dic
     return int(getattr(row, pk.key))
 
 
+def _delete_if_unused(db: Session, session_row: m.ImagingSession) -> None:
+    """Remove a session (and then its subject) that holds nothing, as a failed first ingest leaves it."""
+    session_id, subject_id = session_row.session_id, session_row.subject_id
+    in_use = db.scalar(select(func.count()).select_from(m.Segmentation).where(m.Segmentation.session_id == session_id))
+    in_use += db.scalar(
+        select(func.count()).select_from(m.ImagingPlane).where(m.ImagingPlane.session_id == session_id)
+    )
+    if in_use:
+        return
+    db.delete(session_row)
+    db.flush()
+    sessions = db.scalar(select(func.count()).select_from(m.ImagingSession).where(m.ImagingSession.subject_id == subject_id))
+    fovs = db.scalar(select(func.count()).select_from(m.FieldOfView).where(m.FieldOfView.subject_id == subject_id))
+    if not sessions and not fovs:
+        db.execute(delete(m.Subject).where(m.Subject.subject_id == subject_id))
+
+
 def _plane_arrays(payload: PlanePayload, source_format: str) -> PlaneArrays:
     import segdb
 
@@ -857,28 +903,6 @@ def _insert_properties(db: Session, seg_id: int, roi_ids: list[int], columns: It
     if rows:
         db.flush()
         db.execute(insert(m.RoiProperty), rows)
-
-
-def encode_property_value(value_type: str, value: Any) -> tuple[float | None, str | None]:
-    """How one property value is stored: numbers in value_num (NaN as NULL), the rest as text."""
-    if value_type == "json":
-        return None, json.dumps(np.asarray(value).tolist())
-    if value_type == "str":
-        return None, value.decode() if isinstance(value, bytes) else str(value)
-    number = float(value)
-    return (None if math.isnan(number) else number), None
-
-
-def decode_property_values(value_type: str, dtype: str, shape: Sequence[int], nums: Sequence, texts: Sequence) -> np.ndarray:
-    """The inverse of :func:`encode_property_value` for a column of values."""
-    if value_type == "json":
-        return np.array([json.loads(t) for t in texts], dtype=None if dtype == "object" else np.dtype(dtype)).reshape(
-            (len(texts), *shape)
-        )
-    if value_type == "str":
-        return np.array(list(texts), dtype=None if dtype == "object" else np.dtype(dtype))
-    values = np.array([np.nan if n is None else n for n in nums], dtype=np.float64)
-    return values.astype(np.dtype(dtype))
 
 
 def _segmentation_query():

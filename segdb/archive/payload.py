@@ -132,6 +132,12 @@ def _frame_shape(extractor: SegmentationExtractor, where: str) -> tuple[int, int
     if len(shape) != 2 or min(shape) <= 0:
         raise InvalidInputError(
             f"the frame shape of {where} is {shape}; segdb needs (height, width) with both positive"
+            + (
+                " (roiextractors' NumpySegmentationExtractor reports its image_masks shape unless it is "
+                "given movie_dims=(height, width))"
+                if len(shape) == 3
+                else ""
+            )
         )
     return shape  # type: ignore[return-value]
 
@@ -406,15 +412,21 @@ def _channel_names(extractor: SegmentationExtractor) -> list[str]:
 def _properties(extractor: SegmentationExtractor, roi_keys: list[int | str], where: str) -> list[PropertyColumn]:
     columns = []
     source_ids = extractor.get_roi_ids()
+    info = getattr(extractor, "get_property_info", None)
     for name in extractor.get_property_keys():
-        values = np.asarray(extractor.get_property(name, source_ids))
+        if callable(info):
+            # Already in get_roi_ids() order; get_property(name, ids) would pass the ids
+            # through np.asarray, which turns mixed int/str keys into strings and fails.
+            values = np.asarray(info(name).data)
+            description = info(name).description
+        else:
+            values = np.asarray(extractor.get_property(name, source_ids))
+            description = ""
         if values.shape[:1] != (len(roi_keys),):
             raise InvalidInputError(
                 f"property {name!r} of {where} has {values.shape[:1]} values for {len(roi_keys)} ROIs; "
                 "give one value per ROI"
             )
-        info = getattr(extractor, "get_property_info", None)
-        description = info(name).description if callable(info) else ""
         columns.append(_property_column(str(name), values, description or "", where))
     return columns
 

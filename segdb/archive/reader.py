@@ -1,0 +1,164 @@
+"""Lazy handles on a segmentation's planes: catalog rows joined to array references.
+
+A :class:`PlaneHandle` is built from a few indexed queries and holds references,
+not data: no array file is opened until one of its arrays is sliced.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from segdb.archive.properties import decode_property_values
+from segdb.arrays import ArrayFile, ArrayRef, CsrMaskRef
+from segdb.catalog import models as m
+
+
+@dataclass(frozen=True)
+class PlaneHandle:
+    """One plane of a segmentation: its metadata, ROI keys, and lazy array references."""
+
+    segmentation_id: int
+    plane_id: int
+    plane_name: str
+    plane_index: int
+    frame_shape: tuple[int, int]
+    num_samples: int
+    sampling_frequency: float | None
+    channel_names: tuple[str, ...]
+    roi_keys: tuple[int | str, ...]
+    background_keys: tuple[int | str, ...]
+    masks: CsrMaskRef
+    background_masks: CsrMaskRef | None
+    traces: dict[str, ArrayRef] = field(default_factory=dict)
+    background_traces: dict[str, ArrayRef] = field(default_factory=dict)
+    images: dict[str, ArrayRef] = field(default_factory=dict)
+    timestamps: ArrayRef | None = None
+    roi_locations: np.ndarray | None = None
+
+
+def plane_handles(db: Session, storage_root: Path, segmentation_id: int) -> list[PlaneHandle]:
+    """Handles for every plane of a segmentation, in plane order."""
+    rows = db.execute(
+        select(m.SegmentationPlane, m.ImagingPlane, m.ArrayFile)
+        .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.SegmentationPlane.plane_id)
+        .join(m.ArrayFile, m.ArrayFile.array_file_id == m.SegmentationPlane.array_file_id)
+        .where(m.SegmentationPlane.segmentation_id == segmentation_id)
+        .order_by(m.SegmentationPlane.plane_index)
+    ).all()
+    files: dict[int, ArrayFile] = {}
+
+    def file_of(row: m.ArrayFile) -> ArrayFile:
+        if row.array_file_id not in files:
+            files[row.array_file_id] = ArrayFile(
+                storage_root, row.relative_path, size_bytes=row.size_bytes, sha256=row.sha256
+            )
+        return files[row.array_file_id]
+
+    rois = defaultdict(lambda: {"cell": [], "background": []})
+    for plane_id, kind, key, key_type, row, col in db.execute(
+        select(m.Roi.plane_id, m.Roi.kind, m.Roi.roi_key, m.Roi.roi_key_type, m.Roi.location_row, m.Roi.location_col)
+        .where(m.Roi.segmentation_id == segmentation_id)
+        .order_by(m.Roi.plane_id, m.Roi.kind, m.Roi.mask_index)
+    ):
+        rois[plane_id][kind].append((int(key) if key_type == "int" else key, row, col))
+
+    traces = defaultdict(lambda: {"cell": {}, "background": {}})
+    for series, file_row in db.execute(
+        select(m.TraceSeries, m.ArrayFile)
+        .join(m.ArrayFile, m.ArrayFile.array_file_id == m.TraceSeries.array_file_id)
+        .where(m.TraceSeries.segmentation_id == segmentation_id)
+        .order_by(m.TraceSeries.trace_series_id)
+    ):
+        traces[series.plane_id][series.kind][series.trace_name] = ArrayRef(
+            file_of(file_row), series.dataset, (series.num_samples, series.num_columns), series.dtype
+        )
+
+    images = defaultdict(dict)
+    for image, file_row in db.execute(
+        select(m.SummaryImage, m.ArrayFile)
+        .join(m.ArrayFile, m.ArrayFile.array_file_id == m.SummaryImage.array_file_id)
+        .where(m.SummaryImage.segmentation_id == segmentation_id)
+        .order_by(m.SummaryImage.summary_image_id)
+    ):
+        images[image.plane_id][image.image_name] = ArrayRef(
+            file_of(file_row), image.dataset, (image.height, image.width), image.dtype
+        )
+
+    handles = []
+    for seg_plane, plane, file_row in rows:
+        chunk_file = file_of(file_row)
+        cells = rois[plane.plane_id]["cell"]
+        background = rois[plane.plane_id]["background"]
+        handles.append(
+            PlaneHandle(
+                segmentation_id=segmentation_id,
+                plane_id=plane.plane_id,
+                plane_name=plane.plane_name,
+                plane_index=seg_plane.plane_index,
+                frame_shape=(plane.height, plane.width),
+                num_samples=seg_plane.num_samples,
+                sampling_frequency=seg_plane.sampling_frequency,
+                channel_names=tuple(seg_plane.channel_names or ()),
+                roi_keys=tuple(key for key, _, _ in cells),
+                background_keys=tuple(key for key, _, _ in background),
+                masks=CsrMaskRef(chunk_file, "masks", num_masks=len(cells)),
+                background_masks=CsrMaskRef(chunk_file, "background", num_masks=len(background)) if background else None,
+                traces=traces[plane.plane_id]["cell"],
+                background_traces=traces[plane.plane_id]["background"],
+                images=images[plane.plane_id],
+                timestamps=(
+                    ArrayRef(chunk_file, seg_plane.timestamps_dataset, (seg_plane.num_samples,), "<f8")
+                    if seg_plane.timestamps_dataset
+                    else None
+                ),
+                roi_locations=np.array([[r for _, r, _ in cells], [c for _, _, c in cells]], dtype=np.int64).reshape(
+                    2, len(cells)
+                ),
+            )
+        )
+    return handles
+
+
+def plane_properties(db: Session, segmentation_id: int, plane_id: int) -> dict[str, np.ndarray]:
+    """Every property of a plane's cell ROIs, as arrays in mask order, with their stored dtypes."""
+    described = {
+        d.property_name: d
+        for d in db.scalars(
+            select(m.PropertyDescription).where(m.PropertyDescription.segmentation_id == segmentation_id)
+        )
+    }
+    columns: dict[str, list] = defaultdict(list)
+    for name, value_type, num, text in db.execute(
+        select(m.RoiProperty.property_name, m.RoiProperty.value_type, m.RoiProperty.value_num, m.RoiProperty.value_text)
+        .join(m.Roi, m.Roi.roi_id == m.RoiProperty.roi_id)
+        .where(m.Roi.segmentation_id == segmentation_id, m.Roi.plane_id == plane_id, m.Roi.kind == "cell")
+        .order_by(m.RoiProperty.property_name, m.Roi.mask_index)
+    ):
+        columns[name].append((value_type, num, text))
+    out = {}
+    for name, values in columns.items():
+        info = described.get(name)
+        value_type = values[0][0]
+        out[name] = decode_property_values(
+            value_type,
+            info.value_dtype if info else "<f8",
+            info.value_shape if info else [],
+            [v[1] for v in values],
+            [v[2] for v in values],
+        )
+    return out
+
+
+def property_descriptions(db: Session, segmentation_id: int) -> dict[str, str]:
+    return {
+        d.property_name: d.description
+        for d in db.scalars(
+            select(m.PropertyDescription).where(m.PropertyDescription.segmentation_id == segmentation_id)
+        )
+    }
