@@ -97,7 +97,9 @@ def find_suite2p_planes(folder: str | Path) -> list[Suite2pPlane]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise NotFoundError(f"Suite2p folder '{folder}' does not exist or is not a folder; pass the 'suite2p' output folder.")
+        raise NotFoundError(
+            f"Suite2p folder '{folder}' does not exist or is not a folder; pass the 'suite2p' output folder."
+        )
 
     if _is_plane_folder(folder):
         plane_folders = [folder]
@@ -190,7 +192,10 @@ def _set_pipeline_properties(extractor: SegmentationExtractor, plane_folder: Pat
     if redcell_path.is_file():
         redcell = np.load(redcell_path)
         extractor.set_property(
-            "redcell", redcell[:, 0].astype(bool), roi_ids, description="suite2p red-cell decision (redcell.npy column 0)"
+            "redcell",
+            redcell[:, 0].astype(bool),
+            roi_ids,
+            description="suite2p red-cell decision (redcell.npy column 0)",
         )
         if redcell.ndim == 2 and redcell.shape[1] > 1:
             extractor.set_property(
@@ -298,7 +303,9 @@ class Suite2pFilesSegmentationExtractor(SegmentationExtractor):
             self._num_frames = traces.shape[0]
             self._roi_responses.append(_RoiResponse(response_type, traces, list(cell_ids)))
 
-        iscell_name = "redcell.npy" if plane.channel_name == "chan2" and (plane.path / "redcell.npy").is_file() else "iscell.npy"
+        iscell_name = (
+            "redcell.npy" if plane.channel_name == "chan2" and (plane.path / "redcell.npy").is_file() else "iscell.npy"
+        )
         if (plane.path / iscell_name).is_file():
             # Mirrors roiextractors so both readers expose the same "iscell" property.
             self.set_property(
@@ -308,9 +315,7 @@ class Suite2pFilesSegmentationExtractor(SegmentationExtractor):
                 description="Binary cell classification from Suite2p",
             )
 
-        pixel_masks = [
-            np.column_stack([entry["ypix"], entry["xpix"], entry["lam"]]) for entry in self.stat
-        ]
+        pixel_masks = [np.column_stack([entry["ypix"], entry["xpix"], entry["lam"]]) for entry in self.stat]
         self._roi_masks = _ROIMasks(
             data=pixel_masks,
             mask_tpe="nwb-pixel_mask",
@@ -339,9 +344,7 @@ def _check_frame_shape(frame_shape: Sequence[int], stat: np.ndarray, plane: Suit
     try:
         height, width = (int(size) for size in frame_shape)
     except (TypeError, ValueError):
-        raise InvalidInputError(
-            f"frame_shape must be two integers (height, width), got {frame_shape!r}."
-        ) from None
+        raise InvalidInputError(f"frame_shape must be two integers (height, width), got {frame_shape!r}.") from None
     if height < 1 or width < 1:
         raise InvalidInputError(f"frame_shape must be positive (height, width), got {(height, width)}.")
     for index, entry in enumerate(stat):

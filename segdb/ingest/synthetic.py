@@ -230,7 +230,7 @@ def generate_traces(
 
 def _cell_image(cells: Sequence[SyntheticCell], frame_shape: tuple[int, int], brightness: np.ndarray) -> np.ndarray:
     image = np.zeros(frame_shape, dtype=np.float64)
-    for cell, level in zip(cells, brightness):
+    for cell, level in zip(cells, brightness, strict=True):
         image[cell.ypix, cell.xpix] += level * cell.lam / cell.lam.max()
     return image
 
@@ -252,7 +252,9 @@ def _summary_images(
     mean_image = background + _cell_image(cells, frame_shape, mean_level) + rng.normal(0, 2.0, frame_shape)
     max_image = background * 1.3 + _cell_image(cells, frame_shape, peak_level) + rng.normal(0, 4.0, frame_shape)
     correlation = np.clip(
-        0.1 + 0.05 * gaussian_filter(rng.standard_normal(frame_shape), 1.0) + _cell_image(cells, frame_shape, np.full(len(cells), 0.7)),
+        0.1
+        + 0.05 * gaussian_filter(rng.standard_normal(frame_shape), 1.0)
+        + _cell_image(cells, frame_shape, np.full(len(cells), 0.7)),
         0.0,
         1.0,
     )
@@ -546,11 +548,9 @@ def synthetic_segmentation(
         channel_names=["OpticalChannel"],
         # Without movie_dims roiextractors reports the mask stack's 3-D shape as the frame shape.
         movie_dims=(height, width),
-        accepted_list=[key for key, keep in zip(keys, accepted) if keep],
+        accepted_list=[key for key, keep in zip(keys, accepted, strict=True) if keep],
     )
-    extractor.set_property(
-        "accepted", accepted, keys, description="Whether the pipeline accepted the ROI as a cell"
-    )
+    extractor.set_property("accepted", accepted, keys, description="Whether the pipeline accepted the ROI as a cell")
     return extractor
 
 

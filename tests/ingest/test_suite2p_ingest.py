@@ -115,7 +115,11 @@ def test_find_planes_refuses_a_missing_folder(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("frame_shape", "sampling_frequency", "missing"),
-    [(None, None, "frame shape and sampling frequency"), ((72, 88), None, "sampling frequency"), (None, 15.0, "frame shape")],
+    [
+        (None, None, "frame shape and sampling frequency"),
+        ((72, 88), None, "sampling frequency"),
+        (None, 15.0, "frame shape"),
+    ],
 )
 def test_missing_ops_error_names_the_folder_and_both_ways_to_pass_shape_and_rate(
     tmp_path: Path, frame_shape, sampling_frequency, missing
@@ -144,10 +148,14 @@ def test_missing_ops_with_shape_and_rate_reads_what_roiextractors_reads_with_ops
     assert isinstance(ours, Suite2pFilesSegmentationExtractor)
     _assert_same_segmentation(ours, reference, images=())
     assert ours.get_images_dict() == {}
-    np.testing.assert_array_equal(ours.get_property("iscell", ours.get_roi_ids()), reference.get_property("iscell", reference.get_roi_ids()))
+    np.testing.assert_array_equal(
+        ours.get_property("iscell", ours.get_roi_ids()), reference.get_property("iscell", reference.get_roi_ids())
+    )
     full = suite2p_extractor(find_suite2p_planes(with_ops)[0])
     for key in full.get_property_keys():
-        np.testing.assert_array_equal(ours.get_property(key, ours.get_roi_ids()), full.get_property(key, full.get_roi_ids()))
+        np.testing.assert_array_equal(
+            ours.get_property(key, ours.get_roi_ids()), full.get_property(key, full.get_roi_ids())
+        )
 
 
 def test_missing_ops_refuses_a_frame_shape_that_does_not_cover_every_roi(tmp_path: Path) -> None:
@@ -226,10 +234,16 @@ def test_chan2_reads_second_channel_traces_and_keeps_the_cell_decision(tmp_path:
 
     np.testing.assert_array_equal(extractor.get_traces(name="raw"), np.load(chan2.path / "F_chan2.npy").T)
     assert extractor.get_traces(name="deconvolved") is None
-    np.testing.assert_array_equal(extractor.get_image("mean"), np.load(chan2.path / "ops.npy", allow_pickle=True).item()["meanImg_chan2"])
+    np.testing.assert_array_equal(
+        extractor.get_image("mean"), np.load(chan2.path / "ops.npy", allow_pickle=True).item()["meanImg_chan2"]
+    )
     # roiextractors' "iscell" holds the red-cell decision for chan2; "accepted" stays the cell decision.
-    np.testing.assert_array_equal(extractor.get_property("accepted", ids), np.load(chan2.path / "iscell.npy")[:, 0] == 1)
-    np.testing.assert_array_equal(extractor.get_property("redcell", ids), np.load(chan2.path / "redcell.npy")[:, 0] == 1)
+    np.testing.assert_array_equal(
+        extractor.get_property("accepted", ids), np.load(chan2.path / "iscell.npy")[:, 0] == 1
+    )
+    np.testing.assert_array_equal(
+        extractor.get_property("redcell", ids), np.load(chan2.path / "redcell.npy")[:, 0] == 1
+    )
     assert suite2p_extractor(chan1).get_traces(name="deconvolved") is not None
 
 

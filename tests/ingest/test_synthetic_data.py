@@ -34,11 +34,31 @@ def test_suite2p_files_have_suite2p_shapes_and_dtypes(suite2p_folder: Path) -> N
     assert np.all((iscell[:, 1] >= 0) & (iscell[:, 1] <= 1))
     stat = np.load(plane / "stat.npy", allow_pickle=True)
     assert stat.dtype == object and stat.shape == (40,)
-    required = {"ypix", "xpix", "lam", "med", "npix", "compact", "skew", "std", "radius", "aspect_ratio", "footprint", "overlap"}
+    required = {
+        "ypix",
+        "xpix",
+        "lam",
+        "med",
+        "npix",
+        "compact",
+        "skew",
+        "std",
+        "radius",
+        "aspect_ratio",
+        "footprint",
+        "overlap",
+    }
     assert all(required <= set(entry) for entry in stat)
     assert stat[0]["ypix"].dtype == np.int64 and stat[0]["lam"].dtype == np.float32
     ops = np.load(plane / "ops.npy", allow_pickle=True).item()
-    assert (ops["Ly"], ops["Lx"], ops["fs"], ops["nframes"], ops["nplanes"], ops["nchannels"]) == (128, 144, 20.0, 600, 2, 1)
+    assert (ops["Ly"], ops["Lx"], ops["fs"], ops["nframes"], ops["nplanes"], ops["nchannels"]) == (
+        128,
+        144,
+        20.0,
+        600,
+        2,
+        1,
+    )
     assert ops["meanImg"].shape == (128, 144)
     (y0, y1), (x0, x1) = ops["yrange"], ops["xrange"]
     assert ops["Vcorr"].shape == ops["max_proj"].shape == (y1 - y0, x1 - x0)
@@ -70,6 +90,7 @@ def test_traces_have_transients_above_a_baseline_and_slower_neuropil(suite2p_fol
     # Calcium transients make the corrected trace right-skewed.
     assert np.median([entry["skew"] for entry in np.load(plane / "stat.npy", allow_pickle=True)]) > 0
     assert np.mean([np.mean(row > np.median(row) + 3 * np.std(np.diff(row))) for row in corrected]) > 0.001
+
     # Neuropil changes slowly: consecutive frames are strongly correlated.
     def lag1(traces: np.ndarray) -> float:
         centred = traces - traces.mean(axis=1, keepdims=True)
@@ -81,10 +102,18 @@ def test_traces_have_transients_above_a_baseline_and_slower_neuropil(suite2p_fol
 
 def test_same_seed_writes_the_same_files_and_planes_differ(tmp_path: Path, suite2p_folder: Path) -> None:
     again = write_suite2p_folder(
-        tmp_path / "suite2p", n_planes=1, n_rois=40, n_frames=600, frame_shape=(128, 144), sampling_frequency=20.0, seed=7
+        tmp_path / "suite2p",
+        n_planes=1,
+        n_rois=40,
+        n_frames=600,
+        frame_shape=(128, 144),
+        sampling_frequency=20.0,
+        seed=7,
     )
     np.testing.assert_array_equal(np.load(again / "plane0" / "F.npy"), np.load(suite2p_folder / "plane0" / "F.npy"))
-    assert not np.array_equal(np.load(suite2p_folder / "plane0" / "F.npy"), np.load(suite2p_folder / "plane1" / "F.npy"))
+    assert not np.array_equal(
+        np.load(suite2p_folder / "plane0" / "F.npy"), np.load(suite2p_folder / "plane1" / "F.npy")
+    )
 
 
 def test_without_ops_no_ops_file_is_left_behind(tmp_path: Path) -> None:
@@ -99,7 +128,10 @@ def test_writer_refuses_a_frame_too_small_for_cells(tmp_path: Path) -> None:
         write_suite2p_folder(tmp_path / "suite2p", frame_shape=(8, 8))
 
 
-@pytest.mark.parametrize(("roi_ids", "expected"), [("int", [0, 1, 2, 3, 4]), ("str", ["roi_000", "roi_001", "roi_002", "roi_003", "roi_004"])])
+@pytest.mark.parametrize(
+    ("roi_ids", "expected"),
+    [("int", [0, 1, 2, 3, 4]), ("str", ["roi_000", "roi_001", "roi_002", "roi_003", "roi_004"])],
+)
 def test_synthetic_segmentation_keys_shapes_and_acceptance(roi_ids: str, expected: list) -> None:
     extractor = synthetic_segmentation(n_rois=5, n_frames=50, frame_shape=(40, 48), roi_ids=roi_ids)
 
