@@ -52,13 +52,8 @@ def ingest_path(
             seg_name = base if channel == "chan1" else f"{base}-{channel}"
             records.append(
                 archive.ingest(
-                    planes,
-                    subject=subject,
-                    session=session,
-                    name=seg_name,
-                    source_format="suite2p",
-                    source_path=str(path.resolve()),
-                    **ingest_options,
+                    planes, subject=subject, session=session, name=seg_name, source_format="suite2p",
+                    source_path=str(path.resolve()), **ingest_options,
                 )
             )
         return records
@@ -74,13 +69,7 @@ def ingest_path(
         raise InvalidInputError(f"unknown input format {fmt!r}; segdb ingests {', '.join(FORMATS)}")
     return [
         archive.ingest(
-            extractor,
-            subject=subject,
-            session=session,
-            plane=plane,
-            name=name,
-            source_format=fmt,
-            source_path=str(path.resolve()),
-            **ingest_options,
+            extractor, subject=subject, session=session, plane=plane, name=name, source_format=fmt,
+            source_path=str(path.resolve()), **ingest_options,
         )
     ]
