@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -102,6 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SegDBError as exc:
         print(f"segdb: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as other Unix tools do.
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("segdb: interrupted; nothing half-written is visible (`segdb gc` lists leftovers)", file=sys.stderr)
         return 130
@@ -226,7 +229,12 @@ def _cmd_gc(args: argparse.Namespace) -> int:
 def _cmd_db(args: argparse.Namespace) -> int:
     from segdb.archive.core import resolve_target
     from segdb.catalog.engine import Catalog
-    from segdb.catalog.schema import SCHEMA_REVISION, current_revision, schema_drift, upgrade
+    from segdb.catalog.schema import (
+        SCHEMA_REVISION,
+        current_revision,
+        schema_drift,
+        upgrade,
+    )
 
     where = resolve_target(args.archive, args.storage_root)
     if where.is_folder and not (Path(where.location) / "catalog.sqlite").exists():

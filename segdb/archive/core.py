@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from roiextractors import SegmentationExtractor
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from segdb.archive.properties import encode_property_value
@@ -73,12 +74,12 @@ def resolve_target(target: str | os.PathLike | None, storage_root: str | os.Path
     text = os.fspath(target)
     override = storage_root or os.environ.get("SEGDB_STORAGE_ROOT") or None
     if "://" in text:
-        return ArchiveTarget(
-            url=text,
-            location=_redact(text),
-            storage_root=Path(override).expanduser().resolve() if override else None,
-            is_folder=False,
-        )
+        root = Path(override).expanduser().resolve() if override else None
+        database = make_url(text).database if text.startswith("sqlite") else None
+        if root is None and database:
+            # A SQLite catalog named by URL keeps the folder layout: arrays/ beside the file.
+            root = Path(database).expanduser().resolve().parent / ARRAYS_DIRNAME
+        return ArchiveTarget(url=text, location=_redact(text), storage_root=root, is_folder=False)
     folder = Path(text).expanduser().resolve()
     if folder.suffix in (".sqlite", ".db") or folder.is_file():
         raise InvalidInputError(
