@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 
-from segdb.archive import Archive
+from segdb.api import Archive
 from segdb.archive.records import RoiRecord, SegmentationRecord, SessionRecord, SubjectRecord
+from segdb.extractors import ArchiveSegmentationExtractor, MultiSegmentationExtractor
 from segdb.errors import (
     ConflictError,
     IntegrityError,
@@ -49,6 +50,8 @@ def open(  # noqa: A001 - segdb.open mirrors h5py.File / zarr.open
 __all__ = [
     "open",
     "Archive",
+    "ArchiveSegmentationExtractor",
+    "MultiSegmentationExtractor",
     "RoiRecord",
     "SegmentationRecord",
     "SessionRecord",

@@ -29,8 +29,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from segdb.archive.properties import encode_property_value
-from segdb.archive.payload import PlanePayload, PropertyColumn, RoiGeometry, payload_from_extractor
-from segdb.archive.reader import PlaneHandle, plane_handles, plane_properties
+from segdb.archive.filters import WhereSpec, roi_filter
+from segdb.archive.payload import PlanePayload, PropertyColumn, RoiGeometry, property_column, payload_from_extractor
+from segdb.archive.reader import PlaneHandle, plane_handles, plane_properties, property_descriptions
 from segdb.archive.records import (
     FileProblem,
     GcReport,
@@ -682,6 +683,94 @@ class Archive:
         """Lazy handles on every plane of a segmentation (no array file is opened)."""
         with self.catalog.reading() as db:
             return plane_handles(db, self.storage_root, self._segmentation_id(db, segmentation))
+
+    def matching_mask_indices(
+        self, segmentation: SegmentationRef, plane: str, where: WhereSpec
+    ) -> tuple[list[int], list[int]]:
+        """Mask indices of a plane's cells and background components that satisfy ``where``, in SQL."""
+        with self.catalog.reading() as db:
+            seg_id = self._segmentation_id(db, segmentation)
+            rows = db.execute(
+                select(m.Roi.kind, m.Roi.mask_index)
+                .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
+                .where(m.Roi.segmentation_id == seg_id, m.ImagingPlane.plane_name == plane, roi_filter(where))
+                .order_by(m.Roi.kind.desc(), m.Roi.mask_index)
+            ).all()
+        cells = [int(i) for kind, i in rows if kind == "cell"]
+        background = [int(i) for kind, i in rows if kind == "background"]
+        return cells, background
+
+    def set_roi_property(
+        self,
+        segmentation: SegmentationRef,
+        plane: str,
+        name: str,
+        values_by_mask_index: Mapping[int, Any],
+        *,
+        description: str = "",
+    ) -> None:
+        """Write a property of some cell ROIs of a plane (insert or replace), visible to every reader."""
+        _check_name("property name", name)
+        indices = list(values_by_mask_index)
+        values = np.asarray([values_by_mask_index[i] for i in indices])
+        column = property_column(name, values, description, f"plane {plane!r}")
+
+        def write(db: Session) -> None:
+            seg_id = self._segmentation_id(db, segmentation)
+            found = dict(
+                db.execute(
+                    select(m.Roi.mask_index, m.Roi.roi_id)
+                    .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
+                    .where(
+                        m.Roi.segmentation_id == seg_id,
+                        m.ImagingPlane.plane_name == plane,
+                        m.Roi.kind == "cell",
+                        m.Roi.mask_index.in_(indices),
+                    )
+                ).all()
+            )
+            roi_ids = [found[i] for i in indices]
+            described = db.get(m.PropertyDescription, (seg_id, name))
+            if described is None:
+                db.add(
+                    m.PropertyDescription(
+                        segmentation_id=seg_id, property_name=name, description=description,
+                        value_dtype=column.value_dtype, value_shape=list(column.value_shape),
+                    )
+                )
+            else:
+                described.value_dtype = column.value_dtype
+                described.value_shape = list(column.value_shape)
+                if description:
+                    described.description = description
+            db.execute(
+                delete(m.RoiProperty).where(m.RoiProperty.roi_id.in_(roi_ids), m.RoiProperty.property_name == name)
+            )
+            db.flush()
+            _insert_properties(db, seg_id, roi_ids, [column], {name})
+
+        self.catalog.write_with_retry(write)
+
+    def property_descriptions(self, segmentation: SegmentationRef) -> dict[str, str]:
+        with self.catalog.reading() as db:
+            return property_descriptions(db, self._segmentation_id(db, segmentation))
+
+    def acceptance(self, segmentation: SegmentationRef, plane: str, mask_indices: Sequence[int]) -> list[bool]:
+        """Whether each of a plane's cell ROIs is accepted (the source's decision; no decision counts as yes)."""
+        with self.catalog.reading() as db:
+            seg_id = self._segmentation_id(db, segmentation)
+            decided = dict(
+                db.execute(
+                    select(m.Roi.mask_index, m.Roi.source_accepted)
+                    .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
+                    .where(m.Roi.segmentation_id == seg_id, m.ImagingPlane.plane_name == plane, m.Roi.kind == "cell")
+                ).all()
+            )
+        return [decided.get(int(i)) is not False for i in mask_indices]
+
+    def reopen_spec(self) -> tuple[str, str]:
+        """What another process needs to open this archive again (catalog URL, storage root)."""
+        return self.catalog.url, str(self.storage_root)
 
     def plane_properties(self, segmentation: SegmentationRef, plane: str | None = None) -> dict[str, np.ndarray]:
         """Properties of one plane's cell ROIs, as arrays in catalog (mask) order."""

@@ -427,11 +427,11 @@ def _properties(extractor: SegmentationExtractor, roi_keys: list[int | str], whe
                 f"property {name!r} of {where} has {values.shape[:1]} values for {len(roi_keys)} ROIs; "
                 "give one value per ROI"
             )
-        columns.append(_property_column(str(name), values, description or "", where))
+        columns.append(property_column(str(name), values, description or "", where))
     return columns
 
 
-def _property_column(name: str, values: np.ndarray, description: str, where: str) -> PropertyColumn:
+def property_column(name: str, values: np.ndarray, description: str, where: str) -> PropertyColumn:
     element_shape = tuple(int(n) for n in values.shape[1:])
     kind = values.dtype.kind
     if element_shape:

@@ -1,0 +1,66 @@
+"""Laziness is measured, not assumed: making extractors and views reads nothing, and a small
+window of a long series reads a bounded number of chunks whatever the series' length."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+from segdb.arrays import close_all, io_stats, reset_io_stats, trace_chunk_shape
+from segdb.ingest import synthetic_segmentation
+
+
+@pytest.fixture
+def long_and_short(archive):
+    short = archive.ingest(synthetic_segmentation(n_rois=64, n_frames=2_000, seed=1), subject="m1", session="short")
+    long = archive.ingest(synthetic_segmentation(n_rois=64, n_frames=60_000, seed=1), subject="m1", session="long")
+    close_all()
+    return archive, short, long
+
+
+def test_opening_an_extractor_and_making_views_reads_no_array(long_and_short):
+    archive, _, long = long_and_short
+    reset_io_stats()
+    extractor = archive.extractor(long)
+    view = extractor.select_rois([5, 2, 40]).slice_samples(1000, 2000).select_rois([40, 5])
+    traces = view.get_traces_dict()
+    assert view.get_num_samples() == 1000 and view.get_roi_ids() == [40, 5]
+    assert traces["raw"].shape == (1000, 2)
+    stats = io_stats()
+    assert stats.files_opened == 0 and stats.dataset_reads == 0 and stats.bytes_read == 0
+
+
+def test_a_small_window_reads_a_bounded_number_of_chunks_independent_of_length(long_and_short):
+    archive, short, long = long_and_short
+    touched = {}
+    for record in (short, long):
+        extractor = archive.extractor(record)
+        reset_io_stats()
+        block = extractor.get_traces(roi_ids=[3, 1, 2], start_frame=1500, end_frame=1600)
+        assert block.shape == (100, 3)
+        touched[record.session] = io_stats().chunks_touched
+    assert touched["short"] == touched["long"]
+    samples_per_chunk, rois_per_chunk = trace_chunk_shape(60_000, 64)
+    # Samples 1500:1600 of ROIs 1..3 span at most two chunk rows and one chunk column.
+    assert 1 <= touched["long"] <= 2 * (1 + 3 // rois_per_chunk)
+
+
+def test_reading_one_roi_over_all_time_touches_only_its_column_of_chunks(long_and_short):
+    archive, _, long = long_and_short
+    extractor = archive.extractor(long)
+    reset_io_stats()
+    one = extractor.get_traces(roi_ids=[10])
+    assert one.shape == (60_000, 1)
+    samples_per_chunk, rois_per_chunk = trace_chunk_shape(60_000, 64)
+    assert io_stats().chunks_touched == math.ceil(60_000 / samples_per_chunk)
+
+
+def test_a_pickled_extractor_reads_in_the_new_process(long_and_short, tmp_path):
+    archive, short, _ = long_and_short
+    view = archive.extractor(short).select_rois([7, 3]).slice_samples(10, 20)
+    restored = pickle.loads(pickle.dumps(view))
+    np.testing.assert_array_equal(restored.get_traces(), view.get_traces())
+    assert restored.get_roi_ids() == [7, 3]
