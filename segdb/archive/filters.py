@@ -84,9 +84,7 @@ def parse_where(where: WhereSpec) -> list[Condition]:
     if isinstance(where, Mapping):
         conditions = []
         for field, spec in where.items():
-            if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str) and (
-                spec[0] in OPERATORS or spec[0] in SET_OPERATORS
-            ):
+            if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
                 conditions.append(Condition(str(field), spec[0], spec[1]))
             elif isinstance(spec, (list, set, frozenset)):
                 conditions.append(Condition(str(field), "in", list(spec)))
@@ -127,6 +125,11 @@ def _parse_expression(text: str) -> list[Condition]:
         try:
             value = ast.literal_eval(literal)
         except (ValueError, SyntaxError):
+            if not re.fullmatch(r"[A-Za-z_][\w.-]*", literal):
+                raise InvalidInputError(
+                    f"cannot read the condition {part!r} in the ROI filter {text!r}: {literal!r} is not a number, "
+                    "a quoted string or a list; write e.g. \"snr > 5\" or \"region == 'V1'\""
+                ) from None
             value = literal  # a bare word, e.g. kind == cell
         conditions.append(Condition(field, op, value))
     return conditions
