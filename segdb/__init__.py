@@ -2,15 +2,17 @@
 
 >>> import segdb
 >>> archive = segdb.open("./lab-archive")
+
+The public names below are loaded on first use, so ``import segdb.masks`` (pure
+numpy/scipy) does not pull in the SQL catalog.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+from typing import TYPE_CHECKING, Any
 
-from segdb.api import Archive
-from segdb.archive.records import RoiRecord, SegmentationRecord, SessionRecord, SubjectRecord
-from segdb.extractors import ArchiveSegmentationExtractor, MultiSegmentationExtractor
 from segdb.errors import (
     ConflictError,
     IntegrityError,
@@ -21,6 +23,40 @@ from segdb.errors import (
 )
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from segdb.api import Archive
+
+_LAZY = {
+    "Archive": "segdb.api",
+    "ArchiveSegmentationExtractor": "segdb.extractors",
+    "MultiSegmentationExtractor": "segdb.extractors",
+    "RoiRecord": "segdb.archive.records",
+    "SegmentationRecord": "segdb.archive.records",
+    "SessionRecord": "segdb.archive.records",
+    "SubjectRecord": "segdb.archive.records",
+    "RoiMask": "segdb.masks",
+    "NeuropilMask": "segdb.masks",
+    "create_roi_mask": "segdb.masks",
+    "create_neuropil_mask": "segdb.masks",
+    "create_roi_mask_array": "segdb.masks",
+    "validate_mask": "segdb.masks",
+    "calculate_traces": "segdb.masks",
+    "calculate_roi_and_neuropil_traces": "segdb.masks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'segdb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def open(  # noqa: A001 - segdb.open mirrors h5py.File / zarr.open
@@ -44,18 +80,14 @@ def open(  # noqa: A001 - segdb.open mirrors h5py.File / zarr.open
         Create a missing archive. An existing archive is never migrated: one whose
         schema is behind raises SchemaVersionError naming `segdb db upgrade`.
     """
+    from segdb.api import Archive
+
     return Archive.open(target, storage_root=storage_root, create=create)
 
 
 __all__ = [
     "open",
-    "Archive",
-    "ArchiveSegmentationExtractor",
-    "MultiSegmentationExtractor",
-    "RoiRecord",
-    "SegmentationRecord",
-    "SessionRecord",
-    "SubjectRecord",
+    *_LAZY,
     "SegDBError",
     "NotFoundError",
     "InvalidInputError",
