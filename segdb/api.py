@@ -7,6 +7,11 @@ joins them, so ``segdb.open`` returns an archive that can hand out extractors.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from segdb.archive import core
 from segdb.archive.filters import WhereSpec
@@ -68,6 +73,108 @@ class Archive(core.Archive):
         handles = self.plane_handles(segmentation)
         planes = [self.extractor(segmentation, plane=h.plane_name, where=where) for h in handles]
         return MultiSegmentationExtractor(planes, plane_names=[h.plane_name for h in handles])
+
+
+    def extract_traces(
+        self,
+        segmentation: core.SegmentationRef,
+        movie: Any,
+        *,
+        plane: str | None = None,
+        motion_border: Sequence[float] = (0.0, 0.0, 0.0, 0.0),
+        names: tuple[str, str] = ("raw", "neuropil"),
+        dataset: str | None = None,
+        replace: bool = False,
+        block_size: int | None = None,
+        progress: core.ProgressArg = None,
+    ) -> TraceExtraction:
+        """Compute ROI and neuropil traces of every ROI of a plane from a motion-corrected movie.
+
+        Neuropil masks are made as AllenSDK makes them (each ROI dilated 13 times, minus every
+        ROI, cropped to the motion border's usable area). The traces are stored as new series
+        ``names`` (default 'raw' and 'neuropil'), the neuropil masks as a mask set named after
+        the neuropil series, in a new chunk file. The movie is read once, in blocks, with
+        bounded memory.
+
+        Parameters
+        ----------
+        movie
+            Path of an HDF5 / .npy / TIFF movie, or a (frames, height, width) array, memmap or
+            h5py dataset; its frames must be the segmentation's samples.
+        motion_border
+            [right_shift, left_shift, down_shift, up_shift] in pixels.
+        replace
+            Point existing series of the same names at the new traces instead of refusing.
+        """
+        from segdb.arrays import CsrMasks
+        from segdb.masks import calculate_traces, create_neuropil_mask, create_roi_mask
+        from segdb.masks.movie import open_movie
+
+        if len(names) != 2 or len(set(names)) != 2:
+            raise InvalidInputError(f"names must be two different trace names (ROI, neuropil); got {names!r}")
+        handle = self._plane_handle(segmentation, plane)
+        height, width = handle.frame_shape
+        border = [float(v) for v in motion_border]
+        if len(border) != 4:
+            raise InvalidInputError(
+                f"motion_border is {motion_border!r}; give [right_shift, left_shift, down_shift, up_shift]"
+            )
+        pixel_masks = handle.masks.pixel_masks(range(len(handle.roi_keys)))
+        rois = [
+            create_roi_mask(width, height, border, pix_list=[(int(c), int(r)) for r, c, _ in mask], label=key)
+            for key, mask in zip(handle.roi_keys, pixel_masks)
+        ]
+        union = np.zeros((height, width), dtype=bool)
+        for mask in pixel_masks:
+            union[mask[:, 0].astype(np.intp), mask[:, 1].astype(np.intp)] = True
+        neuropils = [create_neuropil_mask(roi, border, union, label=f"neuropil for {roi.label}") for roi in rois]
+        with open_movie(movie, dataset=dataset) as frames:
+            if tuple(frames.shape) != (handle.num_samples, height, width):
+                raise InvalidInputError(
+                    f"the movie is {tuple(frames.shape)} (frames, height, width) but plane {handle.plane_name!r} of "
+                    f"segmentation {handle.segmentation_id} has {handle.num_samples} samples of {height} x {width}; "
+                    "pass the motion-corrected movie this segmentation was made from"
+                )
+            show = bool(progress) if not callable(progress) else False
+            traces, exclusions = calculate_traces(frames, rois + neuropils, block_size, progress=show)
+        n = len(rois)
+        neuropil_csr = CsrMasks.from_pixel_masks(
+            [_plane_pixels(neuropil.get_mask_plane()) for neuropil in neuropils]
+        )
+        self.add_trace_series(
+            handle.segmentation_id,
+            handle.plane_name,
+            {names[0]: traces[:n].T.astype(np.float32), names[1]: traces[n:].T.astype(np.float32)},
+            mask_set=(names[1], neuropil_csr),
+            parameters={"motion_border": border, "method": "allensdk roi_masks", "trace_names": list(names)},
+            replace=replace,
+            progress=progress,
+        )
+        return TraceExtraction(
+            segmentation_id=handle.segmentation_id,
+            plane=handle.plane_name,
+            names=tuple(names),
+            num_rois=n,
+            num_samples=handle.num_samples,
+            excluded=tuple((str(e["roi_id"]), e["exclusion_label_name"]) for e in exclusions),
+        )
+
+
+@dataclass(frozen=True)
+class TraceExtraction:
+    """What extract_traces stored, and which masks gave NaN traces and why."""
+
+    segmentation_id: int
+    plane: str
+    names: tuple[str, str]
+    num_rois: int
+    num_samples: int
+    excluded: tuple[tuple[str, str], ...]
+
+
+def _plane_pixels(plane: np.ndarray) -> np.ndarray:
+    rows, cols = np.nonzero(plane)
+    return np.column_stack([rows, cols, np.ones(rows.size)]).astype(np.float64)
 
 
 _REOPENED: dict[tuple[int, tuple[str, str]], Archive] = {}

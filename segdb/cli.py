@@ -88,6 +88,21 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["upgrade", "current", "check"])
     _archive_option(db)
 
+    extract = commands.add_parser(
+        "extract-traces", help="compute ROI and neuropil traces from a motion-corrected movie (AllenSDK masks)"
+    )
+    extract.add_argument("segmentation", help="id or subject/session/name")
+    extract.add_argument("movie", help="HDF5, .npy or TIFF movie, (frames, height, width)")
+    _archive_option(extract)
+    extract.add_argument("--plane", default=None, help="plane name (needed for multi-plane segmentations)")
+    extract.add_argument("--dataset", default=None, help="movie dataset inside an HDF5 file")
+    extract.add_argument("--border", type=float, nargs=4, default=(0.0, 0.0, 0.0, 0.0),
+                         metavar=("RIGHT", "LEFT", "DOWN", "UP"), help="motion border shifts in pixels")
+    extract.add_argument("--names", nargs=2, default=("raw", "neuropil"), metavar=("ROI", "NEUROPIL"),
+                         help="names of the new trace series (default: raw neuropil)")
+    extract.add_argument("--replace", action="store_true", help="replace existing series of those names")
+    extract.add_argument("--no-progress", action="store_true")
+
     demo = commands.add_parser("demo", help="build a small synthetic lab archive and show what it holds")
     demo.add_argument("folder", nargs="?", default="./demo-archive")
     demo.add_argument("--seed", type=int, default=0)
@@ -113,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int | None:
     handler = {
         "init": _cmd_init, "ingest": _cmd_ingest, "ls": _cmd_ls, "delete": _cmd_delete, "verify": _cmd_verify,
-        "gc": _cmd_gc, "db": _cmd_db, "demo": _cmd_demo,
+        "gc": _cmd_gc, "db": _cmd_db, "demo": _cmd_demo, "extract-traces": _cmd_extract_traces,
     }[args.command]
     return handler(args)
 
@@ -262,6 +277,27 @@ def _cmd_db(args: argparse.Namespace) -> int:
         return 0
     finally:
         catalog.dispose()
+
+
+def _cmd_extract_traces(args: argparse.Namespace) -> int:
+    with _open(args) as archive:
+        report = archive.extract_traces(
+            _segmentation_arg(args.segmentation),
+            args.movie,
+            plane=args.plane,
+            motion_border=args.border,
+            names=tuple(args.names),
+            dataset=args.dataset,
+            replace=args.replace,
+            progress=False if args.no_progress else None,
+        )
+    print(
+        f"stored {report.names[0]!r} and {report.names[1]!r} traces of {report.num_rois} ROIs x "
+        f"{report.num_samples} samples for segmentation {report.segmentation_id} plane {report.plane!r}"
+    )
+    for label, reason in report.excluded:
+        print(f"  {label}: NaN trace ({reason.replace('_', ' ')})")
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

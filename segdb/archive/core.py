@@ -43,7 +43,15 @@ from segdb.archive.records import (
     VerifyReport,
 )
 from segdb.arrays import ArrayFile as ArrayFileRef
-from segdb.arrays import PlaneArrays, check_relative_path, resolve_in_root, sha256_file, write_chunk_file
+from segdb.arrays import (
+    CsrMasks,
+    PlaneArrays,
+    check_relative_path,
+    resolve_in_root,
+    sha256_file,
+    write_chunk_file,
+    write_trace_file,
+)
 from segdb.catalog import models as m
 from segdb.catalog.engine import Catalog
 from segdb.catalog.schema import SCHEMA_REVISION, catalog_has_tables, check_schema, upgrade
@@ -590,6 +598,7 @@ class Archive:
             file_ids |= set(
                 db.scalars(select(m.SummaryImage.array_file_id).where(m.SummaryImage.segmentation_id == seg_id))
             )
+            file_ids |= set(db.scalars(select(m.MaskSet.array_file_id).where(m.MaskSet.segmentation_id == seg_id)))
             db.execute(delete(m.Segmentation).where(m.Segmentation.segmentation_id == seg_id))
             paths = list(
                 db.scalars(select(m.ArrayFile.relative_path).where(m.ArrayFile.array_file_id.in_(file_ids)))
@@ -751,6 +760,115 @@ class Archive:
 
         self.catalog.write_with_retry(write)
 
+    def add_trace_series(
+        self,
+        segmentation: SegmentationRef,
+        plane: str,
+        traces: Mapping[str, Any],
+        *,
+        mask_set: tuple[str, CsrMasks] | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        replace: bool = False,
+        progress: ProgressArg = None,
+    ) -> None:
+        """Add trace series (and optionally a set of derived masks) to one plane, in a new chunk file.
+
+        Each series is (num_samples, num_rois) in the plane's ROI order. Existing series of the
+        same name are a ConflictError unless ``replace`` is true; old chunk files are never changed.
+        """
+        handle = self._plane_handle(segmentation, plane)
+        if not traces:
+            raise InvalidInputError("add_trace_series needs at least one trace series")
+        for name, data in traces.items():
+            _check_name("trace name", name)
+            shape = tuple(np.shape(data))
+            if shape != (handle.num_samples, len(handle.roi_keys)):
+                raise InvalidInputError(
+                    f"trace series {name!r} has shape {shape}, but plane {plane!r} of segmentation "
+                    f"{handle.segmentation_id} has {handle.num_samples} samples x {len(handle.roi_keys)} ROIs"
+                )
+        clashes = sorted(set(traces) & set(handle.traces))
+        if mask_set is not None and mask_set[0] in handle.mask_sets:
+            clashes.append(f"mask set {mask_set[0]!r}")
+        if clashes and not replace:
+            raise ConflictError(
+                f"plane {plane!r} of segmentation {handle.segmentation_id} already has {clashes}; choose other "
+                "names or pass replace=True (--replace) to point them at the new data"
+            )
+        with self.catalog.reading() as db:
+            seg = db.get(m.Segmentation, handle.segmentation_id)
+            session_row = db.get(m.ImagingSession, seg.session_id)
+            subject = db.get(m.Subject, session_row.subject_id).subject_name
+            session_name = session_row.session_name
+        relative = self._new_array_path(subject, session_name, handle.segmentation_id, f"{plane}-derived")
+        with progress_bar(progress, total=handle.num_samples * len(traces), desc="write traces", unit="samples") as tick:
+            if mask_set is None:
+                written = write_trace_file(self.storage_root, relative, dict(traces), progress=tick)
+            else:
+                written = write_chunk_file(
+                    self.storage_root,
+                    relative,
+                    PlaneArrays(masks=mask_set[1], background_masks=None, traces=dict(traces),
+                                background_traces={}, images={}, timestamps=None,
+                                attributes={"derived_from": str(handle.segmentation_id), "plane": plane}),
+                    progress=tick,
+                )
+        path = resolve_in_root(self.storage_root, written.relative_path)
+
+        def record(db: Session) -> list[str]:
+            file_row = m.ArrayFile(relative_path=written.relative_path, size_bytes=written.size_bytes,
+                                   sha256=written.sha256)
+            db.add(file_row)
+            db.flush()
+            keys = dict(segmentation_id=handle.segmentation_id, plane_id=handle.plane_id)
+            replaced_files = set()
+            for name in traces:
+                old = db.execute(select(m.TraceSeries).filter_by(kind="cell", trace_name=name, **keys)).scalar_one_or_none()
+                if old is not None:
+                    replaced_files.add(old.array_file_id)
+                    db.delete(old)
+                    db.flush()
+                info = written.datasets[f"traces/{name}"]
+                db.add(m.TraceSeries(kind="cell", trace_name=name, array_file_id=file_row.array_file_id,
+                                     dataset=f"traces/{name}", num_samples=int(info.shape[0]),
+                                     num_columns=int(info.shape[1]), dtype=str(info.dtype), **keys))
+            if mask_set is not None:
+                old = db.execute(
+                    select(m.MaskSet).filter_by(mask_set_name=mask_set[0], **keys)
+                ).scalar_one_or_none()
+                if old is not None:
+                    replaced_files.add(old.array_file_id)
+                    db.delete(old)
+                    db.flush()
+                db.add(m.MaskSet(mask_set_name=mask_set[0], array_file_id=file_row.array_file_id, csr_group="masks",
+                                 num_masks=len(mask_set[1]), parameters=_jsonable(dict(parameters or {}), "parameters"),
+                                 **keys))
+            db.flush()
+            return _drop_unreferenced_files(db, replaced_files)
+
+        try:
+            unreferenced = self.catalog.write_with_retry(record)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        for relative_path in unreferenced:
+            try:
+                resolve_in_root(self.storage_root, relative_path).unlink(missing_ok=True)
+            except (OSError, IntegrityError):
+                pass
+
+    def _plane_handle(self, segmentation: SegmentationRef, plane: str | None) -> PlaneHandle:
+        handles = self.plane_handles(segmentation)
+        if plane is None and len(handles) == 1:
+            return handles[0]
+        for handle in handles:
+            if handle.plane_name == plane:
+                return handle
+        raise NotFoundError(
+            f"plane {plane!r} is not part of segmentation {handles[0].segmentation_id}; its planes are "
+            f"{[h.plane_name for h in handles]}"
+        )
+
     def property_descriptions(self, segmentation: SegmentationRef) -> dict[str, str]:
         with self.catalog.reading() as db:
             return property_descriptions(db, self._segmentation_id(db, segmentation))
@@ -897,6 +1015,21 @@ def _get_or_create(db: Session, model: type, keys: dict[str, Any], defaults: dic
     db.add(row)
     db.flush()
     return int(getattr(row, pk.key))
+
+
+def _drop_unreferenced_files(db: Session, file_ids: Iterable[int]) -> list[str]:
+    """Delete array_files rows no longer referenced by any row; returns their paths."""
+    paths = []
+    for file_id in file_ids:
+        used = sum(
+            db.scalar(select(func.count()).select_from(table).where(table.array_file_id == file_id))
+            for table in (m.SegmentationPlane, m.TraceSeries, m.SummaryImage, m.MaskSet)
+        )
+        if not used:
+            row = db.get(m.ArrayFile, file_id)
+            paths.append(row.relative_path)
+            db.delete(row)
+    return paths
 
 
 def _delete_if_unused(db: Session, session_row: m.ImagingSession) -> None:

@@ -40,6 +40,7 @@ class PlaneHandle:
     images: dict[str, ArrayRef] = field(default_factory=dict)
     timestamps: ArrayRef | None = None
     roi_locations: np.ndarray | None = None
+    mask_sets: dict[str, CsrMaskRef] = field(default_factory=dict)
 
 
 def plane_handles(db: Session, storage_root: Path, segmentation_id: int) -> list[PlaneHandle]:
@@ -90,6 +91,17 @@ def plane_handles(db: Session, storage_root: Path, segmentation_id: int) -> list
             file_of(file_row), image.dataset, (image.height, image.width), image.dtype
         )
 
+    mask_sets = defaultdict(dict)
+    for mask_set, file_row in db.execute(
+        select(m.MaskSet, m.ArrayFile)
+        .join(m.ArrayFile, m.ArrayFile.array_file_id == m.MaskSet.array_file_id)
+        .where(m.MaskSet.segmentation_id == segmentation_id)
+        .order_by(m.MaskSet.mask_set_id)
+    ):
+        mask_sets[mask_set.plane_id][mask_set.mask_set_name] = CsrMaskRef(
+            file_of(file_row), mask_set.csr_group, num_masks=mask_set.num_masks
+        )
+
     handles = []
     for seg_plane, plane, file_row in rows:
         chunk_file = file_of(file_row)
@@ -117,6 +129,7 @@ def plane_handles(db: Session, storage_root: Path, segmentation_id: int) -> list
                     if seg_plane.timestamps_dataset
                     else None
                 ),
+                mask_sets=mask_sets[plane.plane_id],
                 roi_locations=np.array([[r for _, r, _ in cells], [c for _, _, c in cells]], dtype=np.int64).reshape(
                     2, len(cells)
                 ),

@@ -319,3 +319,28 @@ class SummaryImage(Base):
     height: Mapped[int] = mapped_column(Integer)
     width: Mapped[int] = mapped_column(Integer)
     dtype: Mapped[str] = mapped_column(String(32))
+
+
+class MaskSet(Base):
+    """Masks derived from a plane's ROIs (e.g. neuropil masks), one per cell ROI in mask order."""
+
+    __tablename__ = "mask_sets"
+    __table_args__ = (
+        UniqueConstraint("segmentation_id", "plane_id", "mask_set_name"),
+        ForeignKeyConstraint(
+            ["segmentation_id", "plane_id"],
+            ["segmentation_planes.segmentation_id", "segmentation_planes.plane_id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    mask_set_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    segmentation_id: Mapped[int] = mapped_column(Integer)
+    plane_id: Mapped[int] = mapped_column(Integer)
+    mask_set_name: Mapped[str] = mapped_column(String(255))
+    array_file_id: Mapped[int] = mapped_column(ForeignKey("array_files.array_file_id", ondelete="RESTRICT"), index=True)
+    csr_group: Mapped[str] = mapped_column(String(255))
+    num_masks: Mapped[int] = mapped_column(Integer)
+    # How the masks were made (e.g. motion border, dilation), for provenance.
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

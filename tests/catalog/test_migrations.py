@@ -47,14 +47,29 @@ def test_base_head_base_head_with_data_in_the_tables(catalog_url, tmp_path):
         archive.close()
 
 
-def test_opening_a_catalog_that_is_behind_names_the_upgrade_command(tmp_path, monkeypatch):
-    archive = segdb.open(tmp_path / "archive")
+def test_an_archive_that_is_behind_is_refused_until_upgraded_with_its_data_intact(catalog_url, tmp_path):
+    if catalog_url.startswith("sqlite"):
+        target, options = tmp_path / "archive", {}
+    else:
+        target, options = catalog_url, {"storage_root": tmp_path / "arrays"}
+    archive = segdb.open(target, **options)
+    record = archive.ingest(synthetic_segmentation(n_rois=6, n_frames=15), subject="m1", session="s1")
+    rois_before = archive.rois(record)
+    schema.downgrade(archive.catalog.engine, "0001")
     archive.close()
-    # Pretend this segdb expects a newer revision than the one on disk.
-    monkeypatch.setattr(schema, "SCHEMA_REVISION", "9999")
-    monkeypatch.setattr(schema, "_known_revisions", lambda: ["0001", "9999"])
+
     with pytest.raises(SchemaVersionError, match="segdb db upgrade"):
-        segdb.open(tmp_path / "archive")
+        segdb.open(target, **options)
+    catalog = Catalog(archive.catalog.url)
+    schema.upgrade(catalog.engine)
+    catalog.dispose()
+
+    reopened = segdb.open(target, **options)
+    try:
+        assert reopened.rois(record.segmentation_id) == rois_before
+        assert schema.schema_drift(reopened.catalog.engine) == []
+    finally:
+        reopened.close()
 
 
 def test_opening_a_catalog_from_a_newer_segdb_says_to_upgrade_segdb(catalog_url, tmp_path):

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from segdb.catalog.schema import SCHEMA_REVISION
 from segdb.cli import main
 from segdb.ingest.synthetic import write_suite2p_folder
 
@@ -98,11 +99,11 @@ def test_db_current_check_and_upgrade(tmp_path, capsys):
     archive = str(tmp_path / "lab")
     _run(capsys, "init", archive)
     code, out, _ = _run(capsys, "db", "current", "-a", archive)
-    assert code == 0 and "schema 0001" in out
+    assert code == 0 and f"schema {SCHEMA_REVISION}" in out
     code, out, _ = _run(capsys, "db", "check", "-a", archive)
     assert code == 0 and "tables match the models" in out
     code, out, _ = _run(capsys, "db", "upgrade", "-a", archive)
-    assert code == 0 and "-> 0001" in out
+    assert code == 0 and f"-> {SCHEMA_REVISION}" in out
 
 
 def test_demo_builds_an_archive_through_the_ingest_path(tmp_path, capsys):
