@@ -135,7 +135,7 @@ class Archive(core.Archive):
                     f"segmentation {handle.segmentation_id} has {handle.num_samples} samples of {height} x {width}; "
                     "pass the motion-corrected movie this segmentation was made from"
                 )
-            show = bool(progress) if not callable(progress) else False
+            show = progress is None or progress is True
             traces, exclusions = calculate_traces(frames, rois + neuropils, block_size, progress=show)
         n = len(rois)
         neuropil_csr = CsrMasks.from_pixel_masks(
