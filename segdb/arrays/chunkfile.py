@@ -12,10 +12,10 @@ Layout version 1 (see DESIGN.md, "Chunk file layout")::
     /images/<name>            (height, width)
     /timestamps               (num_samples,) float64
 
-A file is written to a temporary name in its final directory, fsynced, linked
-into place (never over an existing file), the directory is fsynced, and only
-then is the file hashed. The caller records the returned :class:`WrittenFile`
-in the catalog afterwards, so a crash leaves at worst an orphan file.
+A file is written to a temporary name in its final directory, fsynced and hashed
+(at the same time), linked into place (never over an existing file), and the
+directory is fsynced. The caller records the returned :class:`WrittenFile` in
+the catalog afterwards, so a crash leaves at worst an orphan file.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,15 +89,57 @@ class TraceCodec:
         return kwargs
 
 
-#: Codec of trace datasets.
-TRACE_CODEC = TraceCodec("shuffle+lzf", compression="lzf", shuffle=True)
+# Trace layout, chosen by `python benchmarks/bench_trace_layout.py` (1,000 ROIs x
+# 100,000 float32 samples = 400 MB of realistic traces; h5py 3.16, HDF5 2.0, 2 shared
+# cores; best of 3). Reference: a plain contiguous h5py write takes 0.085 s, its
+# fsync 0.125 s, a sha256 of it 0.239 s; the best plain read of 10 random ROIs x
+# 1,000 samples from it takes 0.374 ms warm, 9.1 ms cold; one ROI over all samples 25 ms.
+#
+#   chunks    codec        size   write path*  10x1000 window  cold    one ROI, all samples
+#   (2048,8)  none         402 MB  602 MB/s    0.41 ms (1.11x)  3.7 ms  1.4 ms, 49 chunks  <- default
+#   (2048,8)  shuffle+lzf  315 MB  136 MB/s    1.57 ms (4.20x)  4.7 ms  5.2 ms
+#   (2048,8)  shuffle+gz1  299 MB   66 MB/s    1.97 ms (5.26x)  6.3 ms  6.7 ms
+#   (2048,8)  gzip-1       350 MB   38 MB/s    3.91 ms (10.4x)  7.5 ms  16 ms
+#   (1024,4)  none         403 MB  344 MB/s    0.44 ms (1.18x)  3.8 ms  2.2 ms, 98 chunks
+#   (2048,4)  none         402 MB  492 MB/s    0.48 ms (1.28x)  3.3 ms  1.6 ms, 49 chunks
+#   (4096,4)  none         410 MB  459 MB/s    0.52 ms (1.38x)  3.7 ms  1.3 ms, 25 chunks
+#   (4096,8)  none         410 MB  541 MB/s    0.80 ms (2.14x)  4.5 ms  1.9 ms, 25 chunks
+#   (4096,16) none         413 MB  535 MB/s    1.26 ms (3.36x)  8.2 ms  3.1 ms, 25 chunks
+#   (1024,64) none         411 MB  701 MB/s    1.75 ms (4.68x)  9.7 ms  10 ms, 98 chunks
+#   full col. none         400 MB  325 MB/s    1.12 ms (2.99x)  12 ms   0.2 ms, 1 chunk
+#   * temp file, blockwise copy, fletcher32, fsync overlapped with sha256, link, dir fsync
+#
+# Realistic traces barely compress (1.27x at best, with shuffle) because the noise
+# fills the float32 mantissas, so every codec costs 3-15x in write speed and 4-10x
+# in window reads for at most a fifth of the disk: no codec. Among uncompressed
+# shapes, narrow ROI blocks keep a 10-ROI window cheap (only the wanted columns'
+# chunks are checksummed) and 2,048-sample rows keep one ROI's full trace at ~50
+# chunks per 100,000 samples; (2048, 8) is the fastest writer that reads windows
+# within 1.5x of plain h5py. fletcher32 costs ~13% of write speed (693 -> 602 MB/s)
+# and is kept: it is what detects a damaged chunk on read. HDF5's newer file format
+# (libver="latest") measured no better, so files keep the most widely readable one.
+#
+# Ingest target (>= 0.5x of a plain h5py write, hashing included): not reachable by
+# any layout here, because hashing 400 MB alone (0.239 s) takes 2.8x as long as the
+# plain write (0.085 s) lands in the page cache. The default write path is 0.13x of
+# a bare plain write, 0.32x of a plain write + fsync, and 0.68x of a plain write +
+# fsync + sha256 done one after the other.
 
-#: Codec of mask, image and timestamp datasets: small, integer-heavy, read rarely.
-AUX_CODEC = TraceCodec("shuffle+lzf", compression="lzf", shuffle=True)
+#: Codec of trace datasets (see the benchmark figures above).
+TRACE_CODEC = TraceCodec("none")
+
+#: Codec of mask, image and timestamp datasets. They are a few MB per plane against
+#: hundreds of MB of traces, so compressing them would save little; uncompressed,
+#: every HDF5 tool (not only h5py, which alone ships lzf) can read them.
+AUX_CODEC = TraceCodec("none")
+
+#: HDF5 file format bounds (h5py ``libver``) of new chunk files: HDF5's default,
+#: readable by every HDF5 1.8+ tool.
+FILE_LIBVER: Any = None
 
 #: Default trace chunk shape (samples, rois) before clamping to the array.
-TRACE_CHUNK_SAMPLES = 4096
-TRACE_CHUNK_ROIS = 16
+TRACE_CHUNK_SAMPLES = 2048
+TRACE_CHUNK_ROIS = 8
 
 
 def trace_chunk_shape(num_samples: int, num_rois: int) -> tuple[int, int]:
@@ -505,9 +548,16 @@ def write_trace_file(
 
 
 def _write_once(
-    root: Path, relative_path: str, fill: Callable[[h5py.File], dict[str, DatasetInfo]]
+    root: Path,
+    relative_path: str,
+    fill: Callable[[h5py.File], dict[str, DatasetInfo]],
+    *,
+    libver: Any = None,
 ) -> WrittenFile:
-    """Create a file through a temporary name; never overwrite; leave nothing on failure."""
+    """Create a file through a temporary name; never overwrite; leave nothing on failure.
+
+    ``libver`` defaults to :data:`FILE_LIBVER`; the layout benchmark passes others.
+    """
     normal = check_relative_path(relative_path)
     final = resolve_in_root(Path(root), normal)
     if os.path.lexists(final):
@@ -519,9 +569,9 @@ def _write_once(
     try:
         # locking=False: the temp name is ours alone, and HDF5's flock fails on many
         # network filesystems where shared archives live.
-        with h5py.File(temporary, "w-", locking=False) as handle:
+        with h5py.File(temporary, "w-", locking=False, libver=libver or FILE_LIBVER) as handle:
             infos = fill(handle)
-        _fsync_path(temporary)
+        digest = _hash_while_syncing(temporary)
         _link_into_place(temporary, final, normal)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -532,8 +582,22 @@ def _write_once(
                 break  # another writer put something there: not ours to remove
         raise
     _fsync_directory(final.parent)
-    size = final.stat().st_size
-    return WrittenFile(normal, size, sha256_file(final), infos)
+    return WrittenFile(normal, final.stat().st_size, digest, infos)
+
+
+def _hash_while_syncing(path: Path) -> str:
+    """fsync a closed file and sha256 it at the same time.
+
+    fsync waits on the disk and hashing on the CPU; both release the GIL, so
+    overlapping them takes the shorter one off the ingest time. The bytes hashed
+    are the final file's: the temp file is closed, and linking it into place
+    gives the same inode a second name.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="segdb-fsync") as pool:
+        synced = pool.submit(_fsync_path, path)
+        digest = sha256_file(path)
+        synced.result()
+    return digest
 
 
 def _link_into_place(temporary: Path, final: Path, normal: str) -> None:
@@ -634,8 +698,16 @@ def _write_trace(
     source: Any,
     progress: Callable[[int], None] | None,
     infos: dict,
+    *,
+    chunks: tuple[int, int] | None = None,
+    codec: TraceCodec | None = None,
+    fletcher32: bool = True,
 ) -> None:
-    """Copy one trace series into a chunked, checksummed dataset, a block of samples at a time."""
+    """Copy one trace series into a chunked, checksummed dataset, a block of samples at a time.
+
+    ``chunks``, ``codec`` and ``fletcher32`` default to the layout chosen by
+    ``benchmarks/bench_trace_layout.py``, which passes others to compare them.
+    """
     num_samples, num_columns = source.shape
     dtype = np.dtype(source.dtype).newbyteorder("=")
     if num_samples == 0 or num_columns == 0:
@@ -644,19 +716,20 @@ def _write_trace(
         dataset.attrs["codec"] = "none"
         _record(dataset, infos)
         return
-    chunks = trace_chunk_shape(num_samples, num_columns)
+    chunks = chunks or trace_chunk_shape(num_samples, num_columns)
+    codec = codec or TRACE_CODEC
     dataset = group.create_dataset(
         name,
         shape=(num_samples, num_columns),
         dtype=dtype,
         chunks=chunks,
-        fletcher32=True,
-        **TRACE_CODEC.h5py_kwargs(),
+        fletcher32=fletcher32,
+        **codec.h5py_kwargs(),
     )
     # Recorded so a reader (or a person with h5dump) sees how the file was laid out.
     dataset.attrs["chunk_shape"] = np.asarray(chunks, dtype=np.int64)
-    dataset.attrs["codec"] = TRACE_CODEC.name
-    dataset.attrs["fletcher32"] = True
+    dataset.attrs["codec"] = codec.name
+    dataset.attrs["fletcher32"] = fletcher32
     # Whole chunk rows per block, so each chunk is compressed and written exactly once.
     row_bytes = num_columns * dtype.itemsize
     block = max(chunks[0], (_COPY_BLOCK_BYTES // max(row_bytes, 1)) // chunks[0] * chunks[0])

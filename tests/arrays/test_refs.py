@@ -385,3 +385,12 @@ def test_symlink_escape_is_refused_on_read(
 def test_array_file_refuses_bad_paths_without_touching_disk(root: Path) -> None:
     with pytest.raises(IntegrityError, match="'..'"):
         ArrayFile(root, "../plane.h5")
+
+
+def test_reads_work_while_other_code_holds_the_file_open_without_locking(
+    root: Path, plane: tuple[PlaneArrays, WrittenFile]
+) -> None:
+    # HDF5 refuses a second open of one file with other locking flags; segdb must adapt.
+    arrays, written = plane
+    with h5py.File(root / "seg" / "plane.h5", "r", locking=False):
+        np.testing.assert_array_equal(trace_ref(root, written)[3], arrays.traces["raw"][3])
