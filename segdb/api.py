@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from segdb import curation
 from segdb.archive import core
+from segdb.archive.consensus import check_policy
 from segdb.archive.filters import WhereSpec
 from segdb.errors import InvalidInputError, NotFoundError
 from segdb.extractors.archive_extractor import ArchiveSegmentationExtractor
@@ -29,6 +31,7 @@ class Archive(core.Archive):
         *,
         plane: str | None = None,
         where: WhereSpec = None,
+        curation: str = "latest",
     ) -> ArchiveSegmentationExtractor:
         """One plane of a segmentation as a roiextractors ``SegmentationExtractor``.
 
@@ -41,6 +44,9 @@ class Archive(core.Archive):
         where
             Keep only the ROIs matching this filter, evaluated in SQL, e.g.
             ``"snr > 5 and accepted"`` or ``{"kind": "cell", "snr": (">", 5)}``.
+        curation
+            Consensus policy that 'accepted' means (in ``where``, the ``accepted`` property and
+            get_accepted_list): latest, majority, unanimous or curator:NAME.
 
         Nothing is read from the array files until data is asked for.
         """
@@ -60,18 +66,22 @@ class Archive(core.Archive):
                     f"{[h.plane_name for h in handles]}"
                 )
             handle = matching[0]
-        extractor = ArchiveSegmentationExtractor(self, handle.segmentation_id, handle)
+        check_policy(curation)
         if where is None:
-            return extractor
-        cells, background = self.matching_mask_indices(handle.segmentation_id, handle.plane_name, where)
-        return ArchiveSegmentationExtractor(self, handle.segmentation_id, handle, cells=cells, background=background)
+            return ArchiveSegmentationExtractor(self, handle.segmentation_id, handle, curation=curation)
+        cells, background = self.matching_mask_indices(
+            handle.segmentation_id, handle.plane_name, where, curation=curation
+        )
+        return ArchiveSegmentationExtractor(
+            self, handle.segmentation_id, handle, cells=cells, background=background, curation=curation
+        )
 
     def multiplane_extractor(
-        self, segmentation: core.SegmentationRef, *, where: WhereSpec = None
+        self, segmentation: core.SegmentationRef, *, where: WhereSpec = None, curation: str = "latest"
     ) -> MultiSegmentationExtractor:
         """Every plane of a segmentation, combined as roiextractors' MultiSegmentationExtractor describes."""
         handles = self.plane_handles(segmentation)
-        planes = [self.extractor(segmentation, plane=h.plane_name, where=where) for h in handles]
+        planes = [self.extractor(segmentation, plane=h.plane_name, where=where, curation=curation) for h in handles]
         return MultiSegmentationExtractor(planes, plane_names=[h.plane_name for h in handles])
 
 
@@ -158,6 +168,31 @@ class Archive(core.Archive):
             num_samples=handle.num_samples,
             excluded=tuple((str(e["roi_id"]), e["exclusion_label_name"]) for e in exclusions),
         )
+
+
+    # -- curation ----------------------------------------------------------------------------
+
+    def curate(self, segmentation: core.SegmentationRef, rois: Any, label: str, **options: Any) -> list:
+        """Label ROIs accepted / rejected / unsure; see :func:`segdb.curation.curate`."""
+        return curation.curate(self, segmentation, rois, label, **options)
+
+    def undo_curation(self, segmentation: core.SegmentationRef, *, curator: str | None = None) -> list:
+        """Take back your last labelling (by appending the labels you had before)."""
+        return curation.undo_curation(self, segmentation, curator=curator)
+
+    def curation_status(self, segmentation: core.SegmentationRef, *, policy: str = "latest",
+                        plane: str | None = None) -> list:
+        """Each ROI's consensus label under ``policy``, its revision and every curator's label."""
+        return curation.curation_status(self, segmentation, policy=policy, plane=plane)
+
+    def curation_history(self, segmentation: core.SegmentationRef, roi: int | str, *,
+                         plane: str | None = None) -> list:
+        """Every labelling event of one ROI, oldest first."""
+        return curation.curation_history(self, segmentation, roi, plane=plane)
+
+    def freeze_curation(self, segmentation: core.SegmentationRef, *, reason: str = "") -> None:
+        """Close a segmentation's curation; later labels are refused."""
+        curation.freeze_curation(self, segmentation, reason=reason)
 
 
 @dataclass(frozen=True)

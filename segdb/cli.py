@@ -71,7 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     delete = commands.add_parser("delete", help="delete a segmentation and its array files")
     delete.add_argument("segmentation", help="id or subject/session/name")
+    delete.add_argument("--force", action="store_true", help="delete even if people have curated it")
     _archive_option(delete)
+
+    _curate_parser(commands)
 
     verify = commands.add_parser("verify", help="recompute every array file's sha256 and name damaged files")
     _archive_option(verify)
@@ -84,9 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument("--older-than-hours", type=float, default=6.0,
                     help="treat another machine's unfinished ingest as crashed after this long (default 6)")
 
-    db = commands.add_parser("db", help="catalog schema: upgrade, current, check")
-    db.add_argument("action", choices=["upgrade", "current", "check"])
+    db = commands.add_parser("db", help="catalog schema: upgrade, current, check; roles for a shared catalog")
+    db.add_argument("action", choices=["upgrade", "current", "check", "roles"])
     _archive_option(db)
+    db.add_argument("--apply", action="store_true", help="with roles: run the SQL instead of printing it")
 
     extract = commands.add_parser(
         "extract-traces", help="compute ROI and neuropil traces from a motion-corrected movie (AllenSDK masks)"
@@ -129,6 +133,7 @@ def _dispatch(args: argparse.Namespace) -> int | None:
     handler = {
         "init": _cmd_init, "ingest": _cmd_ingest, "ls": _cmd_ls, "delete": _cmd_delete, "verify": _cmd_verify,
         "gc": _cmd_gc, "db": _cmd_db, "demo": _cmd_demo, "extract-traces": _cmd_extract_traces,
+        "curate": _cmd_curate,
     }[args.command]
     return handler(args)
 
@@ -205,7 +210,7 @@ def _segmentation_arg(text: str) -> int | str:
 
 def _cmd_delete(args: argparse.Namespace) -> int:
     with _open(args) as archive:
-        record = archive.delete_segmentation(_segmentation_arg(args.segmentation))
+        record = archive.delete_segmentation(_segmentation_arg(args.segmentation), force=args.force)
     print(f"deleted segmentation {record.segmentation_id} {record.subject}/{record.session}/{record.name}")
     return 0
 
@@ -252,6 +257,8 @@ def _cmd_db(args: argparse.Namespace) -> int:
     )
 
     where = resolve_target(args.archive, args.storage_root)
+    if args.action == "roles":
+        return _db_roles(where, apply=args.apply)
     if where.is_folder and not (Path(where.location) / "catalog.sqlite").exists():
         raise SystemExit(f"segdb db: there is no archive at {where.location}; create one with `segdb init`")
     catalog = Catalog(where.url)
@@ -297,6 +304,140 @@ def _cmd_extract_traces(args: argparse.Namespace) -> int:
     )
     for label, reason in report.excluded:
         print(f"  {label}: NaN trace ({reason.replace('_', ' ')})")
+    return 0
+
+
+def _db_roles(where: Any, *, apply: bool) -> int:
+    from sqlalchemy import text
+
+    from segdb.catalog.engine import Catalog
+    from segdb.curation import roles_sql
+
+    if where.is_folder or where.url.startswith("sqlite"):
+        raise SystemExit("segdb db roles: roles exist only in a PostgreSQL catalog; an embedded archive has none")
+    catalog = Catalog(where.url)
+    try:
+        with catalog.engine.connect() as conn:
+            schema = conn.execute(text("SELECT current_schema()")).scalar()
+        sql = roles_sql(schema)
+        if not apply:
+            print(sql)
+            return 0
+        with catalog.engine.begin() as conn:
+            conn.exec_driver_sql(sql)
+        print(f"created roles segdb_reader and segdb_curator for schema {schema}")
+        return 0
+    finally:
+        catalog.dispose()
+
+
+def _curate_parser(commands: Any) -> None:
+    curate = commands.add_parser("curate", help="label ROIs, see curation status and history")
+    actions = curate.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for label, verb in (("accepted", "accept"), ("rejected", "reject"), ("unsure", "unsure")):
+        sub = actions.add_parser(verb, help=f"label ROIs {label}")
+        sub.add_argument("rois", nargs="+", help="ROI keys as the source named them")
+        sub.add_argument("--segmentation", "-s", required=True, help="id or subject/session/name")
+        sub.add_argument("--plane", default=None)
+        sub.add_argument("--note", default=None)
+        sub.add_argument("--expect-revision", type=int, default=None,
+                         help="refuse if any ROI was labelled since this revision")
+        sub.set_defaults(label=label)
+        _archive_option(sub)
+        _json_option(sub)
+    undo = actions.add_parser("undo", help="take back your last labelling")
+    undo.add_argument("--segmentation", "-s", required=True)
+    _archive_option(undo)
+    _json_option(undo)
+    status = actions.add_parser("status", help="consensus label of every ROI")
+    status.add_argument("segmentation")
+    status.add_argument("--policy", default="latest", help="latest, majority, unanimous or curator:NAME")
+    status.add_argument("--plane", default=None)
+    _archive_option(status)
+    _json_option(status)
+    history = actions.add_parser("history", help="every decision on one ROI")
+    history.add_argument("roi")
+    history.add_argument("--segmentation", "-s", required=True)
+    history.add_argument("--plane", default=None)
+    _archive_option(history)
+    _json_option(history)
+    export = actions.add_parser("export", help="write the curation state as CSV")
+    export.add_argument("segmentation")
+    export.add_argument("csv")
+    export.add_argument("--policy", default="latest")
+    _archive_option(export)
+    imported = actions.add_parser("import", help="label ROIs from a CSV (plane, roi, label) as you")
+    imported.add_argument("segmentation")
+    imported.add_argument("csv")
+    _archive_option(imported)
+    iscell = actions.add_parser("import-iscell", help="a suite2p GUI session's iscell.npy as your labels")
+    iscell.add_argument("segmentation")
+    iscell.add_argument("iscell")
+    iscell.add_argument("--plane", default=None)
+    _archive_option(iscell)
+    freeze = actions.add_parser("freeze", help="close a segmentation's curation")
+    freeze.add_argument("segmentation")
+    freeze.add_argument("--reason", default="")
+    _archive_option(freeze)
+    roles = actions.add_parser("require-roles", help="PostgreSQL: curators must write as their own database role")
+    roles.add_argument("--off", action="store_true")
+    _archive_option(roles)
+
+
+def _cmd_curate(args: argparse.Namespace) -> int:
+    from segdb import curation
+
+    with _open(args) as archive:
+        action = args.action
+        if action in ("accept", "reject", "unsure"):
+            records = archive.curate(_segmentation_arg(args.segmentation), args.rois, args.label, plane=args.plane,
+                                     note=args.note, expected_revision=args.expect_revision)
+            return _print_events(records, args.json, f"labelled {len(records)} ROI(s) {args.label}")
+        if action == "undo":
+            records = archive.undo_curation(_segmentation_arg(args.segmentation))
+            return _print_events(records, args.json, f"undid your last labelling of {len(records)} ROI(s)")
+        if action == "status":
+            status = archive.curation_status(_segmentation_arg(args.segmentation), policy=args.policy, plane=args.plane)
+            rows = [s.to_dict() for s in status]
+            if not args.json:
+                counts: dict[str, int] = {}
+                for s in status:
+                    counts[s.label or "undecided"] = counts.get(s.label or "undecided", 0) + 1
+                print(f"policy {args.policy}: " + ", ".join(f"{n} {label}" for label, n in sorted(counts.items())))
+            _print_rows(rows, ["plane", "roi", "label", "revision", "by_curator"], as_json=args.json)
+            return 0
+        if action == "history":
+            records = archive.curation_history(_segmentation_arg(args.segmentation), args.roi, plane=args.plane)
+            return _print_events(records, args.json, None)
+        if action == "export":
+            count = curation.export_curation_csv(archive, _segmentation_arg(args.segmentation), args.csv,
+                                                 policy=args.policy)
+            print(f"wrote {count} ROI(s) to {args.csv}")
+            return 0
+        if action == "import":
+            records = curation.import_curation_csv(archive, _segmentation_arg(args.segmentation), args.csv)
+            print(f"labelled {len(records)} ROI(s) from {args.csv}")
+            return 0
+        if action == "import-iscell":
+            records = curation.import_iscell(archive, _segmentation_arg(args.segmentation), args.iscell,
+                                             plane=args.plane)
+            print(f"labelled {len(records)} ROI(s) from {args.iscell}")
+            return 0
+        if action == "freeze":
+            archive.freeze_curation(_segmentation_arg(args.segmentation), reason=args.reason)
+            print("curation frozen")
+            return 0
+        curation.require_curator_roles(archive, not args.off)
+        print("curators must now write as their own database role" if not args.off else "role check off")
+        return 0
+
+
+def _print_events(records: list, as_json: bool, summary: str | None) -> int:
+    rows = [r.to_dict() for r in records]
+    if summary and not as_json:
+        print(summary)
+    _print_rows(rows, ["event_id", "plane", "roi", "curator", "label", "revision", "created_at", "note"],
+                as_json=as_json)
     return 0
 
 

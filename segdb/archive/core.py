@@ -28,10 +28,22 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from segdb.archive.properties import encode_property_value
+from segdb.archive.consensus import accepted_clause, check_policy, consensus
 from segdb.archive.filters import WhereSpec, roi_filter
-from segdb.archive.payload import PlanePayload, PropertyColumn, RoiGeometry, property_column, payload_from_extractor
-from segdb.archive.reader import PlaneHandle, plane_handles, plane_properties, property_descriptions
+from segdb.archive.payload import (
+    PlanePayload,
+    PropertyColumn,
+    RoiGeometry,
+    payload_from_extractor,
+    property_column,
+)
+from segdb.archive.properties import encode_property_value
+from segdb.archive.reader import (
+    PlaneHandle,
+    plane_handles,
+    plane_properties,
+    property_descriptions,
+)
 from segdb.archive.records import (
     FileProblem,
     GcReport,
@@ -54,8 +66,19 @@ from segdb.arrays import (
 )
 from segdb.catalog import models as m
 from segdb.catalog.engine import Catalog
-from segdb.catalog.schema import SCHEMA_REVISION, catalog_has_tables, check_schema, upgrade
-from segdb.errors import ConflictError, IntegrityError, InvalidInputError, NotFoundError, SegDBError
+from segdb.catalog.schema import (
+    SCHEMA_REVISION,
+    catalog_has_tables,
+    check_schema,
+    upgrade,
+)
+from segdb.errors import (
+    ConflictError,
+    IntegrityError,
+    InvalidInputError,
+    NotFoundError,
+    SegDBError,
+)
 from segdb.progress import progress_bar
 
 CATALOG_FILENAME = "catalog.sqlite"
@@ -242,7 +265,7 @@ class Archive:
             query = query.where(m.Subject.subject_name == subject)
         with self.catalog.reading() as session:
             return [
-                SessionRecord(s.session_id, subj, s.session_name, _as_utc(s.session_start), int(n or 0))
+                SessionRecord(s.session_id, subj, s.session_name, as_utc(s.session_start), int(n or 0))
                 for s, subj, n in session.execute(query).all()
             ]
 
@@ -439,8 +462,8 @@ class Archive:
     def _reserve_segmentation(self, *, subject: str, session: str, name: str, species: str | None,
                               session_start: dt.datetime | None, **fields: Any) -> int:
         def reserve(db: Session) -> int:
-            subject_id = _get_or_create(db, m.Subject, {"subject_name": subject}, {"species": species})
-            session_id = _get_or_create(
+            subject_id = get_or_create(db, m.Subject, {"subject_name": subject}, {"species": species})
+            session_id = get_or_create(
                 db, m.ImagingSession, {"subject_id": subject_id, "session_name": session},
                 {"session_start": session_start},
             )
@@ -505,7 +528,7 @@ class Archive:
         session_row = db.get(m.ImagingSession, seg.session_id)
         fov_id = None
         if field_of_view is not None:
-            fov_id = _get_or_create(db, m.FieldOfView, {"subject_id": session_row.subject_id, "fov_name": field_of_view})
+            fov_id = get_or_create(db, m.FieldOfView, {"subject_id": session_row.subject_id, "fov_name": field_of_view})
         described: set[str] = set()
         for index, (payload, written) in enumerate(zip(payloads, files)):
             plane_id = self._plane_for(db, seg.session_id, payload, fov_id, pixel_size_um, origin)
@@ -533,6 +556,7 @@ class Archive:
             db.flush()
             roi_ids = _insert_rois(db, seg_id, plane_id, payload, pixel_size_um, origin)
             _insert_properties(db, seg_id, roi_ids, payload.properties, described)
+            _insert_pipeline_decisions(db, seg_id, seg.source_format, roi_ids, payload.source_accepted)
             for kind, group, traces in (
                 ("cell", "traces", payload.traces),
                 ("background", "background_traces", payload.background_traces),
@@ -585,12 +609,27 @@ class Archive:
 
     # -- deleting -----------------------------------------------------------------------------
 
-    def delete_segmentation(self, segmentation: SegmentationRef) -> SegmentationRecord:
-        """Remove a segmentation's rows in one transaction, then its array files."""
+    def delete_segmentation(self, segmentation: SegmentationRef, *, force: bool = False) -> SegmentationRecord:
+        """Remove a segmentation's rows in one transaction, then its array files.
+
+        A segmentation that people have curated is kept unless ``force`` is true: deleting it
+        deletes their decisions too.
+        """
         record = self.segmentation(segmentation)
         seg_id = record.segmentation_id
 
         def remove(db: Session) -> list[str]:
+            curated = db.scalar(
+                select(func.count())
+                .select_from(m.CurationEvent)
+                .join(m.Curator, m.Curator.curator_id == m.CurationEvent.curator_id)
+                .where(m.CurationEvent.segmentation_id == seg_id, m.Curator.is_pipeline.is_(False))
+            )
+            if curated and not force:
+                raise ConflictError(
+                    f"segmentation {seg_id} holds {curated} curation decision(s) made by people; deleting it deletes "
+                    "them too. Export them first (segdb curate export), then delete with force=True (--force)"
+                )
             file_ids = set(
                 db.scalars(select(m.SegmentationPlane.array_file_id).where(m.SegmentationPlane.segmentation_id == seg_id))
             )
@@ -694,15 +733,20 @@ class Archive:
             return plane_handles(db, self.storage_root, self._segmentation_id(db, segmentation))
 
     def matching_mask_indices(
-        self, segmentation: SegmentationRef, plane: str, where: WhereSpec
+        self, segmentation: SegmentationRef, plane: str, where: WhereSpec, *, curation: str = "latest"
     ) -> tuple[list[int], list[int]]:
-        """Mask indices of a plane's cells and background components that satisfy ``where``, in SQL."""
+        """Mask indices of a plane's cells and background components that satisfy ``where``, in SQL.
+
+        'accepted' in the filter means accepted under the curation policy ``curation``.
+        """
+        check_policy(curation)
         with self.catalog.reading() as db:
             seg_id = self._segmentation_id(db, segmentation)
+            condition = roi_filter(where, accepted=accepted_clause(seg_id, curation))
             rows = db.execute(
                 select(m.Roi.kind, m.Roi.mask_index)
                 .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
-                .where(m.Roi.segmentation_id == seg_id, m.ImagingPlane.plane_name == plane, roi_filter(where))
+                .where(m.Roi.segmentation_id == seg_id, m.ImagingPlane.plane_name == plane, condition)
                 .order_by(m.Roi.kind.desc(), m.Roi.mask_index)
             ).all()
         cells = [int(i) for kind, i in rows if kind == "cell"]
@@ -873,18 +917,23 @@ class Archive:
         with self.catalog.reading() as db:
             return property_descriptions(db, self._segmentation_id(db, segmentation))
 
-    def acceptance(self, segmentation: SegmentationRef, plane: str, mask_indices: Sequence[int]) -> list[bool]:
-        """Whether each of a plane's cell ROIs is accepted (the source's decision; no decision counts as yes)."""
+    def curation_labels(
+        self, segmentation: SegmentationRef, plane: str, mask_indices: Sequence[int], *, policy: str = "latest"
+    ) -> list[str | None]:
+        """The consensus label of each of a plane's cell ROIs under ``policy`` (None: nobody decided)."""
+        check_policy(policy)
         with self.catalog.reading() as db:
             seg_id = self._segmentation_id(db, segmentation)
-            decided = dict(
+            state = consensus(seg_id, policy).subquery("state")
+            labels = dict(
                 db.execute(
-                    select(m.Roi.mask_index, m.Roi.source_accepted)
+                    select(m.Roi.mask_index, state.c.label)
+                    .join(state, state.c.roi_id == m.Roi.roi_id)
                     .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
                     .where(m.Roi.segmentation_id == seg_id, m.ImagingPlane.plane_name == plane, m.Roi.kind == "cell")
                 ).all()
             )
-        return [decided.get(int(i)) is not False for i in mask_indices]
+        return [labels.get(int(i)) for i in mask_indices]
 
     def reopen_spec(self) -> tuple[str, str]:
         """What another process needs to open this archive again (catalog URL, storage root)."""
@@ -978,7 +1027,7 @@ def _parse_datetime(value: dt.datetime | dt.date | str | None) -> dt.datetime | 
     return value
 
 
-def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=dt.timezone.utc)
     return value
@@ -1006,7 +1055,7 @@ def _slug(text: str) -> str:
     return slug[:64]
 
 
-def _get_or_create(db: Session, model: type, keys: dict[str, Any], defaults: dict[str, Any] | None = None) -> int:
+def get_or_create(db: Session, model: type, keys: dict[str, Any], defaults: dict[str, Any] | None = None) -> int:
     pk = model.__mapper__.primary_key[0]
     found = db.execute(select(pk).filter_by(**keys)).scalar_one_or_none()
     if found is not None:
@@ -1015,6 +1064,29 @@ def _get_or_create(db: Session, model: type, keys: dict[str, Any], defaults: dic
     db.add(row)
     db.flush()
     return int(getattr(row, pk.key))
+
+
+def _insert_pipeline_decisions(
+    db: Session, seg_id: int, source_format: str, roi_ids: Sequence[int], accepted: Sequence[bool | None]
+) -> None:
+    """The source pipeline's accept/reject decisions become each ROI's first curation event."""
+    decided = [(roi_id, ok) for roi_id, ok in zip(roi_ids, accepted) if ok is not None]
+    if not decided:
+        return
+    name = f"{m.PIPELINE_CURATOR_PREFIX}{source_format}"
+    curator_id = get_or_create(db, m.Curator, {"curator_name": name}, {"is_pipeline": True})
+    now = dt.datetime.now(dt.timezone.utc)
+    db.execute(
+        insert(m.CurationEvent),
+        [
+            {
+                "segmentation_id": seg_id, "roi_id": roi_id, "curator_id": curator_id,
+                "label": "accepted" if ok else "rejected", "note": "imported from the pipeline at ingest",
+                "roi_revision": 1, "batch_id": f"ingest-{seg_id}", "created_at": now,
+            }
+            for roi_id, ok in decided
+        ],
+    )
 
 
 def _drop_unreferenced_files(db: Session, file_ids: Iterable[int]) -> list[str]:
@@ -1161,7 +1233,7 @@ def _segmentation_records(db: Session, rows: Sequence) -> list[SegmentationRecor
                 source_format=seg.source_format,
                 source_path=seg.source_path,
                 status=seg.status,
-                created_at=_as_utc(seg.created_at),
+                created_at=as_utc(seg.created_at),
                 created_by=seg.created_by,
                 planes=tuple(name for _, name in parts),
                 num_rois=sum(sp.num_rois for sp, _ in parts),
@@ -1218,7 +1290,7 @@ def _writer_alive(seg: m.Segmentation, older_than: dt.timedelta) -> bool:
         except PermissionError:
             return True
         return True
-    created = _as_utc(seg.created_at)
+    created = as_utc(seg.created_at)
     return created is not None and dt.datetime.now(dt.timezone.utc) - created < older_than
 
 

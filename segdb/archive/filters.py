@@ -135,13 +135,14 @@ def _parse_expression(text: str) -> list[Condition]:
     return conditions
 
 
-def roi_filter(where: WhereSpec, *, accepted_column: Any = None) -> ColumnElement[bool]:
-    """SQL condition on ``rois`` for a filter; ``accepted_column`` overrides how acceptance is decided."""
-    clauses = [_clause(condition, accepted_column) for condition in parse_where(where)]
+def roi_filter(where: WhereSpec, *, accepted: ColumnElement[bool] | None = None) -> ColumnElement[bool]:
+    """SQL condition on ``rois`` for a filter; ``accepted`` is the SQL meaning of 'accepted'
+    (a curation consensus); without it the source pipeline's decision is used."""
+    clauses = [_clause(condition, accepted) for condition in parse_where(where)]
     return and_(true(), *clauses)
 
 
-def _clause(condition: Condition, accepted_column: Any) -> ColumnElement[bool]:
+def _clause(condition: Condition, accepted: ColumnElement[bool] | None) -> ColumnElement[bool]:
     field, op, value = condition.field, condition.op, condition.value
     if field in ROI_COLUMNS:
         column, kind = ROI_COLUMNS[field]
@@ -161,10 +162,11 @@ def _clause(condition: Condition, accepted_column: Any) -> ColumnElement[bool]:
     if field == "accepted":
         if op not in ("==", "!=") or not isinstance(value, bool):
             raise InvalidInputError(f"acceptance is filtered as 'accepted' or 'not accepted'; got {condition}")
-        column = m.Roi.source_accepted if accepted_column is None else accepted_column
         wanted = value if op == "==" else not value
-        # No decision (NULL) counts as accepted: a pipeline that rejects nothing accepts all.
-        accepted = or_(column.is_(None), column == True)  # noqa: E712 - SQL comparison
+        if accepted is None:
+            # No decision (NULL) counts as accepted: a pipeline that rejects nothing accepts all.
+            column = m.Roi.source_accepted
+            accepted = or_(column.is_(None), column == True)  # noqa: E712 - SQL comparison
         return accepted if wanted else not_(accepted)
     return _property_clause(condition)
 

@@ -344,3 +344,64 @@ class MaskSet(Base):
     # How the masks were made (e.g. motion border, dilation), for provenance.
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+CURATION_LABELS = ("accepted", "rejected", "unsure", "cleared")
+PIPELINE_CURATOR_PREFIX = "pipeline:"
+
+
+class Curator(Base):
+    """Someone (or a pipeline, named 'pipeline:<format>') who labels ROIs."""
+
+    __tablename__ = "curators"
+
+    curator_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    curator_name: Mapped[str] = mapped_column(String(255), unique=True)
+    is_pipeline: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class CurationEvent(Base):
+    """One labelling decision. Append-only: the current state is derived, never overwritten.
+
+    ``roi_revision`` counts the ROI's events (1, 2, …); its uniqueness per ROI is what makes
+    two concurrent writers unable to both append the same revision.
+    """
+
+    __tablename__ = "curation_events"
+    __table_args__ = (
+        UniqueConstraint("roi_id", "roi_revision"),
+        CheckConstraint(
+            "label IN ('accepted', 'rejected', 'unsure', 'cleared')",
+            name="known_label",
+        ),
+        CheckConstraint("roi_revision >= 1", name="positive_revision"),
+        Index(None, "segmentation_id", "roi_id", "curator_id", "event_id"),
+        Index(None, "curator_id", "event_id"),
+    )
+
+    event_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    segmentation_id: Mapped[int] = mapped_column(
+        ForeignKey("segmentations.segmentation_id", ondelete="CASCADE")
+    )
+    roi_id: Mapped[int] = mapped_column(ForeignKey("rois.roi_id", ondelete="CASCADE"))
+    curator_id: Mapped[int] = mapped_column(ForeignKey("curators.curator_id", ondelete="RESTRICT"))
+    label: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    roi_revision: Mapped[int] = mapped_column(Integer)
+    # Events written together share a batch, so `segdb curate undo` can take back the last one.
+    batch_id: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class CurationFreeze(Base):
+    """A segmentation whose curation is closed: no new events may be written."""
+
+    __tablename__ = "curation_freezes"
+
+    segmentation_id: Mapped[int] = mapped_column(
+        ForeignKey("segmentations.segmentation_id", ondelete="CASCADE"), primary_key=True
+    )
+    frozen_by: Mapped[str] = mapped_column(String(255))
+    frozen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    reason: Mapped[str] = mapped_column(Text, default="")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from alembic import command
-from alembic.config import Config
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
@@ -19,7 +19,7 @@ from segdb.errors import SchemaVersionError
 
 # The head revision of migrations/ that these models describe; a test pins it to
 # Alembic's own head so the two cannot drift apart.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 
 def migrations_directory() -> Path:

@@ -18,6 +18,9 @@ from roiextractors import SegmentationExtractor
 from segdb.archive.reader import PlaneHandle
 from segdb.arrays import ArrayRef, read_trace_block
 
+#: The property that answers from the archive's curation state, not from stored values.
+CURATION_PROPERTY = "accepted"
+
 #: Trace names every roiextractors extractor reports (None where absent).
 STANDARD_TRACE_NAMES = ("raw", "dff", "neuropil", "deconvolved", "denoised", "baseline", "background")
 
@@ -99,8 +102,10 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
         start: int = 0,
         stop: int | None = None,
         times: np.ndarray | None = None,
+        curation: str = "latest",
     ):
         super().__init__()
+        self._curation = curation
         self._archive = archive
         self._segmentation_id = int(segmentation_id)
         self._plane = plane
@@ -133,7 +138,8 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
 
     def _view(self, **changes: Any) -> ArchiveSegmentationExtractor:
         state = dict(
-            cells=self._cells, background=self._background, start=self._start, stop=self._stop, times=self._times
+            cells=self._cells, background=self._background, start=self._start, stop=self._stop, times=self._times,
+            curation=self._curation,
         )
         state.update(changes)
         return type(self)(self._archive, self._segmentation_id, self._plane, **state)
@@ -370,10 +376,19 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
         return self._archive.plane_properties(self._segmentation_id, self._plane.plane_name)
 
     def get_property_keys(self) -> list[str]:
-        return list(self._plane_properties())
+        return list(dict.fromkeys([*self._plane_properties(), CURATION_PROPERTY]))
 
     def get_property(self, key: str, ids) -> np.ndarray:
-        """Values of a property for the given ROIs, in the order of ``ids``."""
+        """Values of a property for the given ROIs, in the order of ``ids``.
+
+        ``accepted`` is the archive's curation state under this extractor's policy.
+        """
+        if key == CURATION_PROPERTY:
+            positions = self._positions(ids)
+            labels = self._archive.curation_labels(
+                self._segmentation_id, self._plane.plane_name, self._cells[positions], policy=self._curation
+            )
+            return np.array([label in ("accepted", None) for label in labels], dtype=bool)
         properties = self._plane_properties()
         if key not in properties:
             raise KeyError(f"Property '{key}' not found. Available properties: {list(properties)}")
@@ -388,6 +403,11 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
 
     def set_property(self, key: str, values, ids, *, description: str = "") -> None:
         """Set a property of this extractor's ROIs; it is written to the catalog and seen by every reader."""
+        if key == CURATION_PROPERTY:
+            raise ValueError(
+                "'accepted' is the archive's curation state; label ROIs with archive.curate(...) or "
+                "`segdb curate accept|reject` so the decision is kept in the history"
+            )
         values = np.asarray(values)
         ids = _as_id_list(ids)
         if len(values) != len(ids):
@@ -406,8 +426,14 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
 
     # -- acceptance (deprecated in roiextractors, answered from the archive) -----------------------
 
-    def _acceptance(self) -> list[bool | None]:
-        return self._archive.acceptance(self._segmentation_id, self._plane.plane_name, self._cells)
+    def _labels(self) -> list[str | None]:
+        return self._archive.curation_labels(
+            self._segmentation_id, self._plane.plane_name, self._cells, policy=self._curation
+        )
+
+    @property
+    def curation_policy(self) -> str:
+        return self._curation
 
     def get_accepted_list(self) -> list:
         """ROI ids accepted by the archive's acceptance state (deprecated in roiextractors)."""
@@ -417,7 +443,7 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
             DeprecationWarning,
             stacklevel=2,
         )
-        return [key for key, ok in zip(self.get_roi_ids(), self._acceptance()) if ok]
+        return [key for key, label in zip(self.get_roi_ids(), self._labels()) if label in ("accepted", None)]
 
     def get_rejected_list(self) -> list:
         """ROI ids not accepted by the archive's acceptance state (deprecated in roiextractors)."""
@@ -427,7 +453,7 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
             DeprecationWarning,
             stacklevel=2,
         )
-        return [key for key, ok in zip(self.get_roi_ids(), self._acceptance()) if not ok]
+        return [key for key, label in zip(self.get_roi_ids(), self._labels()) if label == "rejected"]
 
     # -- pickling ------------------------------------------------------------------------------------
 

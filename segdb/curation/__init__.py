@@ -1,0 +1,41 @@
+"""Shared curation: labels with full history, consensus policies, and no lost decisions.
+
+Every decision is an appended event; nothing is overwritten. Writers take the
+ROI rows' locks (PostgreSQL) or the database's write lock (SQLite) and append
+the next revision of each ROI; a writer that says which revision it saw gets a
+ConflictError if someone labelled that ROI since.
+"""
+
+from segdb.curation.store import (
+    LABELS,
+    CurationEventRecord,
+    RoiCurationStatus,
+    curate,
+    curation_history,
+    curation_status,
+    current_curator,
+    export_curation_csv,
+    freeze_curation,
+    import_curation_csv,
+    import_iscell,
+    require_curator_roles,
+    roles_sql,
+    undo_curation,
+)
+
+__all__ = [
+    "LABELS",
+    "CurationEventRecord",
+    "RoiCurationStatus",
+    "current_curator",
+    "curate",
+    "curation_history",
+    "curation_status",
+    "export_curation_csv",
+    "freeze_curation",
+    "import_curation_csv",
+    "import_iscell",
+    "require_curator_roles",
+    "roles_sql",
+    "undo_curation",
+]

@@ -1,0 +1,477 @@
+"""Writing and reading the curation history of an archive."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from segdb.archive.consensus import check_policy, consensus, current_labels
+from segdb.archive.core import (
+    Archive,
+    SegmentationRef,
+    as_utc,
+    current_user,
+    get_or_create,
+    roi_key_value,
+)
+from segdb.archive.records import _Record
+from segdb.catalog import models as m
+from segdb.errors import ConflictError, InvalidInputError, NotFoundError
+
+#: Labels a curator gives; 'cleared' (withdrawing one's label) is written only by undo.
+LABELS = ("accepted", "rejected", "unsure")
+CURATORS_ARE_ROLES = "curators_are_roles"
+
+
+@dataclass(frozen=True)
+class CurationEventRecord(_Record):
+    event_id: int
+    plane: str
+    roi: int | str
+    curator: str
+    label: str
+    note: str | None
+    revision: int
+    batch_id: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class RoiCurationStatus(_Record):
+    plane: str
+    roi: int | str
+    label: str | None
+    revision: int
+    by_curator: dict[str, str] = field(default_factory=dict)
+
+
+def current_curator(name: str | None = None) -> str:
+    """The curator writing: ``name``, else $SEGDB_CURATOR, else the OS user."""
+    curator = name or os.environ.get("SEGDB_CURATOR") or current_user()
+    if not curator or not curator.strip() or curator != curator.strip() or len(curator) > 255:
+        raise InvalidInputError(f"curator name {curator!r} is not usable; set SEGDB_CURATOR to your name")
+    if curator.startswith(m.PIPELINE_CURATOR_PREFIX):
+        raise InvalidInputError(
+            f"curator name {curator!r} is reserved for pipelines' own decisions; set SEGDB_CURATOR to your name"
+        )
+    return curator
+
+
+# -- writing ----------------------------------------------------------------------------------------
+
+
+def curate(
+    archive: Archive,
+    segmentation: SegmentationRef,
+    rois: Sequence[int | str] | int | str,
+    label: str,
+    *,
+    plane: str | None = None,
+    note: str | None = None,
+    curator: str | None = None,
+    expected_revision: int | Mapping[Any, int] | None = None,
+) -> list[CurationEventRecord]:
+    """Label ROIs (by their keys) as accepted, rejected or unsure; returns the events appended.
+
+    With ``expected_revision`` (one number for all, or a mapping key -> revision), the write
+    is refused with ConflictError if any of those ROIs was labelled by anyone since; without
+    it the label is appended after whatever is there.
+    """
+    if label not in LABELS:
+        raise InvalidInputError(f"label {label!r} is not one of {LABELS}")
+    keys = [rois] if isinstance(rois, (int, str, np.integer)) else list(rois)
+    if not keys:
+        raise InvalidInputError("no ROIs to label; give at least one ROI key")
+    name = current_curator(curator)
+    batch = uuid.uuid4().hex
+
+    def write(db: Session) -> list[CurationEventRecord]:
+        seg_id, plane_id, plane_name = _plane_of(archive, db, segmentation, plane)
+        _check_writable(db, seg_id, name)
+        roi_ids = _roi_ids(db, seg_id, plane_id, plane_name, keys)
+        expected = _expected(expected_revision, keys, roi_ids)
+        curator_id = get_or_create(db, m.Curator, {"curator_name": name}, {"is_pipeline": False})
+        return _append(db, seg_id, plane_name, roi_ids, [label] * len(roi_ids), curator_id, name, note, batch, expected)
+
+    return archive.catalog.write_with_retry(write, attempts=8)
+
+
+def undo_curation(
+    archive: Archive, segmentation: SegmentationRef, *, curator: str | None = None
+) -> list[CurationEventRecord]:
+    """Take back the curator's last labelling in this segmentation by appending the labels they had before.
+
+    Nothing is deleted: the undo is itself a batch of events (a ROI the curator had not
+    labelled before gets 'cleared', which withdraws their label).
+    """
+    name = current_curator(curator)
+
+    def write(db: Session) -> list[CurationEventRecord]:
+        seg_id = archive._segmentation_id(db, segmentation)
+        _check_writable(db, seg_id, name)
+        curator_id = db.scalar(select(m.Curator.curator_id).where(m.Curator.curator_name == name))
+        batches = [] if curator_id is None else list(
+            db.execute(
+                select(m.CurationEvent.batch_id, func.max(m.CurationEvent.event_id).label("last"))
+                .where(m.CurationEvent.segmentation_id == seg_id, m.CurationEvent.curator_id == curator_id)
+                .group_by(m.CurationEvent.batch_id)
+                .order_by(func.max(m.CurationEvent.event_id).desc())
+            ).all()
+        )
+        undone = {b.removeprefix("undo-") for b, _ in batches if b.startswith("undo-")}
+        target = next((b for b, _ in batches if not b.startswith("undo-") and b not in undone), None)
+        if target is None:
+            raise NotFoundError(f"{name} has no labelling to undo in segmentation {seg_id}")
+        events = db.execute(
+            select(m.CurationEvent).where(m.CurationEvent.batch_id == target).order_by(m.CurationEvent.event_id)
+        ).scalars().all()
+        labels = []
+        for event in events:
+            before = db.scalar(
+                select(m.CurationEvent.label)
+                .where(
+                    m.CurationEvent.roi_id == event.roi_id,
+                    m.CurationEvent.curator_id == curator_id,
+                    m.CurationEvent.event_id < event.event_id,
+                )
+                .order_by(m.CurationEvent.event_id.desc())
+                .limit(1)
+            )
+            labels.append(before or "cleared")
+        plane_names = _plane_names_of(db, [e.roi_id for e in events])
+        records = []
+        by_plane = defaultdict(list)
+        for event, label in zip(events, labels):
+            by_plane[plane_names[event.roi_id]].append((event.roi_id, label))
+        for plane_name, items in by_plane.items():
+            records += _append(
+                db, seg_id, plane_name, [r for r, _ in items], [lab for _, lab in items], curator_id, name,
+                f"undo of {target}", f"undo-{target}", None,
+            )
+        return records
+
+    return archive.catalog.write_with_retry(write, attempts=8)
+
+
+def freeze_curation(archive: Archive, segmentation: SegmentationRef, *, reason: str = "",
+                    curator: str | None = None) -> None:
+    """Close a segmentation's curation: every later label is refused (by a database trigger too)."""
+    name = current_curator(curator)
+
+    def write(db: Session) -> None:
+        seg_id = archive._segmentation_id(db, segmentation)
+        if db.get(m.CurationFreeze, seg_id) is None:
+            db.add(m.CurationFreeze(segmentation_id=seg_id, frozen_by=name, reason=reason))
+
+    archive.catalog.write_with_retry(write)
+
+
+def require_curator_roles(archive: Archive, required: bool = True) -> None:
+    """On PostgreSQL, require every curator to write as the database role of the same name."""
+    if archive.catalog.dialect != "postgresql":
+        raise InvalidInputError(
+            "requiring curators to be database roles needs PostgreSQL; an embedded SQLite archive has no roles"
+        )
+
+    def write(db: Session) -> None:
+        row = db.get(m.ArchiveSetting, CURATORS_ARE_ROLES)
+        value = "true" if required else "false"
+        if row is None:
+            db.add(m.ArchiveSetting(setting_name=CURATORS_ARE_ROLES, setting_value=value))
+        else:
+            row.setting_value = value
+
+    archive.catalog.write_with_retry(write)
+
+
+def _append(db: Session, seg_id: int, plane_name: str, roi_ids: list[int], labels: list[str], curator_id: int,
+            curator_name: str, note: str | None, batch: str, expected: dict[int, int] | None) -> list[CurationEventRecord]:
+    ordered = sorted(set(roi_ids))
+    if db.get_bind().dialect.name == "postgresql":
+        # Concurrent writers on PostgreSQL queue up per ROI (in id order, so they cannot deadlock);
+        # advisory locks need no UPDATE right on rois. SQLite writers already hold the write lock.
+        db.execute(
+            select(func.pg_advisory_xact_lock(m.Roi.roi_id)).where(m.Roi.roi_id.in_(ordered)).order_by(m.Roi.roi_id)
+        ).all()
+    keys = dict(db.execute(select(m.Roi.roi_id, m.Roi.roi_key).where(m.Roi.roi_id.in_(ordered))).all())
+    revisions = dict(
+        db.execute(
+            select(m.CurationEvent.roi_id, func.max(m.CurationEvent.roi_revision))
+            .where(m.CurationEvent.roi_id.in_(ordered))
+            .group_by(m.CurationEvent.roi_id)
+        ).all()
+    )
+    if expected is not None:
+        stale = [(roi_id, want, revisions.get(roi_id, 0)) for roi_id, want in expected.items()
+                 if revisions.get(roi_id, 0) != want]
+        if stale:
+            details = "; ".join(f"ROI {keys[r]!r}: you saw revision {w}, it is now at {h}" for r, w, h in stale[:5])
+            raise ConflictError(
+                f"someone labelled these ROIs since you looked ({details}); reload their history "
+                "(segdb curate history) and label again"
+            )
+    now = dt.datetime.now(dt.timezone.utc)
+    rows = []
+    for roi_id, label in zip(roi_ids, labels):
+        revisions[roi_id] = revisions.get(roi_id, 0) + 1
+        rows.append({
+            "segmentation_id": seg_id, "roi_id": roi_id, "curator_id": curator_id, "label": label, "note": note,
+            "roi_revision": revisions[roi_id], "batch_id": batch, "created_at": now,
+        })
+    result = db.execute(
+        m.CurationEvent.__table__.insert().returning(m.CurationEvent.event_id, sort_by_parameter_order=True), rows
+    )
+    event_ids = [r[0] for r in result.all()]
+    key_types = dict(db.execute(select(m.Roi.roi_id, m.Roi.roi_key_type).where(m.Roi.roi_id.in_(ordered))).all())
+    return [
+        CurationEventRecord(
+            event_id=event_id, plane=plane_name, roi=roi_key_value(keys[row["roi_id"]], key_types[row["roi_id"]]),
+            curator=curator_name, label=row["label"], note=note, revision=row["roi_revision"], batch_id=batch,
+            created_at=now,
+        )
+        for event_id, row in zip(event_ids, rows)
+    ]
+
+
+def _check_writable(db: Session, seg_id: int, curator: str) -> None:
+    frozen = db.get(m.CurationFreeze, seg_id)
+    if frozen is not None:
+        raise ConflictError(
+            f"the curation of segmentation {seg_id} was frozen by {frozen.frozen_by} on "
+            f"{as_utc(frozen.frozen_at):%Y-%m-%d %H:%M}{f' ({frozen.reason})' if frozen.reason else ''}; "
+            "no more labels can be added"
+        )
+    if db.get_bind().dialect.name == "postgresql":
+        setting = db.get(m.ArchiveSetting, CURATORS_ARE_ROLES)
+        if setting is not None and setting.setting_value == "true":
+            role = db.scalar(text("SELECT current_user"))
+            if role != curator:
+                raise ConflictError(
+                    f"this archive requires curators to write as themselves: curator {curator!r} is connected as "
+                    f"database role {role!r}; set SEGDB_CURATOR={role} or connect as {curator}"
+                )
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+
+def curation_history(archive: Archive, segmentation: SegmentationRef, roi: int | str, *,
+                     plane: str | None = None) -> list[CurationEventRecord]:
+    """Every event on one ROI, oldest first."""
+    with archive.catalog.reading() as db:
+        seg_id, plane_id, plane_name = _plane_of(archive, db, segmentation, plane)
+        [roi_id] = _roi_ids(db, seg_id, plane_id, plane_name, [roi])
+        key, key_type = db.execute(select(m.Roi.roi_key, m.Roi.roi_key_type).where(m.Roi.roi_id == roi_id)).one()
+        rows = db.execute(
+            select(m.CurationEvent, m.Curator.curator_name)
+            .join(m.Curator, m.Curator.curator_id == m.CurationEvent.curator_id)
+            .where(m.CurationEvent.roi_id == roi_id)
+            .order_by(m.CurationEvent.event_id)
+        ).all()
+        return [
+            CurationEventRecord(
+                event_id=e.event_id, plane=plane_name, roi=roi_key_value(key, key_type), curator=name, label=e.label,
+                note=e.note, revision=e.roi_revision, batch_id=e.batch_id, created_at=as_utc(e.created_at),
+            )
+            for e, name in rows
+        ]
+
+
+def curation_status(archive: Archive, segmentation: SegmentationRef, *, policy: str = "latest",
+                    plane: str | None = None) -> list[RoiCurationStatus]:
+    """Every cell ROI's consensus label under ``policy``, its revision, and each curator's current label."""
+    check_policy(policy)
+    with archive.catalog.reading() as db:
+        seg_id = archive._segmentation_id(db, segmentation)
+        state = consensus(seg_id, policy).subquery("state")
+        query = (
+            select(m.Roi.roi_id, m.Roi.roi_key, m.Roi.roi_key_type, m.ImagingPlane.plane_name, state.c.label,
+                   state.c.revision)
+            .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
+            .join(m.SegmentationPlane, (m.SegmentationPlane.segmentation_id == m.Roi.segmentation_id)
+                  & (m.SegmentationPlane.plane_id == m.Roi.plane_id))
+            .outerjoin(state, state.c.roi_id == m.Roi.roi_id)
+            .where(m.Roi.segmentation_id == seg_id, m.Roi.kind == "cell")
+            .order_by(m.SegmentationPlane.plane_index, m.Roi.mask_index)
+        )
+        if plane is not None:
+            query = query.where(m.ImagingPlane.plane_name == plane)
+        rows = db.execute(query).all()
+        per_curator: dict[int, dict[str, str]] = defaultdict(dict)
+        current = current_labels(seg_id).subquery("current")
+        for roi_id, name, label in db.execute(select(current.c.roi_id, current.c.curator_name, current.c.label)):
+            per_curator[roi_id][name] = label
+    return [
+        RoiCurationStatus(plane=plane_name, roi=roi_key_value(key, key_type), label=label, revision=int(revision or 0),
+                          by_curator=per_curator.get(roi_id, {}))
+        for roi_id, key, key_type, plane_name, label, revision in rows
+    ]
+
+
+# -- exchange ---------------------------------------------------------------------------------------
+
+
+def export_curation_csv(archive: Archive, segmentation: SegmentationRef, path: str | os.PathLike, *,
+                        policy: str = "latest") -> int:
+    """Write plane, roi, label (under ``policy``), revision and each curator's label; returns rows written."""
+    status = curation_status(archive, segmentation, policy=policy)
+    curators = sorted({name for s in status for name in s.by_curator})
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["plane", "roi", "label", "revision", *curators])
+        for s in status:
+            writer.writerow([s.plane, s.roi, s.label or "", s.revision, *(s.by_curator.get(c, "") for c in curators)])
+    return len(status)
+
+
+def import_curation_csv(archive: Archive, segmentation: SegmentationRef, path: str | os.PathLike, *,
+                        curator: str | None = None, note: str | None = None) -> list[CurationEventRecord]:
+    """Label ROIs from a CSV with columns plane, roi, label (as written by export) as one curator."""
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"roi", "label"} - set(reader.fieldnames or [])
+        if missing:
+            raise InvalidInputError(
+                f"{path} lacks the column(s) {sorted(missing)}; a curation CSV has columns plane, roi, label"
+            )
+        rows = [row for row in reader if (row.get("label") or "").strip()]
+    by_plane_label: dict[tuple[str | None, str], list[str]] = defaultdict(list)
+    for number, row in enumerate(rows, start=2):
+        label = row["label"].strip()
+        if label not in LABELS:
+            raise InvalidInputError(f"{path} line {number}: label {label!r} is not one of {LABELS}")
+        by_plane_label[(row.get("plane") or None, label)].append(row["roi"].strip())
+    records = []
+    for (plane, label), keys in by_plane_label.items():
+        records += curate(archive, segmentation, keys, label, plane=plane, note=note or f"imported from {Path(path).name}",
+                          curator=curator)
+    return records
+
+
+def import_iscell(archive: Archive, segmentation: SegmentationRef, path: str | os.PathLike, *,
+                  plane: str | None = None, curator: str | None = None) -> list[CurationEventRecord]:
+    """A suite2p GUI session's iscell.npy comes back in as a curator's labels (ROI i is row i)."""
+    iscell = np.load(path, allow_pickle=False)
+    if iscell.ndim == 2:
+        iscell = iscell[:, 0]
+    handle = archive._plane_handle(segmentation, plane)
+    if iscell.shape != (len(handle.roi_keys),):
+        raise InvalidInputError(
+            f"{path} holds {iscell.shape[0]} ROIs but plane {handle.plane_name!r} of segmentation "
+            f"{handle.segmentation_id} has {len(handle.roi_keys)}; give the iscell.npy of this plane"
+        )
+    keys = list(handle.roi_keys)
+    records = []
+    for label, chosen in (("accepted", iscell > 0.5), ("rejected", iscell <= 0.5)):
+        picked = [key for key, yes in zip(keys, chosen) if yes]
+        if picked:
+            records += curate(archive, handle.segmentation_id, picked, label, plane=handle.plane_name,
+                              curator=curator, note=f"imported from {Path(path).name}")
+    return records
+
+
+def roles_sql(schema: str = "public", *, reader: str = "segdb_reader", curator_role: str = "segdb_curator") -> str:
+    """SQL that sets up a read-only role and a curator role (which may only append curation events)."""
+    return f"""-- segdb roles for schema {schema}: run as the database owner.
+CREATE ROLE {reader} NOLOGIN;
+GRANT USAGE ON SCHEMA {schema} TO {reader};
+GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {reader};
+CREATE ROLE {curator_role} NOLOGIN IN ROLE {reader};
+GRANT INSERT ON {schema}.curation_events, {schema}.curators TO {curator_role};
+GRANT USAGE ON SEQUENCE {schema}.curation_events_event_id_seq, {schema}.curators_curator_id_seq TO {curator_role};
+-- Each person then gets a login role named as their curator name, e.g.:
+--   CREATE ROLE alice LOGIN IN ROLE {curator_role};
+-- and `segdb curate require-roles` makes the archive refuse labels written under another name.
+"""
+
+
+# -- lookups ----------------------------------------------------------------------------------------
+
+
+def _plane_of(archive: Archive, db: Session, segmentation: SegmentationRef, plane: str | None) -> tuple[int, int, str]:
+    seg_id = archive._segmentation_id(db, segmentation)
+    planes = db.execute(
+        select(m.ImagingPlane.plane_id, m.ImagingPlane.plane_name)
+        .join(m.SegmentationPlane, m.SegmentationPlane.plane_id == m.ImagingPlane.plane_id)
+        .where(m.SegmentationPlane.segmentation_id == seg_id)
+        .order_by(m.SegmentationPlane.plane_index)
+    ).all()
+    if plane is None:
+        if len(planes) != 1:
+            raise InvalidInputError(
+                f"segmentation {seg_id} has planes {[p for _, p in planes]}; say which with plane= (--plane)"
+            )
+        return seg_id, planes[0][0], planes[0][1]
+    for plane_id, name in planes:
+        if name == plane:
+            return seg_id, plane_id, name
+    raise NotFoundError(f"plane {plane!r} is not part of segmentation {seg_id}; its planes are {[p for _, p in planes]}")
+
+
+def _roi_ids(db: Session, seg_id: int, plane_id: int, plane_name: str, keys: Sequence[Any]) -> list[int]:
+    rows = db.execute(
+        select(m.Roi.roi_id, m.Roi.roi_key, m.Roi.roi_key_type).where(
+            m.Roi.segmentation_id == seg_id, m.Roi.plane_id == plane_id, m.Roi.kind == "cell",
+            m.Roi.roi_key.in_([str(k) for k in keys]),
+        )
+    ).all()
+    typed = {(key_type, key): roi_id for roi_id, key, key_type in rows}
+    by_text = defaultdict(list)
+    for roi_id, key, _ in rows:
+        by_text[key].append(roi_id)
+    ids, missing = [], []
+    for key in keys:
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            found = typed.get(("int", str(int(key))))
+        elif isinstance(key, str) and len(by_text.get(key, [])) == 1:
+            # A key typed on the command line is text; it names an int key "3" as well as a str key "3".
+            found = by_text[key][0]
+        else:
+            found = typed.get(("str", str(key)))
+        if found is None:
+            missing.append(key)
+        else:
+            ids.append(found)
+    if missing:
+        count = db.scalar(select(func.count()).select_from(m.Roi).where(
+            m.Roi.segmentation_id == seg_id, m.Roi.plane_id == plane_id, m.Roi.kind == "cell"))
+        raise NotFoundError(
+            f"ROI(s) {missing[:10]} are not in plane {plane_name!r} of segmentation {seg_id} (it has {count} ROIs; "
+            f"list them with `segdb ls rois -s {seg_id} --plane {plane_name}`)"
+        )
+    if len(set(ids)) != len(ids):
+        raise InvalidInputError(f"ROIs {list(keys)} name the same ROI more than once; name each once")
+    return ids
+
+
+def _expected(expected: int | Mapping[Any, int] | None, keys: Sequence[Any], roi_ids: list[int]) -> dict[int, int] | None:
+    if expected is None:
+        return None
+    if isinstance(expected, Mapping):
+        lookup = {str(k): v for k, v in expected.items()}
+        missing = [k for k in keys if str(k) not in lookup]
+        if missing:
+            raise InvalidInputError(f"expected_revision has no revision for ROI(s) {missing[:10]}")
+        return {roi_id: int(lookup[str(key)]) for key, roi_id in zip(keys, roi_ids)}
+    return {roi_id: int(expected) for roi_id in roi_ids}
+
+
+def _plane_names_of(db: Session, roi_ids: list[int]) -> dict[int, str]:
+    return dict(
+        db.execute(
+            select(m.Roi.roi_id, m.ImagingPlane.plane_name)
+            .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
+            .where(m.Roi.roi_id.in_(roi_ids))
+        ).all()
+    )
