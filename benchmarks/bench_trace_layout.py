@@ -385,10 +385,20 @@ def main() -> None:
         "--dir", type=Path, default=None, help="where to write (default: the system temp dir)"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="compare only these uncompressed, checksummed chunk shapes, e.g. 1024x4,2048x8 "
+        "(realistic traces only)",
+    )
+    parser.add_argument("--repeats", type=int, default=None, help="repetitions per figure (default 3)")
     args = parser.parse_args()
     num_rois, num_samples = (200, 20_000) if args.small else (1_000, 100_000)
-    args.windows, args.repeats, args.cold = (30, 2, 5) if args.small else (60, 3, 9)
+    args.windows, repeats, args.cold = (30, 2, 5) if args.small else (60, 3, 9)
+    args.repeats = args.repeats or repeats
     grid = small_grid() if args.small else full_grid()
+    if args.only:
+        grid = [Layout(tuple(int(n) for n in shape.split("x"))) for shape in args.only.split(",")]
     default = Layout(chunkfile.trace_chunk_shape(num_samples, num_rois), chunkfile.TRACE_CODEC.name)
 
     directory = Path(tempfile.mkdtemp(prefix="segdb_bench_", dir=args.dir))
@@ -400,10 +410,11 @@ def main() -> None:
     )
     rng = np.random.default_rng(args.seed)
     try:
-        for kind, make, layouts in (
+        kinds = [
             ("realistic", realistic_traces, grid + [default]),
             ("pure noise", noise_traces, [Layout((2048, 8), codec) for codec in CODECS] + [default]),
-        ):
+        ]
+        for kind, make, layouts in kinds[:1] if args.only else kinds:
             started = time.perf_counter()
             data = make(num_samples, num_rois, rng)
             print(f"\n=== {kind} traces (generated in {time.perf_counter() - started:.1f} s) ===")

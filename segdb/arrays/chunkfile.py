@@ -90,40 +90,45 @@ class TraceCodec:
 
 
 # Trace layout, chosen by `python benchmarks/bench_trace_layout.py` (1,000 ROIs x
-# 100,000 float32 samples = 400 MB of realistic traces; h5py 3.16, HDF5 2.0, 2 shared
-# cores; best of 3). Reference: a plain contiguous h5py write takes 0.085 s, its
-# fsync 0.125 s, a sha256 of it 0.239 s; the best plain read of 10 random ROIs x
-# 1,000 samples from it takes 0.374 ms warm, 9.1 ms cold; one ROI over all samples 25 ms.
+# 100,000 float32 samples = 400 MB of realistic traces; h5py 3.16, HDF5 2.0, 2 cores
+# shared with other work, so each figure is a best of 3). Reference, plain contiguous
+# h5py: write 0.121 s, its fsync 0.136 s, a sha256 of it 0.253 s; best read of 10
+# random ROIs x 1,000 samples 0.397 ms warm, 10.0 ms cold; one ROI over all samples 30 ms.
 #
-#   chunks    codec        size   write path*  10x1000 window  cold    one ROI, all samples
-#   (2048,8)  none         402 MB  602 MB/s    0.41 ms (1.11x)  3.7 ms  1.4 ms, 49 chunks  <- default
-#   (2048,8)  shuffle+lzf  315 MB  136 MB/s    1.57 ms (4.20x)  4.7 ms  5.2 ms
-#   (2048,8)  shuffle+gz1  299 MB   66 MB/s    1.97 ms (5.26x)  6.3 ms  6.7 ms
-#   (2048,8)  gzip-1       350 MB   38 MB/s    3.91 ms (10.4x)  7.5 ms  16 ms
-#   (1024,4)  none         403 MB  344 MB/s    0.44 ms (1.18x)  3.8 ms  2.2 ms, 98 chunks
-#   (2048,4)  none         402 MB  492 MB/s    0.48 ms (1.28x)  3.3 ms  1.6 ms, 49 chunks
-#   (4096,4)  none         410 MB  459 MB/s    0.52 ms (1.38x)  3.7 ms  1.3 ms, 25 chunks
-#   (4096,8)  none         410 MB  541 MB/s    0.80 ms (2.14x)  4.5 ms  1.9 ms, 25 chunks
-#   (4096,16) none         413 MB  535 MB/s    1.26 ms (3.36x)  8.2 ms  3.1 ms, 25 chunks
-#   (1024,64) none         411 MB  701 MB/s    1.75 ms (4.68x)  9.7 ms  10 ms, 98 chunks
-#   full col. none         400 MB  325 MB/s    1.12 ms (2.99x)  12 ms   0.2 ms, 1 chunk
+#   chunks    codec        size   write path*  10x1000 window   cold    one ROI, all samples
+#   (2048,4)  none         402 MB  404 MB/s    0.40 ms (1.01x)  3.2 ms  1.6 ms, 49 chunks  <- default
+#   (2048,8)  none         402 MB  486 MB/s    0.58 ms (1.46x)  3.6 ms  2.2 ms, 49 chunks
+#   (2048,8)  none, no f32 402 MB  525 MB/s    0.23 ms (0.58x)  2.8 ms  0.8 ms
+#   (2048,8)  lzf          400 MB  132 MB/s    0.69 ms (1.75x)  7.1 ms  2.8 ms
+#   (2048,8)  shuffle+lzf  315 MB  153 MB/s    1.57 ms (3.94x)  4.9 ms  5.4 ms
+#   (2048,8)  shuffle+gz1  299 MB   65 MB/s    1.89 ms (4.76x)  5.5 ms  6.6 ms
+#   (2048,8)  gzip-1       350 MB   37 MB/s    4.69 ms (11.8x)  7.9 ms  16 ms
+#   (1024,4)  none         403 MB  418 MB/s    0.27 ms (0.68x)  3.3 ms  1.4 ms, 98 chunks
+#   (4096,4)  none         410 MB  406 MB/s    0.57 ms (1.42x)  5.1 ms  1.5 ms, 25 chunks
+#   (4096,8)  none         410 MB  362 MB/s    0.84 ms (2.13x)  7.4 ms  2.1 ms, 25 chunks
+#   (4096,16) none         413 MB  539 MB/s    0.95 ms (2.40x)  11 ms   2.3 ms, 25 chunks
+#   (1024,64) none         411 MB  632 MB/s    1.96 ms (4.94x)  11 ms   12 ms, 98 chunks
+#   full col. none         400 MB  269 MB/s    1.67 ms (4.21x)  14 ms   0.2 ms, 1 chunk
 #   * temp file, blockwise copy, fletcher32, fsync overlapped with sha256, link, dir fsync
 #
 # Realistic traces barely compress (1.27x at best, with shuffle) because the noise
-# fills the float32 mantissas, so every codec costs 3-15x in write speed and 4-10x
-# in window reads for at most a fifth of the disk: no codec. Among uncompressed
-# shapes, narrow ROI blocks keep a 10-ROI window cheap (only the wanted columns'
-# chunks are checksummed) and 2,048-sample rows keep one ROI's full trace at ~50
-# chunks per 100,000 samples; (2048, 8) is the fastest writer that reads windows
-# within 1.5x of plain h5py. fletcher32 costs ~13% of write speed (693 -> 602 MB/s)
-# and is kept: it is what detects a damaged chunk on read. HDF5's newer file format
-# (libver="latest") measured no better, so files keep the most widely readable one.
+# fills the float32 mantissas, so every codec costs 3-13x in write speed and 1.2-8x in
+# window reads for at most a quarter of the disk: no codec. Narrow ROI blocks keep a
+# random 10-ROI window cheap, since only the wanted columns' chunks are read and
+# checksummed; 2,048-sample rows keep one ROI's full trace at ~50 chunks per 100,000
+# samples. A focused rerun of the close candidates (`--only 1024x4,2048x4,2048x8,4096x4
+# --repeats 5`, plain best 0.27 ms) agreed: (2048,4) wrote 463-482 MB/s and read
+# windows in 0.29 ms, (2048,8) 457-520 MB/s and 0.40 ms, (1024,4) 344-374 MB/s and
+# 0.26 ms. (2048,4) writes as fast as (2048,8) within the noise and reads windows
+# ~1.4x faster. fletcher32 costs ~8-13% of write speed and is kept: it is what
+# detects a damaged chunk on read. HDF5's newer format (libver="latest") measured no
+# better, so files keep the most widely readable one.
 #
-# Ingest target (>= 0.5x of a plain h5py write, hashing included): not reachable by
-# any layout here, because hashing 400 MB alone (0.239 s) takes 2.8x as long as the
-# plain write (0.085 s) lands in the page cache. The default write path is 0.13x of
-# a bare plain write, 0.32x of a plain write + fsync, and 0.68x of a plain write +
-# fsync + sha256 done one after the other.
+# Ingest target (>= 0.5x of a plain h5py write, hashing included): no layout reaches
+# it, because hashing 400 MB alone (0.25 s) takes twice as long as the plain write
+# (0.12 s) takes to land in the page cache. The default write path is 0.12x of a bare
+# plain write, 0.26x of a plain write + fsync, and 0.52x of a plain write + fsync +
+# sha256 done one after the other.
 
 #: Codec of trace datasets (see the benchmark figures above).
 TRACE_CODEC = TraceCodec("none")
@@ -139,7 +144,7 @@ FILE_LIBVER: Any = None
 
 #: Default trace chunk shape (samples, rois) before clamping to the array.
 TRACE_CHUNK_SAMPLES = 2048
-TRACE_CHUNK_ROIS = 8
+TRACE_CHUNK_ROIS = 4
 
 
 def trace_chunk_shape(num_samples: int, num_rois: int) -> tuple[int, int]:
