@@ -121,9 +121,9 @@ def upgrade() -> None:
     op.create_index(op.f('ix_curation_events__batch_id'), 'curation_events', ['batch_id'], unique=False)
     op.create_index(op.f('ix_curation_events__curator_id_event_id'), 'curation_events', ['curator_id', 'event_id'], unique=False)
     op.create_index(
-        op.f('ix_curation_events__segmentation_id_roi_id_curator_id_event_id'),
+        op.f('ix_curation_events__segmentation_id_roi_id_curator_id_event_id_label'),
         'curation_events',
-        ['segmentation_id', 'roi_id', 'curator_id', 'event_id'],
+        ['segmentation_id', 'roi_id', 'curator_id', 'event_id', 'label'],
         unique=False,
     )
     _import_pipeline_decisions()
@@ -166,7 +166,7 @@ def downgrade() -> None:
     else:
         op.execute("DROP TRIGGER IF EXISTS curation_events_no_update")
         op.execute("DROP TRIGGER IF EXISTS curation_events_not_frozen")
-    op.drop_index(op.f('ix_curation_events__segmentation_id_roi_id_curator_id_event_id'), table_name='curation_events')
+    op.drop_index(op.f('ix_curation_events__segmentation_id_roi_id_curator_id_event_id_label'), table_name='curation_events')
     op.drop_index(op.f('ix_curation_events__curator_id_event_id'), table_name='curation_events')
     op.drop_index(op.f('ix_curation_events__batch_id'), table_name='curation_events')
     op.drop_table('curation_events')

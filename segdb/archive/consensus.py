@@ -36,100 +36,100 @@ def check_policy(policy: str) -> str:
     )
 
 
-def current_labels(segmentation_id: int) -> Select:
-    """(roi_id, curator_id, curator_name, is_pipeline, label, event_id) of each curator's latest label."""
-    ranked = (
+LABEL_CODES = {"cleared": 0, "accepted": 1, "rejected": 2, "unsure": 3}
+
+
+def _code(label_column):
+    return case(*((label_column == name, value) for name, value in LABEL_CODES.items()), else_=0)
+
+
+def _label(code_column):
+    return case(*((code_column == value, literal(name)) for name, value in LABEL_CODES.items() if value))
+
+
+def _last_per_curator(segmentation_id: int):
+    """Each curator's last label on each ROI, and how many events they wrote there.
+
+    ``last`` packs the last event's id and label as ``event_id * 4 + code``, so the largest
+    value is the newest event and ``last % 4`` its label: one GROUP BY over the covering
+    (segmentation, roi, curator, event, label) index, no window functions and no join back
+    to the events, on SQLite and PostgreSQL alike.
+    """
+    return (
         select(
             E.roi_id,
             E.curator_id,
-            E.label,
-            E.event_id,
-            func.row_number().over(partition_by=(E.roi_id, E.curator_id), order_by=E.event_id.desc()).label("rn"),
+            func.max(E.event_id * 4 + _code(E.label)).label("last"),
+            func.count().label("events"),
         )
         .where(E.segmentation_id == segmentation_id)
-        .subquery("ranked")
+        .group_by(E.roi_id, E.curator_id)
+        .subquery("last_per_curator")
     )
+
+
+def current_labels(segmentation_id: int) -> Select:
+    """(roi_id, curator_id, curator_name, is_pipeline, label, event_id) of each curator's current label."""
+    last = _last_per_curator(segmentation_id)
     return (
         select(
-            ranked.c.roi_id,
-            ranked.c.curator_id,
+            last.c.roi_id,
+            last.c.curator_id,
             C.curator_name,
             C.is_pipeline,
-            ranked.c.label,
-            ranked.c.event_id,
+            _label(last.c.last % 4).label("label"),
+            (last.c.last // 4).label("event_id"),
         )
-        .join(C, C.curator_id == ranked.c.curator_id)
-        .where(ranked.c.rn == 1, ranked.c.label != "cleared")
+        .join(C, C.curator_id == last.c.curator_id)
+        .where(last.c.last % 4 != LABEL_CODES["cleared"])
     )
 
 
 def consensus(segmentation_id: int, policy: str = "latest") -> Select:
-    """(roi_id, label, revision) for every ROI of a segmentation with at least one current label."""
+    """(roi_id, label, revision) for every ROI of a segmentation that has events.
+
+    The label is None where every curator has withdrawn theirs.
+    """
     policy = check_policy(policy)
-    current = current_labels(segmentation_id).subquery("current")
-    latest_ranked = select(
-        current.c.roi_id,
-        current.c.label,
-        func.row_number().over(partition_by=current.c.roi_id, order_by=current.c.event_id.desc()).label("rn"),
-    ).subquery("latest_ranked")
-    latest = select(latest_ranked.c.roi_id, latest_ranked.c.label).where(latest_ranked.c.rn == 1).subquery("latest")
-    revisions = (
-        select(E.roi_id, func.max(E.roi_revision).label("revision"))
-        .where(E.segmentation_id == segmentation_id)
-        .group_by(E.roi_id)
-        .subquery("revisions")
+    last = _last_per_curator(segmentation_id)
+    rows = (
+        select(last.c.roi_id, last.c.events, last.c.last, (last.c.last % 4).label("code"), C.curator_name,
+               C.is_pipeline)
+        .join(C, C.curator_id == last.c.curator_id)
+        .subquery("current")
     )
+    live = rows.c.code != LABEL_CODES["cleared"]
+    human = and_(live, not_(rows.c.is_pipeline))
+    latest = _label(func.max(case((live, rows.c.last))) % 4)
 
+    def human_count(label: str | None):
+        condition = human if label is None else and_(human, rows.c.code == LABEL_CODES[label])
+        return func.sum(case((condition, 1), else_=0))
+
+    total = human_count(None)
+    accepted, rejected, unsure = human_count("accepted"), human_count("rejected"), human_count("unsure")
     if policy == "latest":
-        label = latest.c.label
-        source = latest
+        label = latest
     elif policy.startswith("curator:"):
-        name = policy.removeprefix("curator:")
-        named = select(current.c.roi_id, current.c.label).where(current.c.curator_name == name).subquery("named")
-        source = latest.outerjoin(named, named.c.roi_id == latest.c.roi_id)
-        label = func.coalesce(named.c.label, latest.c.label)
-    else:
-        counts = _counts(current)
-        source = latest.join(counts, counts.c.roi_id == latest.c.roi_id)
-        people = counts.c.human_total > 0
-        accepted, rejected, unsure = (counts.c[f"human_{x}"] for x in ("accepted", "rejected", "unsure"))
-        if policy == "majority":
-            voted = case(
-                (and_(accepted > rejected, accepted > unsure), literal("accepted")),
-                (and_(rejected > accepted, rejected > unsure), literal("rejected")),
-                else_=literal("unsure"),
-            )
-        else:
-            voted = case(
-                (accepted == counts.c.human_total, literal("accepted")),
-                (rejected == counts.c.human_total, literal("rejected")),
-                else_=literal("unsure"),
-            )
-        label = case((people, voted), else_=latest.c.label)
-    return (
-        select(latest.c.roi_id.label("roi_id"), label.label("label"), revisions.c.revision)
-        .select_from(source)
-        .join(revisions, revisions.c.roi_id == latest.c.roi_id)
-    )
-
-
-def _counts(current):
-    human = not_(current.c.is_pipeline)
-
-    def count(label: str):
-        return func.sum(case((and_(human, current.c.label == label), 1), else_=0))
-
-    return (
-        select(
-            current.c.roi_id,
-            func.sum(case((human, 1), else_=0)).label("human_total"),
-            count("accepted").label("human_accepted"),
-            count("rejected").label("human_rejected"),
-            count("unsure").label("human_unsure"),
+        named = func.max(case((and_(live, rows.c.curator_name == policy.removeprefix("curator:")), rows.c.code)))
+        label = func.coalesce(_label(named), latest)
+    elif policy == "majority":
+        voted = case(
+            (and_(accepted > rejected, accepted > unsure), literal("accepted")),
+            (and_(rejected > accepted, rejected > unsure), literal("rejected")),
+            else_=literal("unsure"),
         )
-        .group_by(current.c.roi_id)
-        .subquery("counts")
-    )
+        label = case((total > 0, voted), else_=latest)
+    else:
+        voted = case(
+            (accepted == total, literal("accepted")),
+            (rejected == total, literal("rejected")),
+            else_=literal("unsure"),
+        )
+        label = case((total > 0, voted), else_=latest)
+    return select(
+        rows.c.roi_id.label("roi_id"), label.label("label"), func.sum(rows.c.events).label("revision")
+    ).group_by(rows.c.roi_id)
 
 
 def accepted_clause(segmentation_id: int, policy: str):

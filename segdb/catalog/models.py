@@ -376,7 +376,8 @@ class CurationEvent(Base):
             name="known_label",
         ),
         CheckConstraint("roi_revision >= 1", name="positive_revision"),
-        Index(None, "segmentation_id", "roi_id", "curator_id", "event_id"),
+        # Covers the consensus query: last label per (ROI, curator) without touching the table.
+        Index(None, "segmentation_id", "roi_id", "curator_id", "event_id", "label"),
         Index(None, "curator_id", "event_id"),
     )
 
