@@ -195,6 +195,83 @@ class Archive(core.Archive):
         curation.freeze_curation(self, segmentation, reason=reason)
 
 
+    # -- cross-session queries and tracking --------------------------------------------------
+
+    def query(self, **filters: Any) -> QueryResult:
+        """ROIs across sessions matching every filter, in SQL (see :class:`segdb.archive.query.RoiQuery`).
+
+        Filters: subject, session, date_from, date_to, field_of_view, plane, segmentation, kind,
+        where, accepted (with curation=policy), near=(x_um, y_um, radius_um), box, limit.
+        """
+        return QueryResult(self, self.query_rois(**filters))
+
+    def register_field_of_view(self, subject: str, field_of_view: str, **options: Any) -> list:
+        """Place every session's plane of a field of view in the first session's frame (mean images)."""
+        from segdb.tracking import store
+
+        return store.register_field_of_view(self, subject, field_of_view, **options)
+
+    def match_field_of_view(self, subject: str, field_of_view: str, **parameters: Any):
+        """Pair ROIs across the sessions of a field of view into tracks; stored as a new matching run."""
+        from segdb.tracking import store
+
+        return store.match_field_of_view(self, subject, field_of_view, **parameters)
+
+    def matching_runs(self, subject: str | None = None) -> list:
+        from segdb.tracking import store
+
+        return store.matching_runs(self, subject)
+
+    def tracks(self, matching_run_id: int, *, min_sessions: int = 1) -> list[int]:
+        from segdb.tracking import store
+
+        return store.tracks_of_run(self, matching_run_id, min_sessions=min_sessions)
+
+    def track(self, track_id: int):
+        """A track's ROI in each session it was found in."""
+        from segdb.tracking import store
+
+        return store.track(self, track_id)
+
+    def track_extractors(self, track_id: int) -> list:
+        """(member, extractor of that one ROI) for each session of a track."""
+        from segdb.tracking import store
+
+        return store.track_extractors(self, track_id)
+
+    def track_traces(self, track_id: int, name: str = "raw"):
+        """A track's traces across sessions (per session, and NaN-padded into one array)."""
+        from segdb.tracking import store
+
+        return store.track_traces(self, track_id, name)
+
+
+class QueryResult(list):
+    """The ROIs a query found (frozen records), with ways to hand them on."""
+
+    def __init__(self, archive: Archive, hits: Sequence[Any]):
+        super().__init__(hits)
+        self._archive = archive
+
+    def to_pandas(self):
+        """A pandas DataFrame, one row per ROI (needs pandas)."""
+        try:
+            import pandas as pd
+        except ModuleNotFoundError as exc:
+            raise InvalidInputError("to_pandas needs pandas: pip install pandas") from exc
+        return pd.DataFrame([hit.to_dict() for hit in self])
+
+    def extractors(self) -> dict[tuple[int, str], ArchiveSegmentationExtractor]:
+        """One extractor per (segmentation, plane), narrowed to the ROIs found there."""
+        keys: dict[tuple[int, str], list] = {}
+        for hit in self:
+            keys.setdefault((hit.segmentation_id, hit.plane), []).append(hit.key)
+        return {
+            (seg_id, plane): self._archive.extractor(seg_id, plane=plane).select_rois(rois)
+            for (seg_id, plane), rois in keys.items()
+        }
+
+
 @dataclass(frozen=True)
 class TraceExtraction:
     """What extract_traces stored, and which masks gave NaN traces and why."""

@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     _archive_option(delete)
 
     _curate_parser(commands)
+    _query_parser(commands)
+    _track_parser(commands)
 
     verify = commands.add_parser("verify", help="recompute every array file's sha256 and name damaged files")
     _archive_option(verify)
@@ -133,7 +135,7 @@ def _dispatch(args: argparse.Namespace) -> int | None:
     handler = {
         "init": _cmd_init, "ingest": _cmd_ingest, "ls": _cmd_ls, "delete": _cmd_delete, "verify": _cmd_verify,
         "gc": _cmd_gc, "db": _cmd_db, "demo": _cmd_demo, "extract-traces": _cmd_extract_traces,
-        "curate": _cmd_curate,
+        "curate": _cmd_curate, "query": _cmd_query, "track": _cmd_track,
     }[args.command]
     return handler(args)
 
@@ -438,6 +440,110 @@ def _print_events(records: list, as_json: bool, summary: str | None) -> int:
         print(summary)
     _print_rows(rows, ["event_id", "plane", "roi", "curator", "label", "revision", "created_at", "note"],
                 as_json=as_json)
+    return 0
+
+
+def _query_parser(commands: Any) -> None:
+    query = commands.add_parser("query", help="find ROIs across sessions (filters evaluated in SQL)")
+    _archive_option(query)
+    _json_option(query)
+    query.add_argument("--subject")
+    query.add_argument("--session", action="append", help="session name (repeatable)")
+    query.add_argument("--after", help="sessions that started on or after this date")
+    query.add_argument("--before", help="sessions that started on or before this date")
+    query.add_argument("--fov", help="field of view (needed for --near / --box)")
+    query.add_argument("--plane")
+    query.add_argument("--segmentation", help="segmentation name")
+    query.add_argument("--kind", choices=["cell", "background", "all"], default="cell")
+    query.add_argument("--where", help="e.g. \"snr > 5 and pixel_count >= 40\"")
+    query.add_argument("--accepted", action="store_true", help="only accepted ROIs (under --policy)")
+    query.add_argument("--rejected", action="store_true", help="only ROIs not accepted (under --policy)")
+    query.add_argument("--policy", default="latest", help="curation policy: latest, majority, unanimous, curator:NAME")
+    query.add_argument("--near", type=float, nargs=3, metavar=("X_UM", "Y_UM", "RADIUS_UM"))
+    query.add_argument("--box", type=float, nargs=4, metavar=("X0", "Y0", "X1", "Y1"))
+    query.add_argument("--limit", type=int)
+    query.add_argument("--explain", action="store_true", help="print the database's query plan instead")
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    if args.accepted and args.rejected:
+        raise SystemExit("segdb query: --accepted and --rejected exclude each other")
+    filters = dict(
+        subject=args.subject, session=args.session, date_from=args.after, date_to=args.before,
+        field_of_view=args.fov, plane=args.plane, segmentation=args.segmentation,
+        kind=None if args.kind == "all" else args.kind, where=args.where,
+        accepted=True if args.accepted else (False if args.rejected else None), curation=args.policy,
+        near=tuple(args.near) if args.near else None, box=tuple(args.box) if args.box else None, limit=args.limit,
+    )
+    with _open(args) as archive:
+        if args.explain:
+            print(archive.explain_query(**filters))
+            return 0
+        hits = archive.query(**filters)
+    _print_rows([h.to_dict() for h in hits],
+                ["roi_id", "subject", "session", "segmentation", "plane", "key", "fov_um", "pixel_count"],
+                as_json=args.json)
+    if not args.json:
+        print(f"{len(hits)} ROI(s)")
+    return 0
+
+
+def _track_parser(commands: Any) -> None:
+    track = commands.add_parser("track", help="register sessions, match ROIs into tracks, follow a cell")
+    actions = track.add_subparsers(dest="action", required=True, metavar="ACTION")
+    register = actions.add_parser("register", help="place every session of a field of view in one frame")
+    match = actions.add_parser("match", help="match ROIs across sessions into tracks (a new run)")
+    for sub in (register, match):
+        sub.add_argument("--subject", required=True)
+        sub.add_argument("--fov", required=True, help="field of view (a plane's name unless ingest named one)")
+        _archive_option(sub)
+        _json_option(sub)
+    register.add_argument("--method", default="rigid", choices=["translation", "rigid", "affine"])
+    match.add_argument("--max-distance", type=float, default=None, help="µm (default 8)")
+    match.add_argument("--min-iou", type=float, default=None, help="(default 0.1)")
+    runs = actions.add_parser("runs", help="list matching runs")
+    runs.add_argument("--subject")
+    _archive_option(runs)
+    _json_option(runs)
+    listing = actions.add_parser("list", help="tracks of a matching run")
+    listing.add_argument("run", type=int)
+    listing.add_argument("--min-sessions", type=int, default=1)
+    _archive_option(listing)
+    _json_option(listing)
+    show = actions.add_parser("show", help="a track's ROI in each session")
+    show.add_argument("track_id", type=int)
+    _archive_option(show)
+    _json_option(show)
+
+
+def _cmd_track(args: argparse.Namespace) -> int:
+    with _open(args) as archive:
+        if args.action == "register":
+            records = archive.register_field_of_view(args.subject, args.fov, method=args.method)
+            _print_rows([r.to_dict() for r in records],
+                        ["session", "plane", "reference_session", "method", "score", "reliable"], as_json=args.json)
+        elif args.action == "match":
+            options = {k: v for k, v in (("max_distance_um", args.max_distance), ("min_iou", args.min_iou))
+                       if v is not None}
+            run = archive.match_field_of_view(args.subject, args.fov, **options)
+            if args.json:
+                print(json.dumps(run.to_dict(), indent=2, default=str))
+            else:
+                print(f"matching run {run.matching_run_id}: {run.num_tracks} tracks over {run.num_sessions} sessions")
+        elif args.action == "runs":
+            _print_rows([r.to_dict() for r in archive.matching_runs(args.subject)],
+                        ["matching_run_id", "subject", "field_of_view", "num_sessions", "num_tracks", "created_at"],
+                        as_json=args.json)
+        elif args.action == "list":
+            ids = archive.tracks(args.run, min_sessions=args.min_sessions)
+            print(json.dumps(ids) if args.json else " ".join(map(str, ids)) or "(none)")
+        else:
+            record = archive.track(args.track_id)
+            if not args.json:
+                print(f"track {record.track_id} (matching run {record.matching_run_id}), "
+                      f"{len(record.members)} session(s)")
+            _print_rows([mbr.to_dict() for mbr in record.members],
+                        ["session", "session_start", "segmentation_id", "plane", "roi", "roi_id"], as_json=args.json)
     return 0
 
 

@@ -47,7 +47,14 @@ def _label(code_column):
     return case(*((code_column == value, literal(name)) for name, value in LABEL_CODES.items() if value))
 
 
-def _last_per_curator(segmentation_id: int):
+def _scope(scope):
+    """Events of one segmentation (an id) or of the ROIs a subquery selects."""
+    if isinstance(scope, int):
+        return E.segmentation_id == scope
+    return E.roi_id.in_(scope)
+
+
+def _last_per_curator(segmentation_id):
     """Each curator's last label on each ROI, and how many events they wrote there.
 
     ``last`` packs the last event's id and label as ``event_id * 4 + code``, so the largest
@@ -62,7 +69,7 @@ def _last_per_curator(segmentation_id: int):
             func.max(E.event_id * 4 + _code(E.label)).label("last"),
             func.count().label("events"),
         )
-        .where(E.segmentation_id == segmentation_id)
+        .where(_scope(segmentation_id))
         .group_by(E.roi_id, E.curator_id)
         .subquery("last_per_curator")
     )
@@ -85,8 +92,8 @@ def current_labels(segmentation_id: int) -> Select:
     )
 
 
-def consensus(segmentation_id: int, policy: str = "latest") -> Select:
-    """(roi_id, label, revision) for every ROI of a segmentation that has events.
+def consensus(segmentation_id, policy: str = "latest") -> Select:
+    """(roi_id, label, revision) for every ROI of a segmentation (or of a ROI-id subquery) that has events.
 
     The label is None where every curator has withdrawn theirs.
     """
@@ -132,7 +139,7 @@ def consensus(segmentation_id: int, policy: str = "latest") -> Select:
     ).group_by(rows.c.roi_id)
 
 
-def accepted_clause(segmentation_id: int, policy: str):
+def accepted_clause(segmentation_id, policy: str):
     """SQL condition on rois: accepted under the policy (no decision counts as accepted)."""
     state = consensus(segmentation_id, policy).subquery("state")
     not_accepted = select(state.c.roi_id).where(state.c.label != "accepted")

@@ -38,6 +38,7 @@ from segdb.archive.payload import (
     property_column,
 )
 from segdb.archive.properties import encode_property_value
+from segdb.archive.query import RoiHit, RoiQuery, explain
 from segdb.archive.reader import (
     PlaneHandle,
     plane_handles,
@@ -526,12 +527,17 @@ class Archive:
                 "ingest it again"
             )
         session_row = db.get(m.ImagingSession, seg.session_id)
-        fov_id = None
-        if field_of_view is not None:
-            fov_id = get_or_create(db, m.FieldOfView, {"subject_id": session_row.subject_id, "fov_name": field_of_view})
         described: set[str] = set()
         for index, (payload, written) in enumerate(zip(payloads, files)):
-            plane_id = self._plane_for(db, seg.session_id, payload, fov_id, pixel_size_um, origin)
+            # Without a named field of view, a plane name is one place per subject: plane0 of every
+            # session of m12 is registered and matched together. Several planes get one each.
+            if field_of_view is None:
+                fov_name = payload.plane_name
+            else:
+                fov_name = field_of_view if len(payloads) == 1 else f"{field_of_view}:{payload.plane_name}"
+            fov_id = get_or_create(db, m.FieldOfView, {"subject_id": session_row.subject_id, "fov_name": fov_name})
+            plane = self._plane_for(db, seg.session_id, payload, fov_id, pixel_size_um, origin)
+            plane_id = plane.plane_id
             file_row = m.ArrayFile(
                 relative_path=check_relative_path(written.relative_path),
                 size_bytes=written.size_bytes,
@@ -554,7 +560,7 @@ class Archive:
                 )
             )
             db.flush()
-            roi_ids = _insert_rois(db, seg_id, plane_id, payload, pixel_size_um, origin)
+            roi_ids = _insert_rois(db, seg_id, plane, payload)
             _insert_properties(db, seg_id, roi_ids, payload.properties, described)
             _insert_pipeline_decisions(db, seg_id, seg.source_format, roi_ids, payload.source_accepted)
             for kind, group, traces in (
@@ -581,7 +587,7 @@ class Archive:
         seg.status = "ready"
 
     def _plane_for(self, db: Session, session_id: int, payload: PlanePayload, fov_id: int | None,
-                   pixel_size_um: float, origin: tuple[float, float, float]) -> int:
+                   pixel_size_um: float, origin: tuple[float, float, float]) -> m.ImagingPlane:
         height, width = payload.frame_shape
         plane = db.execute(
             select(m.ImagingPlane).where(
@@ -596,16 +602,16 @@ class Archive:
             )
             db.add(plane)
             db.flush()
-            return plane.plane_id
+            return plane
         if (plane.height, plane.width) != (height, width):
             raise InvalidInputError(
                 f"plane {payload.plane_name!r} of this session is already archived as {plane.height} x {plane.width} "
                 f"pixels, but this segmentation's frame is {height} x {width}; use another plane name for a "
                 "different field of view"
             )
-        if fov_id is not None and plane.fov_id is None:
+        if plane.fov_id is None:
             plane.fov_id = fov_id
-        return plane.plane_id
+        return plane
 
     # -- deleting -----------------------------------------------------------------------------
 
@@ -724,6 +730,27 @@ class Archive:
                 (root / relative).unlink(missing_ok=True)
             _remove_empty_dirs(root)
         return GcReport(tuple(orphans), orphan_bytes, tuple(stale), apply)
+
+    # -- cross-session queries ----------------------------------------------------------------
+
+    def query_rois(self, **filters: Any) -> list[RoiHit]:
+        """ROIs across sessions matching every filter, answered in SQL; see :class:`RoiQuery`."""
+        query = RoiQuery(**filters)
+        with self.catalog.reading() as db:
+            return query.run(db)
+
+    def explain_query(self, **filters: Any) -> str:
+        """The database's plan for a query (which indexes it uses)."""
+        query = RoiQuery(**filters)
+        with self.catalog.reading() as db:
+            by_position = query.position_statement(db)
+            if by_position is None:
+                return explain(db, query.statement())
+            roi_ids = list(db.scalars(by_position))
+            return (
+                f"1. ROIs by position:\n{explain(db, by_position)}\n"
+                f"2. the rest of the filters on those {len(roi_ids)} ROIs:\n{explain(db, query.statement(roi_ids))}"
+            )
 
     # -- arrays for the layers above ----------------------------------------------------------
 
@@ -1135,16 +1162,27 @@ def _plane_arrays(payload: PlanePayload, source_format: str) -> PlaneArrays:
     )
 
 
+def apply_affine(transform: Sequence[Sequence[float]] | None, x: float, y: float) -> tuple[float, float]:
+    """A 2x3 affine on (x, y); None is the identity."""
+    if transform is None:
+        return x, y
+    (a, b, c), (d, e, f) = transform
+    return a * x + b * y + c, d * x + e * y + f
+
+
 def _roi_rows(
-    seg_id: int, plane_id: int, keys: Sequence[int | str], geometry: Sequence[RoiGeometry], kind: str,
-    accepted: Sequence[bool | None], pixel_size_um: float, origin: tuple[float, float, float],
+    seg_id: int, plane: m.ImagingPlane, keys: Sequence[int | str], geometry: Sequence[RoiGeometry], kind: str,
+    accepted: Sequence[bool | None],
 ) -> list[dict[str, Any]]:
     rows = []
     for index, (key, geo) in enumerate(zip(keys, geometry)):
+        x_um = plane.origin_x_um + geo.centroid_col * plane.pixel_size_um
+        y_um = plane.origin_y_um + geo.centroid_row * plane.pixel_size_um
+        fov_x, fov_y = apply_affine(plane.fov_transform, x_um, y_um)
         rows.append(
             {
                 "segmentation_id": seg_id,
-                "plane_id": plane_id,
+                "plane_id": plane.plane_id,
                 "roi_key": str(key),
                 "roi_key_type": "int" if isinstance(key, int) else "str",
                 "kind": kind,
@@ -1152,8 +1190,11 @@ def _roi_rows(
                 "trace_column": index,
                 "centroid_row": geo.centroid_row,
                 "centroid_col": geo.centroid_col,
-                "centroid_x_um": origin[0] + geo.centroid_col * pixel_size_um,
-                "centroid_y_um": origin[1] + geo.centroid_row * pixel_size_um,
+                "centroid_x_um": x_um,
+                "centroid_y_um": y_um,
+                "fov_id": plane.fov_id,
+                "fov_x_um": fov_x,
+                "fov_y_um": fov_y,
                 "bbox_row_min": geo.bbox[0],
                 "bbox_row_max": geo.bbox[1],
                 "bbox_col_min": geo.bbox[2],
@@ -1167,12 +1208,9 @@ def _roi_rows(
     return rows
 
 
-def _insert_rois(db: Session, seg_id: int, plane_id: int, payload: PlanePayload, pixel_size_um: float,
-                 origin: tuple[float, float, float]) -> list[int]:
-    rows = _roi_rows(seg_id, plane_id, payload.roi_keys, payload.roi_geometry, "cell", payload.source_accepted,
-                     pixel_size_um, origin)
-    rows += _roi_rows(seg_id, plane_id, payload.background_keys, payload.background_geometry, "background", [],
-                      pixel_size_um, origin)
+def _insert_rois(db: Session, seg_id: int, plane: m.ImagingPlane, payload: PlanePayload) -> list[int]:
+    rows = _roi_rows(seg_id, plane, payload.roi_keys, payload.roi_geometry, "cell", payload.source_accepted)
+    rows += _roi_rows(seg_id, plane, payload.background_keys, payload.background_geometry, "background", [])
     result = db.execute(insert(m.Roi).returning(m.Roi.roi_id, sort_by_parameter_order=True), rows)
     return [int(r[0]) for r in result.all()][: len(payload.roi_keys)]
 

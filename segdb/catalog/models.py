@@ -208,6 +208,8 @@ class Roi(Base):
         CheckConstraint("pixel_count >= 0", name="nonnegative_pixel_count"),
         Index(None, "plane_id", "kind"),
         Index(None, "plane_id", "centroid_x_um", "centroid_y_um"),
+        # Cross-session position queries: a field of view, then a box in its reference frame.
+        Index(None, "fov_id", "fov_x_um", "fov_y_um"),
     )
 
     roi_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -230,6 +232,11 @@ class Roi(Base):
     bbox_col_min: Mapped[int] = mapped_column(Integer)
     bbox_col_max: Mapped[int] = mapped_column(Integer)
     pixel_count: Mapped[int] = mapped_column(Integer)
+    # The centroid in its field of view's reference frame (the plane's fov_transform applied),
+    # copied here (with the plane's fov_id) so position queries across sessions run on one index.
+    fov_id: Mapped[int | None] = mapped_column(Integer)
+    fov_x_um: Mapped[float | None] = mapped_column(Float)
+    fov_y_um: Mapped[float | None] = mapped_column(Float)
     # roiextractors' location convention: median (row, col) of the mask's brightest pixels.
     location_row: Mapped[int] = mapped_column(Integer)
     location_col: Mapped[int] = mapped_column(Integer)
@@ -406,3 +413,81 @@ class CurationFreeze(Base):
     frozen_by: Mapped[str] = mapped_column(String(255))
     frozen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class PlaneRegistration(Base):
+    """How a plane was placed in its field of view's reference frame (estimated or supplied)."""
+
+    __tablename__ = "plane_registrations"
+
+    plane_id: Mapped[int] = mapped_column(ForeignKey("imaging_planes.plane_id", ondelete="CASCADE"), primary_key=True)
+    reference_plane_id: Mapped[int | None] = mapped_column(
+        ForeignKey("imaging_planes.plane_id", ondelete="SET NULL")
+    )
+    method: Mapped[str] = mapped_column(String(64))
+    # 2x3 affine on (x, y) µm, plane frame -> field of view frame (as imaging_planes.fov_transform).
+    transform: Mapped[list[Any]] = mapped_column(JSON)
+    score: Mapped[float | None] = mapped_column(Float)
+    overlap: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    created_by: Mapped[str] = mapped_column(String(255))
+
+
+class MatchingRun(Base):
+    """One run of cross-session matching over a field of view; runs coexist and never change."""
+
+    __tablename__ = "matching_runs"
+
+    matching_run_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fov_id: Mapped[int] = mapped_column(ForeignKey("fields_of_view.fov_id", ondelete="RESTRICT"), index=True)
+    plane_name: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(255))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    created_by: Mapped[str] = mapped_column(String(255))
+    num_sessions: Mapped[int] = mapped_column(Integer)
+    num_tracks: Mapped[int] = mapped_column(Integer)
+
+
+class RoiMatch(Base):
+    """A scored pair of ROIs of two sessions that a matching run linked."""
+
+    __tablename__ = "roi_matches"
+
+    matching_run_id: Mapped[int] = mapped_column(
+        ForeignKey("matching_runs.matching_run_id", ondelete="CASCADE"), primary_key=True
+    )
+    roi_a_id: Mapped[int] = mapped_column(ForeignKey("rois.roi_id", ondelete="CASCADE"), primary_key=True)
+    roi_b_id: Mapped[int] = mapped_column(ForeignKey("rois.roi_id", ondelete="CASCADE"), primary_key=True, index=True)
+    distance_um: Mapped[float] = mapped_column(Float)
+    iou: Mapped[float | None] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+
+
+class Track(Base):
+    """One cell followed across sessions by one matching run. A track id never changes meaning."""
+
+    __tablename__ = "tracks"
+
+    track_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    matching_run_id: Mapped[int] = mapped_column(
+        ForeignKey("matching_runs.matching_run_id", ondelete="CASCADE"), index=True
+    )
+    num_sessions: Mapped[int] = mapped_column(Integer)
+
+
+class TrackMember(Base):
+    """A ROI of a track: at most one per session, and a ROI in at most one track of a run."""
+
+    __tablename__ = "track_members"
+    __table_args__ = (
+        UniqueConstraint("track_id", "session_id"),
+        UniqueConstraint("matching_run_id", "roi_id"),
+    )
+
+    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.track_id", ondelete="CASCADE"), primary_key=True)
+    roi_id: Mapped[int] = mapped_column(ForeignKey("rois.roi_id", ondelete="CASCADE"), primary_key=True, index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.session_id", ondelete="CASCADE"))
+    matching_run_id: Mapped[int] = mapped_column(
+        ForeignKey("matching_runs.matching_run_id", ondelete="CASCADE")
+    )
