@@ -57,8 +57,33 @@ def build_demo_archive(folder: Path, *, seed: int = 0, out: TextIO) -> segdb.Arc
                 file=out,
             )
     _summarise(archive, out)
+    _tracking_demo(archive, seed=seed, out=out)
     print(f"done in {time.perf_counter() - started:.1f} s; try `segdb ls segmentations --archive {folder}`", file=out)
     return archive
+
+
+def _tracking_demo(archive: segdb.Archive, *, seed: int, out: TextIO) -> None:
+    """A simulated field of view over six weeks with known identities: register, match, score."""
+    from segdb.tracking import simulate_fov
+    from segdb.tracking.groundtruth import ingest_simulated_fov, score_run
+
+    print("\nfollowing cells across sessions (simulated, with known identities):", file=out)
+    fov = simulate_fov(n_sessions=6, n_cells=150, frame_shape=(256, 256), drift_px=10, rotation_deg=3, seed=seed)
+    truth = ingest_simulated_fov(archive, fov, subject="m40", field_of_view="v1-site1",
+                                 first_day=dt.date(2026, 4, 6), n_frames=200)
+    registrations = archive.register_field_of_view("m40", "v1-site1")
+    worst = min((r.score for r in registrations[1:] if r.score is not None), default=1.0)
+    print(f"  registered {len(registrations)} sessions of m40/v1-site1 (lowest score {worst:.2f})", file=out)
+    run = archive.match_field_of_view("m40", "v1-site1")
+    accuracy = score_run(archive, run.matching_run_id, truth)
+    print(f"  matching run {run.matching_run_id}: {run.num_tracks} tracks; against the truth: precision "
+          f"{accuracy.precision:.3f}, recall {accuracy.recall:.3f}", file=out)
+    full = archive.tracks(run.matching_run_id, min_sessions=len(fov.sessions))
+    if full:
+        track = archive.track(full[0])
+        print(f"  track {track.track_id} follows one cell through all {len(track.members)} sessions: "
+              + ", ".join(f"{m.session}#{m.roi}" for m in track.members), file=out)
+        print(f"  try `segdb track show {track.track_id} --archive {archive.location}`", file=out)
 
 
 def _summarise(archive: segdb.Archive, out: TextIO) -> None:

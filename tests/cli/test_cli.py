@@ -113,13 +113,19 @@ def test_demo_builds_an_archive_through_the_ingest_path(tmp_path, capsys):
     assert code == 0
     archive = segdb.open(tmp_path / "demo", create=False)
     try:
-        segmentations = archive.segmentations()
-        assert len(segmentations) == 9 and {s.subject for s in segmentations} == {"m12", "m15", "m21"}
-        assert all(len(s.planes) == 2 for s in segmentations)
+        suite2p = [s for s in archive.segmentations() if s.source_format == "suite2p"]
+        assert len(suite2p) == 9 and {s.subject for s in suite2p} == {"m12", "m15", "m21"}
+        assert all(len(s.planes) == 2 for s in suite2p)
+        assert len(archive.segmentations(subject="m40")) == 6
+        [run] = archive.matching_runs("m40")
+        assert run.num_sessions == 6
         assert archive.verify().ok
     finally:
         archive.close()
     assert "9 segmentations" in out
+    precision = float(out.split("precision ")[1].split(",")[0])
+    recall = float(out.split("recall ")[1].split()[0])
+    assert precision >= 0.95 and recall >= 0.95
     code, _, err = _run(capsys, "demo", str(tmp_path / "demo"))
     assert code == 2 and "not empty" in err
 
