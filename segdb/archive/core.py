@@ -739,6 +739,12 @@ class Archive:
         with self.catalog.reading() as db:
             return query.run(db)
 
+    def count_rois(self, **filters: Any) -> int:
+        """How many ROIs a query finds, counted in SQL."""
+        query = RoiQuery(**filters)
+        with self.catalog.reading() as db:
+            return query.count(db)
+
     def explain_query(self, **filters: Any) -> str:
         """The database's plan for a query (which indexes it uses)."""
         query = RoiQuery(**filters)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from segdb.archive.consensus import accepted_clause, check_policy
@@ -114,7 +114,16 @@ class RoiQuery:
         candidates = and_(*conditions, roi_filter(self.where))
         query = (
             select(
-                m.Roi,
+                m.Roi.roi_id,
+                m.Roi.segmentation_id,
+                m.Roi.roi_key,
+                m.Roi.roi_key_type,
+                m.Roi.kind,
+                m.Roi.centroid_row,
+                m.Roi.centroid_col,
+                m.Roi.fov_x_um,
+                m.Roi.fov_y_um,
+                m.Roi.pixel_count,
                 m.Subject.subject_name,
                 m.ImagingSession.session_name,
                 m.ImagingSession.session_start,
@@ -169,6 +178,13 @@ class RoiQuery:
             out += [m.Roi.fov_x_um.between(min(x0, x1), max(x0, x1)), m.Roi.fov_y_um.between(min(y0, y1), max(y0, y1))]
         return out
 
+    def count(self, db: Session) -> int:
+        by_position = self.position_statement(db)
+        roi_ids = None if by_position is None else list(db.scalars(by_position))
+        if roi_ids == []:
+            return 0
+        return _count(db, self.statement(roi_ids))
+
     def run(self, db: Session) -> list[RoiHit]:
         from segdb.archive.core import as_utc, roi_key_value
 
@@ -178,22 +194,26 @@ class RoiQuery:
             return []
         return [
             RoiHit(
-                roi_id=roi.roi_id,
-                subject=subject,
-                session=session,
-                session_start=as_utc(start),
-                segmentation_id=roi.segmentation_id,
-                segmentation=segmentation,
-                plane=plane,
-                field_of_view=fov,
-                key=roi_key_value(roi.roi_key, roi.roi_key_type),
-                kind=roi.kind,
-                centroid_px=(roi.centroid_row, roi.centroid_col),
-                fov_um=(roi.fov_x_um, roi.fov_y_um),
-                pixel_count=roi.pixel_count,
+                roi_id=row.roi_id,
+                subject=row.subject_name,
+                session=row.session_name,
+                session_start=as_utc(row.session_start),
+                segmentation_id=row.segmentation_id,
+                segmentation=row.segmentation_name,
+                plane=row.plane_name,
+                field_of_view=row.fov_name,
+                key=roi_key_value(row.roi_key, row.roi_key_type),
+                kind=row.kind,
+                centroid_px=(row.centroid_row, row.centroid_col),
+                fov_um=(row.fov_x_um, row.fov_y_um),
+                pixel_count=row.pixel_count,
             )
-            for roi, subject, session, start, segmentation, plane, fov in db.execute(self.statement(roi_ids)).all()
+            for row in db.execute(self.statement(roi_ids)).all()
         ]
+
+
+def _count(db: Session, statement: Select) -> int:
+    return int(db.scalar(select(func.count()).select_from(statement.order_by(None).subquery())))
 
 
 def explain(db: Session, statement: Select) -> str:

@@ -1,0 +1,202 @@
+"""Cross-session query benchmark: an archive of N sessions x 1,000 ROIs, against how a lab does it today.
+
+    python benchmarks/bench_queries.py               # 1,000 sessions (10^6 ROIs), SQLite and PostgreSQL
+    python benchmarks/bench_queries.py --small       # 100 sessions
+    python benchmarks/bench_queries.py --postgres URL
+
+Queries:
+  A. accepted ROIs of subject S within 15 µm of point P (in its field of view's frame)
+  B. ROIs with snr > 5 in sessions after date D
+Each runs in SQL (query plan printed) and, side by side, the way a lab answers it today: load every
+session's suite2p stat.npy / iscell.npy (and a per-ROI snr.npy) and filter in numpy.
+Target: both use indexes, answer in milliseconds, and beat the numpy baseline by at least 100x.
+
+The archive is built through the normal ingest path (tiny traces: the catalog is what is measured),
+which takes a few minutes at full size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+from roiextractors.segmentationextractor import SegmentationExtractor, _RoiResponse, _ROIMasks
+from sqlalchemy import create_engine, text
+
+import segdb
+
+N_ROIS = 1000
+SUBJECTS = 10
+FRAME = (512, 512)
+PIXEL_UM = 1.0
+
+
+class Session(SegmentationExtractor):
+    def __init__(self, rng: np.random.Generator):
+        super().__init__()
+        ids = list(range(N_ROIS))
+        self._roi_ids = ids
+        self._sampling_frequency = 30.0
+        self._roi_responses.append(_RoiResponse("raw", np.zeros((2, N_ROIS), np.float32), ids))
+        self.centres = rng.integers(8, FRAME[0] - 8, size=(N_ROIS, 2))
+        masks = []
+        for r, c in self.centres.astype(int):
+            rows, cols = np.mgrid[r - 2 : r + 3, c - 2 : c + 3]
+            masks.append(np.column_stack([rows.ravel(), cols.ravel(), np.ones(25)]))
+        self._roi_masks = _ROIMasks(masks, "nwb-pixel_mask", FRAME, {i: i for i in ids})
+        self.iscell = rng.random(N_ROIS) < 0.8
+        self.snr = rng.gamma(2.0, 2.5, N_ROIS)
+        self.set_property("iscell", self.iscell.astype(float), ids)
+        self.set_property("snr", self.snr, ids)
+
+    def get_frame_shape(self):
+        return FRAME
+
+    def get_num_samples(self):
+        return 2
+
+    def get_native_timestamps(self, start_sample=None, end_sample=None):
+        return None
+
+
+def build(archive, folder: Path, n_sessions: int) -> None:
+    """Ingest N sessions and write the same sessions as suite2p-style files for the numpy baseline."""
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    for index in range(n_sessions):
+        subject = f"m{index % SUBJECTS:02d}"
+        day = dt.date(2025, 1, 1) + dt.timedelta(days=index // SUBJECTS)
+        source = Session(rng)
+        archive.ingest(source, subject=subject, session=day.isoformat(), session_start=day, pixel_size_um=PIXEL_UM,
+                       field_of_view="site1", progress=False)
+        if folder is not None:
+            plane = folder / subject / day.isoformat() / "suite2p" / "plane0"
+            plane.mkdir(parents=True, exist_ok=True)
+            stat = _suite2p_stat(source.centres, np.random.default_rng(index))
+            np.save(plane / "stat.npy", stat, allow_pickle=True)
+            np.save(plane / "iscell.npy", np.column_stack([source.iscell.astype(float), source.iscell]))
+            np.save(plane / "snr.npy", source.snr)
+        if index % 100 == 99:
+            print(f"    ... {index + 1}/{n_sessions} sessions ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+
+
+def _suite2p_stat(centres: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """stat.npy entries shaped like suite2p's (the real example's: ~60 pixels, ~870 neuropil pixels)."""
+    entries = []
+    for r, c in centres:
+        n = 60
+        entries.append({
+            "ypix": np.full(n, r, np.int32), "xpix": np.full(n, c, np.int32), "lam": rng.random(n, np.float32),
+            "med": [float(r), float(c)], "footprint": 1.0, "mrs": 0.8, "mrs0": 1.1, "compact": 1.05,
+            "solidity": 0.9, "npix": n, "npix_soma": n, "soma_crop": np.ones(n, bool), "overlap": np.zeros(n, bool),
+            "radius": 4.2, "aspect_ratio": 1.1, "npix_norm_no_crop": 1.0, "npix_norm": 1.0, "skew": 2.0, "std": 30.0,
+            "neuropil_mask": rng.integers(0, FRAME[0] * FRAME[1], 870, dtype=np.int32),
+        })
+    return np.array(entries, dtype=object)
+
+
+def numpy_query_a(folder: Path, subject: str, point: tuple[float, float], radius: float) -> int:
+    found = 0
+    for plane in sorted((folder / subject).glob("*/suite2p/plane0")):
+        stat = np.load(plane / "stat.npy", allow_pickle=True)
+        iscell = np.load(plane / "iscell.npy")[:, 0] > 0.5
+        med = np.array([s["med"] for s in stat])
+        x, y = med[:, 1] * PIXEL_UM, med[:, 0] * PIXEL_UM
+        found += int(np.sum(iscell & ((x - point[0]) ** 2 + (y - point[1]) ** 2 <= radius**2)))
+    return found
+
+
+def numpy_query_b(folder: Path, after: dt.date) -> int:
+    found = 0
+    for plane in sorted(folder.glob("*/*/suite2p/plane0")):
+        if dt.date.fromisoformat(plane.parts[-3]) <= after:
+            continue
+        np.load(plane / "stat.npy", allow_pickle=True)  # a lab loads the session to know its ROIs
+        found += int(np.sum(np.load(plane / "snr.npy") > 5))
+    return found
+
+
+def _median_time(fn, repeats: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def run(kind: str, archive, folder: Path, n_sessions: int) -> None:
+    subject, point, radius = "m03", (256.0, 256.0), 15.0
+    # The last fifth of the sessions: "recent sessions".
+    after = dt.date(2025, 1, 1) + dt.timedelta(days=int(n_sessions // SUBJECTS * 0.8) - 1)
+    query_a = dict(subject=subject, field_of_view="site1", near=(*point, radius), accepted=True)
+    query_b = dict(where="snr > 5", date_from=after + dt.timedelta(days=1))
+    print(f"== {kind}: {n_sessions} sessions x {N_ROIS} ROIs")
+    for label, filters, baseline in (
+        ("A. accepted ROIs of a subject within 15 um of P", query_a,
+         lambda: numpy_query_a(folder, subject, point, radius)),
+        ("B. ROIs with snr > 5 in sessions after D", query_b, lambda: numpy_query_b(folder, after)),
+    ):
+        took, hits = _median_time(lambda f=filters: archive.query_rois(**f), 7)
+        counted, count = _median_time(lambda f=filters: archive.count_rois(**f), 7)
+        base, expected = _median_time(baseline, 3)
+        assert len(hits) == expected == count, (label, len(hits), count, expected)
+        print(f"  {label}: {count} ROIs; numpy over stat.npy files {base * 1e3:.0f} ms; SQL count {counted * 1e3:.1f} ms "
+              f"-> {base / counted:.0f}x (target >= 100x); SQL with every ROI's record {took * 1e3:.1f} ms "
+              f"-> {base / took:.0f}x")
+        print("    plan: " + archive.explain_query(**filters).replace("\n", "\n          "))
+
+
+def _postgres_archive(url: str, tmp: Path):
+    schema = f"segdb_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in url else "?"
+    archive = segdb.open(f"{url}{sep}options=-csearch_path%3D{schema}", storage_root=tmp / schema)
+    return archive, admin, schema
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", action="store_true")
+    parser.add_argument("--postgres", default=os.environ.get("SEGDB_TEST_POSTGRES_URL"))
+    args = parser.parse_args(argv)
+    n_sessions = 100 if args.small else 1000
+    with tempfile.TemporaryDirectory(dir=".") as tmp:
+        tmp = Path(tmp)
+        print(f"building a SQLite archive of {n_sessions} sessions (and their suite2p files)", file=sys.stderr)
+        archive = segdb.open(tmp / "archive")
+        build(archive, tmp / "suite2p-files", n_sessions)
+        with archive.catalog.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+        run("sqlite", archive, tmp / "suite2p-files", n_sessions)
+        archive.close()
+        if args.postgres:
+            print(f"building a PostgreSQL archive of {n_sessions} sessions", file=sys.stderr)
+            archive, admin, schema = _postgres_archive(args.postgres, tmp)
+            try:
+                build(archive, None, n_sessions)
+                with archive.catalog.engine.begin() as conn:
+                    conn.exec_driver_sql("ANALYZE")
+                run("postgresql", archive, tmp / "suite2p-files", n_sessions)
+            finally:
+                archive.close()
+                with admin.begin() as conn:
+                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                admin.dispose()
+        else:
+            print("(PostgreSQL skipped: pass --postgres URL or set SEGDB_TEST_POSTGRES_URL)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
