@@ -20,6 +20,7 @@ the catalog afterwards, so a crash leaves at worst an orphan file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import uuid
@@ -654,10 +655,10 @@ def _fsync_directory(directory: Path) -> None:
         descriptor = os.open(directory, flags)
     except OSError:
         return  # platforms that cannot open directories (Windows) persist renames themselves
+    # Some filesystems refuse fsync on directories; the data file itself is synced either way.
     try:
-        os.fsync(descriptor)
-    except OSError:
-        pass  # some filesystems refuse fsync on directories; the data file itself is synced
+        with contextlib.suppress(OSError):
+            os.fsync(descriptor)
     finally:
         os.close(descriptor)
 
