@@ -119,6 +119,7 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
         self._channel_names = list(plane.channel_names) or ["OpticalChannel"]
         self._times = times
         self._roi_ids = None
+        self._lookups: dict[bool, dict] = {}
 
     # -- identity and shape --------------------------------------------------------------------
 
@@ -189,8 +190,11 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
         selected = self._background if background else self._cells
         if ids is None:
             return np.arange(len(selected))
-        keys = self.get_background_ids() if background else self.get_roi_ids()
-        lookup = {_key_token(key): position for position, key in enumerate(keys)}
+        lookup = self._lookups.get(background)
+        if lookup is None:
+            # A view's selection never changes, so its id -> position map is built once.
+            keys = self.get_background_ids() if background else self.get_roi_ids()
+            lookup = self._lookups[background] = {_key_token(key): position for position, key in enumerate(keys)}
         positions, missing = [], []
         for roi_id in _as_id_list(ids):
             position = lookup.get(_key_token(roi_id))
@@ -199,6 +203,7 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
             else:
                 positions.append(position)
         if missing:
+            keys = self.get_background_ids() if background else self.get_roi_ids()
             noun = "background components" if background else "ROIs"
             raise ValueError(
                 f"{noun} {missing[:10]}{'…' if len(missing) > 10 else ''} are not in this extractor of segmentation "
