@@ -22,45 +22,22 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from roiextractors import SegmentationExtractor
-from roiextractors.segmentationextractor import _RoiResponse, _ROIMasks
 
 import segdb
+from _common import MemorySegmentation, square_masks
 
 
-class InMemorySegmentation(SegmentationExtractor):
-    """Traces already in memory as (samples, rois) and square pixel masks: the cheapest possible source."""
-
-    def __init__(self, n_rois: int, n_samples: int, frame_shape=(512, 512), seed: int = 0):
-        super().__init__()
-        rng = np.random.default_rng(seed)
-        self._sampling_frequency = 30.0
-        self._frame_shape = frame_shape
-        ids = list(range(n_rois))
-        self._roi_ids = ids
-        for name in ("raw", "neuropil", "deconvolved"):
-            data = rng.standard_normal((n_samples, n_rois), dtype=np.float32)
-            data += np.float32(100.0)
-            self._roi_responses.append(_RoiResponse(name, data, ids))
-        masks = []
-        for _ in ids:
-            r, c = rng.integers(0, frame_shape[0] - 10), rng.integers(0, frame_shape[1] - 10)
-            rows, cols = np.mgrid[r : r + 8, c : c + 8]
-            masks.append(np.column_stack([rows.ravel(), cols.ravel(), rng.uniform(0.1, 1, 64)]))
-        self._roi_masks = _ROIMasks(masks, "nwb-pixel_mask", frame_shape, {i: i for i in ids})
-        self._n_samples = n_samples
-
-    def get_frame_shape(self):
-        return self._frame_shape
-
-    def get_num_samples(self):
-        return self._n_samples
-
-    def get_native_timestamps(self, start_sample=None, end_sample=None):
-        return None
+def _source(n_rois: int, n_samples: int, frame_shape=(512, 512), seed: int = 0) -> MemorySegmentation:
+    rng = np.random.default_rng(seed)
+    traces = {}
+    for name in ("raw", "neuropil", "deconvolved"):
+        data = rng.standard_normal((n_samples, n_rois), dtype=np.float32)
+        data += np.float32(100.0)
+        traces[name] = data
+    return MemorySegmentation(traces, square_masks(rng, n_rois, frame_shape, 8), frame_shape)
 
 
-def _plain_h5py_write(path: Path, source: InMemorySegmentation) -> None:
+def _plain_h5py_write(path: Path, source: MemorySegmentation) -> None:
     with h5py.File(path, "w") as handle:
         for name, data in source.get_traces_dict().items():
             if data is not None:
@@ -68,7 +45,7 @@ def _plain_h5py_write(path: Path, source: InMemorySegmentation) -> None:
 
 
 def bench_ingest(n_rois: int, n_samples: int, repeats: int) -> dict:
-    source = InMemorySegmentation(n_rois, n_samples)
+    source = _source(n_rois, n_samples)
     nbytes = sum(d.nbytes for d in source.get_traces_dict().values() if d is not None)
     plain, ours = [], []
     with tempfile.TemporaryDirectory(dir=".") as tmp:
@@ -94,7 +71,7 @@ def bench_ingest(n_rois: int, n_samples: int, repeats: int) -> dict:
 
 def _fill_archive(folder: Path, n_segmentations: int, n_rois: int) -> int:
     archive = segdb.open(folder)
-    source = InMemorySegmentation(n_rois, 10, frame_shape=(256, 256))
+    source = _source(n_rois, 10, frame_shape=(256, 256))
     middle = None
     for index in range(n_segmentations):
         record = archive.ingest(source, subject=f"m{index % 20}", session=f"s{index}", progress=False)

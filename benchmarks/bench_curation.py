@@ -14,6 +14,7 @@ schema of its own, dropped afterwards.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -25,10 +26,10 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-from roiextractors.segmentationextractor import SegmentationExtractor, _RoiResponse, _ROIMasks
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 import segdb
+from _common import MemorySegmentation, postgres_archive
 from segdb.archive.consensus import consensus
 from segdb.catalog import models as m
 
@@ -57,55 +58,30 @@ WRITER = textwrap.dedent(
 )
 
 
-class Rois(SegmentationExtractor):
-    """Many tiny ROIs with one sample each: the catalog is what is measured."""
-
-    def __init__(self, n: int):
-        super().__init__()
-        ids = list(range(n))
-        self._roi_ids = ids
-        self._sampling_frequency = 10.0
-        self._roi_responses.append(_RoiResponse("raw", np.zeros((1, n), np.float32), ids))
-        side = int(np.ceil(np.sqrt(n)))
-        masks = [np.array([[i // side, i % side, 1.0]]) for i in ids]
-        self._roi_masks = _ROIMasks(masks, "nwb-pixel_mask", (side, side), {i: i for i in ids})
-        self.set_property("is_accepted", np.arange(n) % 4 != 0, ids)
-        self._side = side
-
-    def get_frame_shape(self):
-        return (self._side, self._side)
-
-    def get_num_samples(self):
-        return 1
-
-    def get_native_timestamps(self, start_sample=None, end_sample=None):
-        return None
+def _rois(n: int) -> MemorySegmentation:
+    """Many one-pixel ROIs with one sample each: the catalog is what is measured."""
+    side = int(np.ceil(np.sqrt(n)))
+    masks = [np.array([[i // side, i % side, 1.0]]) for i in range(n)]
+    return MemorySegmentation({"raw": np.zeros((1, n), np.float32)}, masks, (side, side),
+                              properties={"is_accepted": np.arange(n) % 4 != 0})
 
 
-def _open(kind: str, tmp: Path, postgres: str | None):
+@contextlib.contextmanager
+def _archive(kind: str, tmp: Path, postgres: str | None):
     if kind == "sqlite":
-        return segdb.open(tmp / f"archive-{uuid.uuid4().hex[:6]}"), None
-    schema = f"segdb_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(postgres)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in postgres else "?"
-    archive = segdb.open(f"{postgres}{sep}options=-csearch_path%3D{schema}", storage_root=tmp / schema)
-    return archive, (admin, schema)
-
-
-def _drop(cleanup) -> None:
-    if cleanup:
-        admin, schema = cleanup
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        archive = segdb.open(tmp / f"archive-{uuid.uuid4().hex[:6]}")
+        try:
+            yield archive
+        finally:
+            archive.close()
+    else:
+        with postgres_archive(postgres, tmp) as archive:
+            yield archive
 
 
 def bench_writers(kind: str, tmp: Path, postgres: str | None, processes: int, labels: int) -> None:
-    archive, cleanup = _open(kind, tmp, postgres)
-    try:
-        record = archive.ingest(Rois(50), subject="bench", session="writers", progress=False)
+    with _archive(kind, tmp, postgres) as archive:
+        record = archive.ingest(_rois(50), subject="bench", session="writers", progress=False)
         root = "" if kind == "sqlite" else str(archive.storage_root)
         procs = [
             subprocess.Popen([sys.executable, "-c", WRITER, archive.catalog.url, root, str(record.segmentation_id),
@@ -135,15 +111,11 @@ def bench_writers(kind: str, tmp: Path, postgres: str | None, processes: int, la
         stored -= processes  # the warm-up labels
         print(f"  {kind:10s}: {processes} x {labels} labels in {wall:.1f} s = {written / wall:.0f} labels/s; "
               f"lost {written - stored}, failed {failed}, crashed writers {crashed}, raw 'database is locked' {locked}")
-    finally:
-        archive.close()
-        _drop(cleanup)
 
 
 def bench_consensus(kind: str, tmp: Path, postgres: str | None, n_rois: int) -> None:
-    archive, cleanup = _open(kind, tmp, postgres)
-    try:
-        record = archive.ingest(Rois(n_rois), subject="bench", session="consensus", progress=False)
+    with _archive(kind, tmp, postgres) as archive:
+        record = archive.ingest(_rois(n_rois), subject="bench", session="consensus", progress=False)
         keys = list(range(0, n_rois, 3))
         for curator, label in (("alice", "rejected"), ("bob", "accepted")):
             for start in range(0, len(keys), 5000):
@@ -173,9 +145,6 @@ def bench_consensus(kind: str, tmp: Path, postgres: str | None, n_rois: int) -> 
             rows = with_consensus(policy)
             assert len(rows) == n_rois
             print(f"  {kind:10s}: with {policy:13s} consensus: {took * 1e3:.0f} ms = {took / base:.2f}x (target <= 3x)")
-    finally:
-        archive.close()
-        _drop(cleanup)
 
 
 def _times(fn, repeats: int) -> list[float]:

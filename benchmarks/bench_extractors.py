@@ -25,40 +25,21 @@ from pathlib import Path
 import h5py
 import numpy as np
 from roiextractors import CaimanSegmentationExtractor
-from roiextractors.segmentationextractor import SegmentationExtractor, _RoiResponse, _ROIMasks
 
 import segdb
+from _common import MemorySegmentation, square_masks
 from segdb.arrays import close_all
 
 N_ROIS = 1000
 FRAME = (512, 512)
 
 
-class Source(SegmentationExtractor):
-    def __init__(self, n_samples: int, seed: int = 0):
-        super().__init__()
-        rng = np.random.default_rng(seed)
-        self._sampling_frequency = 30.0
-        ids = list(range(N_ROIS))
-        self._roi_ids = ids
-        self.raw = rng.standard_normal((n_samples, N_ROIS), dtype=np.float32)
-        self._roi_responses.append(_RoiResponse("raw", self.raw, ids))
-        masks = []
-        for _ in ids:
-            r, c = rng.integers(0, FRAME[0] - 12), rng.integers(0, FRAME[1] - 12)
-            rows, cols = np.mgrid[r : r + 10, c : c + 10]
-            masks.append(np.column_stack([rows.ravel(), cols.ravel(), rng.uniform(0.1, 1, 100)]))
-        self._roi_masks = _ROIMasks(masks, "nwb-pixel_mask", FRAME, {i: i for i in ids})
-        self._n = n_samples
-
-    def get_frame_shape(self):
-        return FRAME
-
-    def get_num_samples(self):
-        return self._n
-
-    def get_native_timestamps(self, start_sample=None, end_sample=None):
-        return None
+def _source(n_samples: int, seed: int = 0) -> MemorySegmentation:
+    rng = np.random.default_rng(seed)
+    raw = rng.standard_normal((n_samples, N_ROIS), dtype=np.float32)
+    source = MemorySegmentation({"raw": raw}, square_masks(rng, N_ROIS, FRAME, 10), FRAME)
+    source.raw = raw
+    return source
 
 
 def _write_caiman(path: Path, raw: np.ndarray) -> None:
@@ -94,7 +75,7 @@ def _best_plain_read(dataset: h5py.Dataset, start: int, stop: int, columns: np.n
 
 def run(n_samples: int, repeats: int) -> None:
     rng = np.random.default_rng(7)
-    source = Source(n_samples)
+    source = _source(n_samples)
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         archive = segdb.open(Path(tmp) / "archive")
         record = archive.ingest(source, subject="bench", session="s", progress=False)
@@ -171,7 +152,7 @@ def peak_memory(lengths: list[int]) -> None:
     block_bytes = 10 * 1000 * 4
     chunk_cache = 1024 * 1024  # h5py's default raw-data chunk cache per dataset
     for n_samples in lengths:
-        source = Source(n_samples, seed=1)
+        source = _source(n_samples, seed=1)
         with tempfile.TemporaryDirectory(dir=".") as tmp:
             archive = segdb.open(Path(tmp) / "archive")
             record = archive.ingest(source, subject="bench", session="s", progress=False)

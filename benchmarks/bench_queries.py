@@ -24,14 +24,12 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
-from roiextractors.segmentationextractor import SegmentationExtractor, _RoiResponse, _ROIMasks
-from sqlalchemy import create_engine, text
 
 import segdb
+from _common import MemorySegmentation, postgres_archive
 
 N_ROIS = 1000
 SUBJECTS = 10
@@ -39,32 +37,19 @@ FRAME = (512, 512)
 PIXEL_UM = 1.0
 
 
-class Session(SegmentationExtractor):
-    def __init__(self, rng: np.random.Generator):
-        super().__init__()
-        ids = list(range(N_ROIS))
-        self._roi_ids = ids
-        self._sampling_frequency = 30.0
-        self._roi_responses.append(_RoiResponse("raw", np.zeros((2, N_ROIS), np.float32), ids))
-        self.centres = rng.integers(8, FRAME[0] - 8, size=(N_ROIS, 2))
-        masks = []
-        for r, c in self.centres.astype(int):
-            rows, cols = np.mgrid[r - 2 : r + 3, c - 2 : c + 3]
-            masks.append(np.column_stack([rows.ravel(), cols.ravel(), np.ones(25)]))
-        self._roi_masks = _ROIMasks(masks, "nwb-pixel_mask", FRAME, {i: i for i in ids})
-        self.iscell = rng.random(N_ROIS) < 0.8
-        self.snr = rng.gamma(2.0, 2.5, N_ROIS)
-        self.set_property("iscell", self.iscell.astype(float), ids)
-        self.set_property("snr", self.snr, ids)
-
-    def get_frame_shape(self):
-        return FRAME
-
-    def get_num_samples(self):
-        return 2
-
-    def get_native_timestamps(self, start_sample=None, end_sample=None):
-        return None
+def _session(rng: np.random.Generator) -> MemorySegmentation:
+    """1,000 ROIs of 5 x 5 pixels, with suite2p's iscell and an snr property."""
+    centres = rng.integers(8, FRAME[0] - 8, size=(N_ROIS, 2))
+    masks = []
+    for r, c in centres:
+        rows, cols = np.mgrid[r - 2 : r + 3, c - 2 : c + 3]
+        masks.append(np.column_stack([rows.ravel(), cols.ravel(), np.ones(25)]))
+    iscell = rng.random(N_ROIS) < 0.8
+    snr = rng.gamma(2.0, 2.5, N_ROIS)
+    source = MemorySegmentation({"raw": np.zeros((2, N_ROIS), np.float32)}, masks, FRAME,
+                                properties={"iscell": iscell.astype(float), "snr": snr})
+    source.centres, source.iscell, source.snr = centres, iscell, snr
+    return source
 
 
 def build(archive, folder: Path, n_sessions: int) -> None:
@@ -74,7 +59,7 @@ def build(archive, folder: Path, n_sessions: int) -> None:
     for index in range(n_sessions):
         subject = f"m{index % SUBJECTS:02d}"
         day = dt.date(2025, 1, 1) + dt.timedelta(days=index // SUBJECTS)
-        source = Session(rng)
+        source = _session(rng)
         archive.ingest(source, subject=subject, session=day.isoformat(), session_start=day, pixel_size_um=PIXEL_UM,
                        field_of_view="site1", progress=False)
         if folder is not None:
@@ -89,16 +74,19 @@ def build(archive, folder: Path, n_sessions: int) -> None:
 
 
 def _suite2p_stat(centres: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """stat.npy entries shaped like suite2p's (the real example's: ~60 pixels, ~870 neuropil pixels)."""
+    """stat.npy entries as suite2p writes them: the real example's fields, sizes and types
+    (numpy scalars, int64 pixel lists of ~60 and neuropil masks of ~870 pixels)."""
     entries = []
     for r, c in centres:
         n = 60
         entries.append({
-            "ypix": np.full(n, r, np.int32), "xpix": np.full(n, c, np.int32), "lam": rng.random(n, np.float32),
-            "med": [float(r), float(c)], "footprint": 1.0, "mrs": 0.8, "mrs0": 1.1, "compact": 1.05,
-            "solidity": 0.9, "npix": n, "npix_soma": n, "soma_crop": np.ones(n, bool), "overlap": np.zeros(n, bool),
-            "radius": 4.2, "aspect_ratio": 1.1, "npix_norm_no_crop": 1.0, "npix_norm": 1.0, "skew": 2.0, "std": 30.0,
-            "neuropil_mask": rng.integers(0, FRAME[0] * FRAME[1], 870, dtype=np.int32),
+            "ypix": np.full(n, r, np.int64), "xpix": np.full(n, c, np.int64), "lam": rng.random(n, np.float32),
+            "med": [int(r), int(c)], "footprint": np.float64(1.0), "mrs": np.float32(0.8), "mrs0": np.float64(1.1),
+            "compact": np.float64(1.05), "solidity": np.float64(0.9), "npix": n, "npix_soma": np.int64(n),
+            "soma_crop": np.ones(n, bool), "overlap": np.zeros(n, bool), "radius": np.float64(4.2),
+            "aspect_ratio": np.float64(1.1), "npix_norm_no_crop": np.float32(1.0), "npix_norm": np.float32(1.0),
+            "skew": np.float32(2.0), "std": np.float32(30.0),
+            "neuropil_mask": rng.integers(0, FRAME[0] * FRAME[1], 870, dtype=np.int64),
         })
     return np.array(entries, dtype=object)
 
@@ -155,16 +143,6 @@ def run(kind: str, archive, folder: Path, n_sessions: int) -> None:
         print("    plan: " + archive.explain_query(**filters).replace("\n", "\n          "))
 
 
-def _postgres_archive(url: str, tmp: Path):
-    schema = f"segdb_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in url else "?"
-    archive = segdb.open(f"{url}{sep}options=-csearch_path%3D{schema}", storage_root=tmp / schema)
-    return archive, admin, schema
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", action="store_true")
@@ -182,17 +160,11 @@ def main(argv=None) -> int:
         archive.close()
         if args.postgres:
             print(f"building a PostgreSQL archive of {n_sessions} sessions", file=sys.stderr)
-            archive, admin, schema = _postgres_archive(args.postgres, tmp)
-            try:
+            with postgres_archive(args.postgres, tmp) as archive:
                 build(archive, None, n_sessions)
                 with archive.catalog.engine.begin() as conn:
                     conn.exec_driver_sql("ANALYZE")
                 run("postgresql", archive, tmp / "suite2p-files", n_sessions)
-            finally:
-                archive.close()
-                with admin.begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
         else:
             print("(PostgreSQL skipped: pass --postgres URL or set SEGDB_TEST_POSTGRES_URL)")
     return 0
