@@ -217,7 +217,8 @@ def upgrade() -> None:
     sa.Column('value_text', sa.Text(), nullable=True),
     sa.CheckConstraint("value_type IN ('bool', 'int', 'float', 'str', 'json')", name=op.f('ck_roi_properties__known_value_type')),
     sa.ForeignKeyConstraint(['roi_id'], ['rois.roi_id'], name=op.f('fk_roi_properties__roi_id__rois'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('roi_id', 'property_name', name=op.f('pk_roi_properties'))
+    sa.PrimaryKeyConstraint('roi_id', 'property_name', name=op.f('pk_roi_properties')),
+    sqlite_with_rowid=False,
     )
     op.create_index(op.f('ix_roi_properties__property_name_value_num'), 'roi_properties', ['property_name', 'value_num'], unique=False)
 

@@ -254,6 +254,8 @@ class RoiProperty(Base):
             name="known_value_type",
         ),
         Index(None, "property_name", "value_num"),
+        # Clustered on (roi_id, property_name) in SQLite: a property lookup is one b-tree descent.
+        {"sqlite_with_rowid": False},
     )
 
     roi_id: Mapped[int] = mapped_column(ForeignKey("rois.roi_id", ondelete="CASCADE"), primary_key=True)
