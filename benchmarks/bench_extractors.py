@@ -126,24 +126,29 @@ def run(n_samples: int, repeats: int) -> None:
         print(f"  segdb / best plain h5py ({best_name}): {ours / plain[best_name]:.2f}x   (target <= 1.5x)")
         print(f"  roiextractors / segdb: {reference / ours:.0f}x faster   (target >= 50x)")
 
-        close_all()
-        with h5py.File(path, "r") as handle:
-            def plain_masks():
-                indptr = handle["masks/indptr"][:]
-                row, col, weight = handle["masks/row"][:], handle["masks/col"][:], handle["masks/weight"][:]
-                return [np.column_stack([row[a:b], col[a:b], weight[a:b]]) for a, b in zip(indptr[:-1], indptr[1:])]
+        def plain_masks(handle):
+            indptr = handle["masks/indptr"][:]
+            row, col, weight = handle["masks/row"][:], handle["masks/col"][:], handle["masks/weight"][:]
+            return [np.column_stack([row[a:b], col[a:b], weight[a:b]]) for a, b in zip(indptr[:-1], indptr[1:])]
 
-            plain_mask_time = _timed(plain_masks, 5)
+        def plain_cold():
+            with h5py.File(path, "r") as handle:
+                return plain_masks(handle)
 
-        def our_masks():
+        def ours_cold():
             close_all()
-            return archive.extractor(record).get_roi_pixel_masks()
+            return extractor.get_roi_pixel_masks()
 
-        our_mask_time = _timed(our_masks, 5)
+        with h5py.File(path, "r") as handle:
+            plain_warm = _timed(lambda: plain_masks(handle), 5)
+        extractor.get_roi_pixel_masks()
+        ours_warm = _timed(extractor.get_roi_pixel_masks, 5)
+        plain_open, ours_open = _timed(plain_cold, 5), _timed(ours_cold, 5)
         print(f"== get_roi_pixel_masks for all {N_ROIS} ROIs")
-        print(f"  plain h5py CSR + split : {plain_mask_time * 1e3:8.2f} ms")
-        print(f"  segdb                  : {our_mask_time * 1e3:8.2f} ms")
-        print(f"  ratio: {our_mask_time / plain_mask_time:.2f}x   (target <= 2x)")
+        print(f"  file already open : plain h5py CSR + split {plain_warm * 1e3:6.2f} ms, segdb {ours_warm * 1e3:6.2f} ms"
+              f" -> {ours_warm / plain_warm:.2f}x (target <= 2x)")
+        print(f"  opening the file  : plain h5py CSR + split {plain_open * 1e3:6.2f} ms, segdb {ours_open * 1e3:6.2f} ms"
+              f" -> {ours_open / plain_open:.2f}x (target <= 2x)")
         archive.close()
 
 
