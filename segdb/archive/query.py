@@ -81,8 +81,7 @@ class RoiQuery:
         fov_ids = list(db.scalars(fovs))
         return select(m.Roi.roi_id).where(m.Roi.fov_id.in_(fov_ids), *self._position())
 
-    def statement(self, roi_ids: Sequence[int] | None = None) -> Select:
-        """The SELECT that answers this query (one row per ROI), within ``roi_ids`` when given."""
+    def _conditions(self, roi_ids: Sequence[int] | None) -> list:
         check_policy(self.curation)
         conditions = [m.Segmentation.status == "ready"]
         if roi_ids is not None:
@@ -111,7 +110,29 @@ class RoiQuery:
                     m.Subject.subject_name == self.subject
                 )
             conditions.append(m.Roi.fov_id.in_(fov_ids))
-        candidates = and_(*conditions, roi_filter(self.where))
+        conditions.append(roi_filter(self.where))
+        candidates = and_(*conditions)
+        if self.accepted is None:
+            return [candidates]
+        # The consensus is computed only for the candidate ROIs, never for the whole archive.
+        clause = accepted_clause(self._lean(select(m.Roi.roi_id)).where(candidates), self.curation)
+        return [candidates, clause if self.accepted else ~clause]
+
+    def _lean(self, query: Select) -> Select:
+        """Only the joins the filters need (a count does not need the names of things)."""
+        query = (
+            query.select_from(m.Roi)
+            .join(m.Segmentation, m.Segmentation.segmentation_id == m.Roi.segmentation_id)
+            .join(m.ImagingSession, m.ImagingSession.session_id == m.Segmentation.session_id)
+        )
+        if self.subject is not None:
+            query = query.join(m.Subject, m.Subject.subject_id == m.ImagingSession.subject_id)
+        if self.plane is not None:
+            query = query.join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
+        return query
+
+    def statement(self, roi_ids: Sequence[int] | None = None) -> Select:
+        """The SELECT that answers this query (one row per ROI), within ``roi_ids`` when given."""
         query = (
             select(
                 m.Roi.roi_id,
@@ -136,23 +157,20 @@ class RoiQuery:
             .join(m.Subject, m.Subject.subject_id == m.ImagingSession.subject_id)
             .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
             .outerjoin(m.FieldOfView, m.FieldOfView.fov_id == m.Roi.fov_id)
-            .where(candidates)
+            .where(*self._conditions(roi_ids))
+            .order_by(m.ImagingSession.session_start, m.ImagingSession.session_name, m.Roi.roi_id)
         )
-        if self.accepted is not None:
-            # The consensus is computed only for the candidate ROIs, never for the whole archive.
-            scope = (
-                select(m.Roi.roi_id)
-                .join(m.Segmentation, m.Segmentation.segmentation_id == m.Roi.segmentation_id)
-                .join(m.ImagingSession, m.ImagingSession.session_id == m.Segmentation.session_id)
-                .join(m.Subject, m.Subject.subject_id == m.ImagingSession.subject_id)
-                .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
-                .where(candidates)
-            )
-            clause = accepted_clause(scope, self.curation)
-            query = query.where(clause if self.accepted else ~clause)
-        query = query.order_by(m.ImagingSession.session_start, m.ImagingSession.session_name, m.Roi.roi_id)
         if self.limit is not None:
             query = query.limit(int(self.limit))
+        return query
+
+    def count_statement(self, roi_ids: Sequence[int] | None = None) -> Select:
+        """SELECT count(*) for this query, with only the joins its filters need."""
+        query = self._lean(select(func.count(m.Roi.roi_id))).where(*self._conditions(roi_ids))
+        if self.limit is not None:
+            return select(func.count()).select_from(
+                self._lean(select(m.Roi.roi_id)).where(*self._conditions(roi_ids)).limit(int(self.limit)).subquery()
+            )
         return query
 
     def _position(self) -> list:
@@ -183,7 +201,7 @@ class RoiQuery:
         roi_ids = None if by_position is None else list(db.scalars(by_position))
         if roi_ids == []:
             return 0
-        return _count(db, self.statement(roi_ids))
+        return int(db.scalar(self.count_statement(roi_ids)))
 
     def run(self, db: Session) -> list[RoiHit]:
         from segdb.archive.core import as_utc, roi_key_value
@@ -210,10 +228,6 @@ class RoiQuery:
             )
             for row in db.execute(self.statement(roi_ids)).all()
         ]
-
-
-def _count(db: Session, statement: Select) -> int:
-    return int(db.scalar(select(func.count()).select_from(statement.order_by(None).subquery())))
 
 
 def explain(db: Session, statement: Select) -> str:

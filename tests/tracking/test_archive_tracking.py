@@ -110,6 +110,14 @@ def test_query_filters_compose(simulated):
     assert extractor.get_roi_ids() == [h.key for h in frame]
     with pytest.raises(segdb.InvalidInputError, match="field_of_view"):
         archive.query(subject="m30", near=(1.0, 1.0, 1.0))
+    for filters in (
+        dict(subject="m30", date_from=sessions[2]),
+        dict(subject="m30", session=sessions[0], accepted=False),
+        dict(where="pixel_count >= 60", plane="plane0"),
+        dict(subject="m30", field_of_view="site1", near=(80.0, 80.0, 20.0), accepted=True),
+        dict(subject="m30", limit=7),
+    ):
+        assert archive.count_rois(**filters) == len(archive.query(**filters)), filters
 
 
 def test_query_and_track_from_the_command_line(tmp_path, capsys):
