@@ -87,6 +87,8 @@ ARRAYS_DIRNAME = "arrays"
 DEFAULT_ARCHIVE = "./segdb-archive"
 STORAGE_ROOT_SETTING = "storage_root"
 SegmentationRef = int | str | SegmentationRecord
+# Every table whose rows reference an array file (each also names its segmentation).
+FILE_REFERENCES = (m.SegmentationPlane, m.TraceSeries, m.SummaryImage, m.MaskSet)
 ProgressArg = bool | Callable[[int], None] | None
 
 
@@ -636,28 +638,25 @@ class Archive:
                     f"segmentation {seg_id} holds {curated} curation decision(s) made by people; deleting it deletes "
                     "them too. Export them first (segdb curate export), then delete with force=True (--force)"
                 )
-            file_ids = set(
-                db.scalars(select(m.SegmentationPlane.array_file_id).where(m.SegmentationPlane.segmentation_id == seg_id))
-            )
-            file_ids |= set(db.scalars(select(m.TraceSeries.array_file_id).where(m.TraceSeries.segmentation_id == seg_id)))
-            file_ids |= set(
-                db.scalars(select(m.SummaryImage.array_file_id).where(m.SummaryImage.segmentation_id == seg_id))
-            )
-            file_ids |= set(db.scalars(select(m.MaskSet.array_file_id).where(m.MaskSet.segmentation_id == seg_id)))
+            file_ids = {
+                file_id
+                for table in FILE_REFERENCES
+                for file_id in db.scalars(select(table.array_file_id).where(table.segmentation_id == seg_id))
+            }
             db.execute(delete(m.Segmentation).where(m.Segmentation.segmentation_id == seg_id))
-            paths = list(
-                db.scalars(select(m.ArrayFile.relative_path).where(m.ArrayFile.array_file_id.in_(file_ids)))
-            )
-            db.execute(delete(m.ArrayFile).where(m.ArrayFile.array_file_id.in_(file_ids)))
-            return paths
+            db.flush()
+            return _drop_unreferenced_files(db, file_ids)
 
-        for relative in self.catalog.write_with_retry(remove):
+        self._unlink_files(self.catalog.write_with_retry(remove))
+        return record
+
+    def _unlink_files(self, relative_paths: Iterable[str]) -> None:
+        """Delete files whose rows are already gone; one that resists is an orphan `segdb gc` reports."""
+        for relative in relative_paths:
             try:
                 resolve_in_root(self.storage_root, relative).unlink(missing_ok=True)
             except (OSError, IntegrityError):
-                # The rows are gone; a file left behind is an orphan that `segdb gc` reports.
-                pass
-        return record
+                continue
 
     # -- integrity ----------------------------------------------------------------------------
 
@@ -928,11 +927,7 @@ class Archive:
         except BaseException:
             path.unlink(missing_ok=True)
             raise
-        for relative_path in unreferenced:
-            try:
-                resolve_in_root(self.storage_root, relative_path).unlink(missing_ok=True)
-            except (OSError, IntegrityError):
-                pass
+        self._unlink_files(unreferenced)
 
     def _plane_handle(self, segmentation: SegmentationRef, plane: str | None) -> PlaneHandle:
         handles = self.plane_handles(segmentation)
@@ -1128,7 +1123,7 @@ def _drop_unreferenced_files(db: Session, file_ids: Iterable[int]) -> list[str]:
     for file_id in file_ids:
         used = sum(
             db.scalar(select(func.count()).select_from(table).where(table.array_file_id == file_id))
-            for table in (m.SegmentationPlane, m.TraceSeries, m.SummaryImage, m.MaskSet)
+            for table in FILE_REFERENCES
         )
         if not used:
             row = db.get(m.ArrayFile, file_id)
