@@ -38,7 +38,7 @@ from segdb.archive.payload import (
     property_column,
 )
 from segdb.archive.properties import encode_property_value
-from segdb.archive.query import RoiHit, RoiQuery, explain
+from segdb.archive.query import RoiHit, RoiQuery
 from segdb.archive.reader import (
     PlaneHandle,
     plane_handles,
@@ -744,18 +744,11 @@ class Archive:
         with self.catalog.reading() as db:
             return query.count(db)
 
-    def explain_query(self, **filters: Any) -> str:
-        """The database's plan for a query (which indexes it uses)."""
+    def explain_query(self, *, count: bool = False, **filters: Any) -> str:
+        """The database's plan for a query (which indexes it uses); ``count`` for counting it."""
         query = RoiQuery(**filters)
         with self.catalog.reading() as db:
-            by_position = query.position_statement(db)
-            if by_position is None:
-                return explain(db, query.statement())
-            roi_ids = list(db.scalars(by_position))
-            return (
-                f"1. ROIs by position:\n{explain(db, by_position)}\n"
-                f"2. the rest of the filters on those {len(roi_ids)} ROIs:\n{explain(db, query.statement(roi_ids))}"
-            )
+            return query.explain(db, count=count)
 
     # -- arrays for the layers above ----------------------------------------------------------
 
@@ -1231,8 +1224,8 @@ def _insert_properties(db: Session, seg_id: int, roi_ids: list[int], columns: It
         for roi_id, value in zip(roi_ids, column.values):
             num, text = encode_property_value(column.value_type, value)
             rows.append(
-                {"roi_id": roi_id, "property_name": column.name, "value_type": column.value_type,
-                 "value_num": num, "value_text": text}
+                {"roi_id": roi_id, "segmentation_id": seg_id, "property_name": column.name,
+                 "value_type": column.value_type, "value_num": num, "value_text": text}
             )
     if rows:
         db.flush()

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, not_, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, not_, or_, select, true
 
 from segdb.catalog import models as m
 from segdb.errors import InvalidInputError
@@ -135,14 +135,27 @@ def _parse_expression(text: str) -> list[Condition]:
     return conditions
 
 
-def roi_filter(where: WhereSpec, *, accepted: ColumnElement[bool] | None = None) -> ColumnElement[bool]:
-    """SQL condition on ``rois`` for a filter; ``accepted`` is the SQL meaning of 'accepted'
-    (a curation consensus); without it the source pipeline's decision is used."""
-    clauses = [_clause(condition, accepted) for condition in parse_where(where)]
+def roi_filter(
+    where: WhereSpec,
+    *,
+    accepted: ColumnElement[bool] | None = None,
+    segmentation_ids: Sequence[int] | None = None,
+) -> ColumnElement[bool]:
+    """SQL condition on ``rois`` for a filter.
+
+    ``accepted`` is the SQL meaning of 'accepted' (a curation consensus); without it the
+    source pipeline's decision is used. ``segmentation_ids``, when the ROIs are known to
+    come from those segmentations, lets property conditions be answered by one range of
+    the (property_name, segmentation_id, value_num) index per segmentation instead of a
+    lookup per candidate ROI.
+    """
+    clauses = [_clause(condition, accepted, segmentation_ids) for condition in parse_where(where)]
     return and_(true(), *clauses)
 
 
-def _clause(condition: Condition, accepted: ColumnElement[bool] | None) -> ColumnElement[bool]:
+def _clause(
+    condition: Condition, accepted: ColumnElement[bool] | None, segmentation_ids: Sequence[int] | None
+) -> ColumnElement[bool]:
     field, op, value = condition.field, condition.op, condition.value
     if field in ROI_COLUMNS:
         column, kind = ROI_COLUMNS[field]
@@ -168,10 +181,44 @@ def _clause(condition: Condition, accepted: ColumnElement[bool] | None) -> Colum
             column = m.Roi.source_accepted
             accepted = or_(column.is_(None), column == True)  # noqa: E712 - SQL comparison
         return accepted if wanted else not_(accepted)
-    return _property_clause(condition)
+    return _property_clause(condition, segmentation_ids)
 
 
-def _property_clause(condition: Condition) -> ColumnElement[bool]:
+def id_in(column: Any, ids: Sequence[int] | Select) -> ColumnElement[bool]:
+    """``column IN ids``; a list of ids is written into the SQL text, not bound one parameter
+    each, so that tens of thousands of them stay within the drivers' parameter limits."""
+    if isinstance(ids, Select):
+        return column.in_(ids)
+    return column.in_(bindparam(None, [int(i) for i in ids], expanding=True, literal_execute=True))
+
+
+def is_property_condition(condition: Condition) -> bool:
+    """Whether a condition is on a stored property (not a column of rois or a special field)."""
+    return condition.field not in ROI_COLUMNS and condition.field not in SPECIAL_FIELDS
+
+
+def property_matches(condition: Condition, segmentation_ids: Sequence[int] | Select) -> Select:
+    """SELECT roi_id of the ROIs of ``segmentation_ids`` (ids or a SELECT of them) whose
+    property satisfies ``condition``: one range of the (property_name, segmentation_id,
+    value_num) index per segmentation."""
+    return select(m.RoiProperty.roi_id).where(
+        m.RoiProperty.property_name == condition.field,
+        id_in(m.RoiProperty.segmentation_id, segmentation_ids),
+        _property_comparison(condition),
+    )
+
+
+def _property_clause(condition: Condition, segmentation_ids: Sequence[int] | Select | None) -> ColumnElement[bool]:
+    if segmentation_ids is not None:
+        return m.Roi.roi_id.in_(property_matches(condition, segmentation_ids))
+    return exists().where(
+        m.RoiProperty.roi_id == m.Roi.roi_id,
+        m.RoiProperty.property_name == condition.field,
+        _property_comparison(condition),
+    )
+
+
+def _property_comparison(condition: Condition) -> ColumnElement[bool]:
     field, op, value = condition.field, condition.op, condition.value
     values = list(value) if op in SET_OPERATORS else [value]
     if all(isinstance(v, bool) or isinstance(v, (int, float)) for v in values):
@@ -186,12 +233,7 @@ def _property_clause(condition: Condition) -> ColumnElement[bool]:
             f"property filter {condition} mixes or uses unsupported value types; compare with numbers, booleans "
             "or strings"
         )
-    compared = _compare(column, op, values if op in SET_OPERATORS else values[0])
-    return exists().where(
-        m.RoiProperty.roi_id == m.Roi.roi_id,
-        m.RoiProperty.property_name == field,
-        compared,
-    )
+    return _compare(column, op, values if op in SET_OPERATORS else values[0])
 
 
 def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:

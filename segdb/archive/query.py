@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, intersect, select
 from sqlalchemy.orm import Session
 
 from segdb.archive.consensus import accepted_clause, check_policy
-from segdb.archive.filters import WhereSpec, roi_filter
+from segdb.archive.filters import WhereSpec, id_in, is_property_condition, parse_where, property_matches, roi_filter
 from segdb.archive.records import _Record
 from segdb.catalog import models as m
 from segdb.errors import InvalidInputError
@@ -40,6 +40,13 @@ class RoiHit(_Record):
     centroid_px: tuple[float, float]
     fov_um: tuple[float | None, float | None]
     pixel_count: int
+
+
+# The columns of a RoiHit that rois holds, in the order run() reads them.
+_HIT_COLUMNS = (
+    m.Roi.roi_id, m.Roi.segmentation_id, m.Roi.roi_key, m.Roi.roi_key_type, m.Roi.kind, m.Roi.centroid_row,
+    m.Roi.centroid_col, m.Roi.fov_x_um, m.Roi.fov_y_um, m.Roi.pixel_count, m.Roi.plane_id, m.Roi.fov_id,
+)
 
 
 @dataclass(frozen=True)
@@ -81,24 +88,45 @@ class RoiQuery:
         fov_ids = list(db.scalars(fovs))
         return select(m.Roi.roi_id).where(m.Roi.fov_id.in_(fov_ids), *self._position())
 
-    def _conditions(self, roi_ids: Sequence[int] | None) -> list:
-        check_policy(self.curation)
-        conditions = [m.Segmentation.status == "ready"]
-        if roi_ids is not None:
-            conditions.append(m.Roi.roi_id.in_(list(roi_ids)))
+    def segmentation_ids(self, db: Session) -> list[int]:
+        """The ready segmentations the subject, session and segmentation filters allow.
+
+        Resolved first (there are thousands of segmentations at most, against millions of
+        ROIs), so that ROIs are then found by their segmentation, and property conditions
+        by one index range per segmentation.
+        """
+        return list(db.scalars(self._segmentations_statement()))
+
+    def _segmentations_statement(self) -> Select:
+        query = (
+            select(m.Segmentation.segmentation_id)
+            .join(m.ImagingSession, m.ImagingSession.session_id == m.Segmentation.session_id)
+            .where(m.Segmentation.status == "ready")
+            .order_by(m.Segmentation.segmentation_id)
+        )
         if self.subject is not None:
-            conditions.append(m.Subject.subject_name == self.subject)
+            query = query.join(m.Subject, m.Subject.subject_id == m.ImagingSession.subject_id).where(
+                m.Subject.subject_name == self.subject
+            )
         if self.session is not None:
             names = [self.session] if isinstance(self.session, str) else list(self.session)
-            conditions.append(m.ImagingSession.session_name.in_(names))
+            query = query.where(m.ImagingSession.session_name.in_(names))
         if self.date_from is not None:
-            conditions.append(m.ImagingSession.session_start >= _as_datetime(self.date_from, "date_from"))
+            query = query.where(m.ImagingSession.session_start >= _as_datetime(self.date_from, "date_from"))
         if self.date_to is not None:
-            conditions.append(m.ImagingSession.session_start <= _as_datetime(self.date_to, "date_to"))
-        if self.plane is not None:
-            conditions.append(m.ImagingPlane.plane_name == self.plane)
+            query = query.where(m.ImagingSession.session_start <= _as_datetime(self.date_to, "date_to"))
         if self.segmentation is not None:
-            conditions.append(m.Segmentation.segmentation_name == self.segmentation)
+            query = query.where(m.Segmentation.segmentation_name == self.segmentation)
+        return query
+
+    def _conditions(self, segmentation_ids: Sequence[int], roi_ids: Sequence[int] | None) -> list:
+        check_policy(self.curation)
+        conditions = [id_in(m.Roi.segmentation_id, segmentation_ids)]
+        if roi_ids is not None:
+            conditions.append(id_in(m.Roi.roi_id, roi_ids))
+        if self.plane is not None:
+            plane_ids = select(m.ImagingPlane.plane_id).where(m.ImagingPlane.plane_name == self.plane)
+            conditions.append(m.Roi.plane_id.in_(plane_ids))
         if self.kind is not None:
             if self.kind not in m.ROI_KINDS:
                 raise InvalidInputError(f"kind {self.kind!r} is not one of {m.ROI_KINDS}")
@@ -110,68 +138,52 @@ class RoiQuery:
                     m.Subject.subject_name == self.subject
                 )
             conditions.append(m.Roi.fov_id.in_(fov_ids))
-        conditions.append(roi_filter(self.where))
+        conditions.append(roi_filter(self.where, segmentation_ids=segmentation_ids))
         candidates = and_(*conditions)
         if self.accepted is None:
             return [candidates]
         # The consensus is computed only for the candidate ROIs, never for the whole archive.
-        clause = accepted_clause(self._lean(select(m.Roi.roi_id)).where(candidates), self.curation)
+        clause = accepted_clause(select(m.Roi.roi_id).where(candidates), self.curation)
         return [candidates, clause if self.accepted else ~clause]
 
-    def _lean(self, query: Select) -> Select:
-        """Only the joins the filters need (a count does not need the names of things)."""
+    def statement(self, segmentation_ids: Sequence[int], roi_ids: Sequence[int] | None = None) -> Select:
+        """The SELECT that answers this query (one row of rois columns per ROI, in session order)
+        among ROIs of ``segmentation_ids`` (see :meth:`segmentation_ids`), and within ``roi_ids``
+        when given. The names of sessions, planes and fields of view are looked up once each."""
         query = (
-            query.select_from(m.Roi)
+            select(*_HIT_COLUMNS)
             .join(m.Segmentation, m.Segmentation.segmentation_id == m.Roi.segmentation_id)
             .join(m.ImagingSession, m.ImagingSession.session_id == m.Segmentation.session_id)
-        )
-        if self.subject is not None:
-            query = query.join(m.Subject, m.Subject.subject_id == m.ImagingSession.subject_id)
-        if self.plane is not None:
-            query = query.join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
-        return query
-
-    def statement(self, roi_ids: Sequence[int] | None = None) -> Select:
-        """The SELECT that answers this query (one row per ROI), within ``roi_ids`` when given."""
-        query = (
-            select(
-                m.Roi.roi_id,
-                m.Roi.segmentation_id,
-                m.Roi.roi_key,
-                m.Roi.roi_key_type,
-                m.Roi.kind,
-                m.Roi.centroid_row,
-                m.Roi.centroid_col,
-                m.Roi.fov_x_um,
-                m.Roi.fov_y_um,
-                m.Roi.pixel_count,
-                m.Subject.subject_name,
-                m.ImagingSession.session_name,
-                m.ImagingSession.session_start,
-                m.Segmentation.segmentation_name,
-                m.ImagingPlane.plane_name,
-                m.FieldOfView.fov_name,
-            )
-            .join(m.Segmentation, m.Segmentation.segmentation_id == m.Roi.segmentation_id)
-            .join(m.ImagingSession, m.ImagingSession.session_id == m.Segmentation.session_id)
-            .join(m.Subject, m.Subject.subject_id == m.ImagingSession.subject_id)
-            .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
-            .outerjoin(m.FieldOfView, m.FieldOfView.fov_id == m.Roi.fov_id)
-            .where(*self._conditions(roi_ids))
+            .where(*self._conditions(segmentation_ids, roi_ids))
             .order_by(m.ImagingSession.session_start, m.ImagingSession.session_name, m.Roi.roi_id)
         )
         if self.limit is not None:
             query = query.limit(int(self.limit))
         return query
 
-    def count_statement(self, roi_ids: Sequence[int] | None = None) -> Select:
-        """SELECT count(*) for this query, with only the joins its filters need."""
-        query = self._lean(select(func.count(m.Roi.roi_id))).where(*self._conditions(roi_ids))
+    def count_statement(self, segmentation_ids: Sequence[int], roi_ids: Sequence[int] | None = None) -> Select:
+        """SELECT count(*) for this query: the rois table alone, no joins.
+
+        When every filter is a property condition (the usual "snr > 5 in these sessions"),
+        the count is read from the property index alone: properties belong to cell ROIs
+        only and carry their segmentation, so the index ranges already hold the answer.
+        """
+        where = parse_where(self.where)
+        property_only = (
+            roi_ids is None and where and all(is_property_condition(c) for c in where)
+            and self.kind in (None, "cell") and self.plane is None and self.field_of_view is None
+            and self.accepted is None and self.limit is None
+        )
+        if property_only:
+            check_policy(self.curation)
+            matches = [property_matches(c, segmentation_ids) for c in where]
+            found = matches[0] if len(matches) == 1 else intersect(*matches)
+            return select(func.count()).select_from(found.subquery())
+        conditions = self._conditions(segmentation_ids, roi_ids)
         if self.limit is not None:
-            return select(func.count()).select_from(
-                self._lean(select(m.Roi.roi_id)).where(*self._conditions(roi_ids)).limit(int(self.limit)).subquery()
-            )
-        return query
+            limited = select(m.Roi.roi_id).where(*conditions).limit(int(self.limit)).subquery()
+            return select(func.count()).select_from(limited)
+        return select(func.count(m.Roi.roi_id)).where(*conditions)
 
     def _position(self) -> list:
         out = []
@@ -196,38 +208,74 @@ class RoiQuery:
             out += [m.Roi.fov_x_um.between(min(x0, x1), max(x0, x1)), m.Roi.fov_y_um.between(min(y0, y1), max(y0, y1))]
         return out
 
-    def count(self, db: Session) -> int:
+    def scope(self, db: Session) -> tuple[list[int], list[int] | None] | None:
+        """(segmentation ids, ROI ids found by position or None), or None when nothing can match."""
+        segmentation_ids = self.segmentation_ids(db)
+        if not segmentation_ids:
+            return None
         by_position = self.position_statement(db)
         roi_ids = None if by_position is None else list(db.scalars(by_position))
         if roi_ids == []:
-            return 0
-        return int(db.scalar(self.count_statement(roi_ids)))
+            return None
+        return segmentation_ids, roi_ids
+
+    def count(self, db: Session) -> int:
+        scope = self.scope(db)
+        return 0 if scope is None else int(db.scalar(self.count_statement(*scope)))
 
     def run(self, db: Session) -> list[RoiHit]:
         from segdb.archive.core import as_utc, roi_key_value
 
-        by_position = self.position_statement(db)
-        roi_ids = None if by_position is None else list(db.scalars(by_position))
-        if roi_ids == []:
+        scope = self.scope(db)
+        if scope is None:
             return []
-        return [
-            RoiHit(
-                roi_id=row.roi_id,
-                subject=row.subject_name,
-                session=row.session_name,
-                session_start=as_utc(row.session_start),
-                segmentation_id=row.segmentation_id,
-                segmentation=row.segmentation_name,
-                plane=row.plane_name,
-                field_of_view=row.fov_name,
-                key=roi_key_value(row.roi_key, row.roi_key_type),
-                kind=row.kind,
-                centroid_px=(row.centroid_row, row.centroid_col),
-                fov_um=(row.fov_x_um, row.fov_y_um),
-                pixel_count=row.pixel_count,
+        rows = db.connection().execute(self.statement(*scope)).all()
+        segmentations = {
+            row.segmentation_id: (row.subject_name, row.session_name, as_utc(row.session_start), row.segmentation_name)
+            for row in db.execute(
+                select(
+                    m.Segmentation.segmentation_id, m.Subject.subject_name, m.ImagingSession.session_name,
+                    m.ImagingSession.session_start, m.Segmentation.segmentation_name,
+                )
+                .join(m.ImagingSession, m.ImagingSession.session_id == m.Segmentation.session_id)
+                .join(m.Subject, m.Subject.subject_id == m.ImagingSession.subject_id)
+                .where(id_in(m.Segmentation.segmentation_id, {row.segmentation_id for row in rows}))
             )
-            for row in db.execute(self.statement(roi_ids)).all()
-        ]
+        }
+        planes = _names(db, m.ImagingPlane.plane_id, m.ImagingPlane.plane_name, {row.plane_id for row in rows})
+        fovs = _names(db, m.FieldOfView.fov_id, m.FieldOfView.fov_name, {row.fov_id for row in rows} - {None})
+        hits = []
+        for (roi_id, segmentation_id, key, key_type, kind, row, col, fov_x, fov_y, pixels, plane_id,
+             fov_id) in rows:
+            subject, session, start, segmentation = segmentations[segmentation_id]
+            hits.append(RoiHit(
+                roi_id, subject, session, start, segmentation_id, segmentation, planes[plane_id], fovs.get(fov_id),
+                roi_key_value(key, key_type), kind, (row, col), (fov_x, fov_y), pixels,
+            ))
+        return hits
+
+    def explain(self, db: Session, *, count: bool = False) -> str:
+        """The database's plans for this query, step by step (which indexes each uses);
+        with ``count``, the plan of counting the ROIs instead of listing them."""
+        segmentation_ids = self.segmentation_ids(db)
+        steps = [f"segmentations by subject, session and date ({len(segmentation_ids)} found):\n"
+                 f"{explain(db, self._segmentations_statement())}"]
+        if segmentation_ids:
+            by_position = self.position_statement(db)
+            roi_ids = None
+            if by_position is not None:
+                roi_ids = list(db.scalars(by_position))
+                steps.append(f"ROIs by position ({len(roi_ids)} found):\n{explain(db, by_position)}")
+            if roi_ids != []:
+                final = self.count_statement if count else self.statement
+                what = "counted" if count else "listed"
+                steps.append(f"the other filters, {what}:\n{explain(db, final(segmentation_ids, roi_ids))}")
+        return "\n".join(f"{n}. {step}" for n, step in enumerate(steps, 1))
+
+
+def _names(db: Session, id_column: Any, name_column: Any, ids: set[int]) -> dict[int, str]:
+    """{id: name} for the rows of a small table with these ids."""
+    return {i: name for i, name in db.execute(select(id_column, name_column).where(id_in(id_column, ids)))}
 
 
 def explain(db: Session, statement: Select) -> str:

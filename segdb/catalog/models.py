@@ -245,7 +245,12 @@ class Roi(Base):
 
 
 class RoiProperty(Base):
-    """A typed per-ROI value; numbers and booleans sit in value_num so SQL can compare them."""
+    """A typed per-ROI value; numbers and booleans sit in value_num so SQL can compare them.
+
+    Only cell ROIs carry properties. ``segmentation_id`` repeats the ROI's segmentation so
+    that "snr > 5 in these sessions" is one index range per segmentation, answered
+    without visiting the ROIs that fail it.
+    """
 
     __tablename__ = "roi_properties"
     __table_args__ = (
@@ -254,12 +259,15 @@ class RoiProperty(Base):
             name="known_value_type",
         ),
         Index(None, "property_name", "value_num"),
+        Index(None, "property_name", "segmentation_id", "value_num"),
         # Clustered on (roi_id, property_name) in SQLite: a property lookup is one b-tree descent.
         {"sqlite_with_rowid": False},
     )
 
     roi_id: Mapped[int] = mapped_column(ForeignKey("rois.roi_id", ondelete="CASCADE"), primary_key=True)
     property_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # Always rois.segmentation_id of roi_id (written together with the property).
+    segmentation_id: Mapped[int] = mapped_column(Integer)
     value_type: Mapped[str] = mapped_column(String(8))
     value_num: Mapped[float | None] = mapped_column(Float)
     value_text: Mapped[str | None] = mapped_column(Text)
