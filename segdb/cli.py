@@ -462,6 +462,7 @@ def _query_parser(commands: Any) -> None:
     query.add_argument("--near", type=float, nargs=3, metavar=("X_UM", "Y_UM", "RADIUS_UM"))
     query.add_argument("--box", type=float, nargs=4, metavar=("X0", "Y0", "X1", "Y1"))
     query.add_argument("--limit", type=int)
+    query.add_argument("--count", action="store_true", help="print only how many ROIs match (counted in SQL)")
     query.add_argument("--explain", action="store_true", help="print the database's query plan instead")
 
 
@@ -477,7 +478,11 @@ def _cmd_query(args: argparse.Namespace) -> int:
     )
     with _open(args) as archive:
         if args.explain:
-            print(archive.explain_query(**filters))
+            print(archive.explain_query(count=args.count, **filters))
+            return 0
+        if args.count:
+            count = archive.count_rois(**filters)
+            print(json.dumps({"count": count}) if args.json else count)
             return 0
         hits = archive.query(**filters)
     _print_rows([h.to_dict() for h in hits],

@@ -139,6 +139,16 @@ def test_query_and_track_from_the_command_line(tmp_path, capsys):
     assert main(["track", "show", str(track_ids[0]), "-a", lab, "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 3
     assert main(["query", "--subject", "m30", "--fov", "site1", "--near", "60", "60", "20", "-a", lab, "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)
+    listed = json.loads(capsys.readouterr().out)
+    assert listed
+    assert main(["query", "--subject", "m30", "--fov", "site1", "--near", "60", "60", "20", "--count", "-a", lab]) == 0
+    assert capsys.readouterr().out.strip() == str(len(listed))
+    later = ["query", "--where", "pixel_count > 1", "--after", "2026-04-02", "-a", lab, "--json"]
+    assert main(later) == 0
+    sessions = {hit["session"] for hit in json.loads(capsys.readouterr().out)}
+    assert main([*later, "--count"]) == 0
+    counted = json.loads(capsys.readouterr().out)["count"]
+    assert main(["query", "--where", "pixel_count > 1", "-a", lab, "--count"]) == 0
+    assert 0 < counted < int(capsys.readouterr().out) and len(sessions) == 2
     assert main(["query", "--subject", "m30", "--fov", "site1", "--near", "60", "60", "20", "--explain", "-a", lab]) == 0
     assert "ix_rois__fov_id_fov_x_um_fov_y_um" in capsys.readouterr().out
