@@ -767,7 +767,7 @@ class Archive:
         check_policy(curation)
         with self.catalog.reading() as db:
             seg_id = self._segmentation_id(db, segmentation)
-            condition = roi_filter(where, accepted=accepted_clause(seg_id, curation))
+            condition = roi_filter(where, [seg_id], accepted=accepted_clause(seg_id, curation))
             rows = db.execute(
                 select(m.Roi.kind, m.Roi.mask_index)
                 .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)

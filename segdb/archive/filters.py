@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, not_, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, not_, or_, select, true
 
 from segdb.catalog import models as m
 from segdb.errors import InvalidInputError
@@ -137,24 +137,22 @@ def _parse_expression(text: str) -> list[Condition]:
 
 def roi_filter(
     where: WhereSpec,
+    segmentation_ids: Sequence[int] | Select,
     *,
     accepted: ColumnElement[bool] | None = None,
-    segmentation_ids: Sequence[int] | None = None,
 ) -> ColumnElement[bool]:
-    """SQL condition on ``rois`` for a filter.
+    """SQL condition on ``rois`` of ``segmentation_ids`` (ids or a SELECT of them) for a filter.
 
-    ``accepted`` is the SQL meaning of 'accepted' (a curation consensus); without it the
-    source pipeline's decision is used. ``segmentation_ids``, when the ROIs are known to
-    come from those segmentations, lets property conditions be answered by one range of
-    the (property_name, segmentation_id, value_num) index per segmentation instead of a
-    lookup per candidate ROI.
+    Property conditions are answered by one range of the (property_name, segmentation_id,
+    value_num) index per segmentation. ``accepted`` is the SQL meaning of 'accepted' (a
+    curation consensus); without it the source pipeline's decision is used.
     """
-    clauses = [_clause(condition, accepted, segmentation_ids) for condition in parse_where(where)]
+    clauses = [_clause(condition, segmentation_ids, accepted) for condition in parse_where(where)]
     return and_(true(), *clauses)
 
 
 def _clause(
-    condition: Condition, accepted: ColumnElement[bool] | None, segmentation_ids: Sequence[int] | None
+    condition: Condition, segmentation_ids: Sequence[int] | Select, accepted: ColumnElement[bool] | None
 ) -> ColumnElement[bool]:
     field, op, value = condition.field, condition.op, condition.value
     if field in ROI_COLUMNS:
@@ -181,7 +179,7 @@ def _clause(
             column = m.Roi.source_accepted
             accepted = or_(column.is_(None), column == True)  # noqa: E712 - SQL comparison
         return accepted if wanted else not_(accepted)
-    return _property_clause(condition, segmentation_ids)
+    return m.Roi.roi_id.in_(property_matches(condition, segmentation_ids))
 
 
 def id_in(column: Any, ids: Sequence[int] | Select) -> ColumnElement[bool]:
@@ -204,16 +202,6 @@ def property_matches(condition: Condition, segmentation_ids: Sequence[int] | Sel
     return select(m.RoiProperty.roi_id).where(
         m.RoiProperty.property_name == condition.field,
         id_in(m.RoiProperty.segmentation_id, segmentation_ids),
-        _property_comparison(condition),
-    )
-
-
-def _property_clause(condition: Condition, segmentation_ids: Sequence[int] | Select | None) -> ColumnElement[bool]:
-    if segmentation_ids is not None:
-        return m.Roi.roi_id.in_(property_matches(condition, segmentation_ids))
-    return exists().where(
-        m.RoiProperty.roi_id == m.Roi.roi_id,
-        m.RoiProperty.property_name == condition.field,
         _property_comparison(condition),
     )
 

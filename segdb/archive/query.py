@@ -80,13 +80,17 @@ class RoiQuery:
             raise InvalidInputError(
                 "positions are µm in a field of view's reference frame: give field_of_view= (--fov) with near/box"
             )
+        fov_ids = list(db.scalars(self._fov_ids_statement()))
+        return select(m.Roi.roi_id).where(m.Roi.fov_id.in_(fov_ids), *self._position())
+
+    def _fov_ids_statement(self) -> Select:
+        """The ids of the fields of view named ``field_of_view`` (of ``subject`` when given)."""
         fovs = select(m.FieldOfView.fov_id).where(m.FieldOfView.fov_name == self.field_of_view)
         if self.subject is not None:
             fovs = fovs.join(m.Subject, m.Subject.subject_id == m.FieldOfView.subject_id).where(
                 m.Subject.subject_name == self.subject
             )
-        fov_ids = list(db.scalars(fovs))
-        return select(m.Roi.roi_id).where(m.Roi.fov_id.in_(fov_ids), *self._position())
+        return fovs
 
     def segmentation_ids(self, db: Session) -> list[int]:
         """The ready segmentations the subject, session and segmentation filters allow.
@@ -132,13 +136,8 @@ class RoiQuery:
                 raise InvalidInputError(f"kind {self.kind!r} is not one of {m.ROI_KINDS}")
             conditions.append(m.Roi.kind == self.kind)
         if self.field_of_view is not None:
-            fov_ids = select(m.FieldOfView.fov_id).where(m.FieldOfView.fov_name == self.field_of_view)
-            if self.subject is not None:
-                fov_ids = fov_ids.join(m.Subject, m.Subject.subject_id == m.FieldOfView.subject_id).where(
-                    m.Subject.subject_name == self.subject
-                )
-            conditions.append(m.Roi.fov_id.in_(fov_ids))
-        conditions.append(roi_filter(self.where, segmentation_ids=segmentation_ids))
+            conditions.append(m.Roi.fov_id.in_(self._fov_ids_statement()))
+        conditions.append(roi_filter(self.where, segmentation_ids))
         candidates = and_(*conditions)
         if self.accepted is None:
             return [candidates]
