@@ -1,6 +1,6 @@
 """Benchmark cross-session registration, matching and tracking on simulated fields of view.
 
-Four tables, all on :func:`segdb.tracking.simulate_fov` (frames sized so that the cell
+Four tables, all on :func:`segdb.synthetic.simulate_fov` (frames sized so that the cell
 density stays that of the default 200 ROIs on 256 x 256 pixels):
 
 1. ``match_sessions`` between two sessions of 100 / 300 / 1,000 / 3,000 ROIs, with
@@ -31,15 +31,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import scipy
 
-from segdb.tracking import (
-    SimulatedFov,
-    Transform,
-    build_tracks,
-    evaluate,
-    match_sessions,
-    register_sessions,
-    simulate_fov,
-)
+from segdb.synthetic import SimulatedFov, evaluate, simulate_fov
+from segdb.tracking import Transform, build_tracks, match_sessions, register_sessions
 
 # The default simulation's density: 200 ROIs on 256 x 256 pixels.
 _PIXELS_PER_ROI = 256 * 256 / 200

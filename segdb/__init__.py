@@ -21,8 +21,7 @@ from segdb.errors import (
     SchemaVersionError,
     SegDBError,
 )
-
-__version__ = "0.1.0"
+from segdb.version import __version__
 
 if TYPE_CHECKING:
     from segdb.api import Archive

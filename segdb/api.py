@@ -6,7 +6,6 @@ joins them, so ``segdb.open`` returns an archive that can hand out extractors.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -287,17 +286,3 @@ class TraceExtraction:
 def _plane_pixels(plane: np.ndarray) -> np.ndarray:
     rows, cols = np.nonzero(plane)
     return np.column_stack([rows, cols, np.ones(rows.size)]).astype(np.float64)
-
-
-_REOPENED: dict[tuple[int, tuple[str, str]], Archive] = {}
-
-
-def reopen(spec: tuple[str, str]) -> Archive:
-    """The archive a pickled extractor came from, opened once per process."""
-    key = (os.getpid(), tuple(spec))
-    if key not in _REOPENED:
-        url, storage_root = spec
-        _REOPENED[key] = Archive.open(url, storage_root=storage_root, create=False)
-    return _REOPENED[key]
-
-

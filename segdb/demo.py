@@ -10,7 +10,7 @@ from typing import TextIO
 import segdb
 from segdb.errors import ConflictError
 from segdb.ingest.frontends import ingest_path
-from segdb.ingest.synthetic import write_suite2p_folder
+from segdb.synthetic import write_suite2p_folder
 
 SUBJECTS = ("m12", "m15", "m21")
 SESSIONS_PER_SUBJECT = 3
@@ -64,8 +64,8 @@ def build_demo_archive(folder: Path, *, seed: int = 0, out: TextIO) -> segdb.Arc
 
 def _tracking_demo(archive: segdb.Archive, *, seed: int, out: TextIO) -> None:
     """A simulated field of view over six weeks with known identities: register, match, score."""
-    from segdb.tracking import simulate_fov
-    from segdb.tracking.groundtruth import ingest_simulated_fov, score_run
+    from segdb.synthetic import simulate_fov
+    from segdb.synthetic.groundtruth import ingest_simulated_fov, score_run
 
     print("\nfollowing cells across sessions (simulated, with known identities):", file=out)
     fov = simulate_fov(n_sessions=6, n_cells=150, frame_shape=(256, 256), drift_px=10, rotation_deg=3, seed=seed)

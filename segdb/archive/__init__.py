@@ -1,6 +1,6 @@
 """The archive layer: the only place where catalog rows and array files meet."""
 
-from segdb.archive.core import Archive, resolve_target
+from segdb.archive.core import Archive, reopen, resolve_target
 from segdb.archive.records import (
     FileProblem,
     GcReport,
@@ -14,6 +14,7 @@ from segdb.archive.records import (
 
 __all__ = [
     "Archive",
+    "reopen",
     "resolve_target",
     "FileProblem",
     "GcReport",

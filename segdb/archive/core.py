@@ -81,6 +81,7 @@ from segdb.errors import (
     SegDBError,
 )
 from segdb.progress import progress_bar
+from segdb.version import __version__
 
 CATALOG_FILENAME = "catalog.sqlite"
 ARRAYS_DIRNAME = "arrays"
@@ -987,6 +988,18 @@ class Archive:
 # -- helpers -------------------------------------------------------------------------------------
 
 
+_REOPENED: dict[tuple[int, tuple[str, str]], Archive] = {}
+
+
+def reopen(spec: tuple[str, str]) -> Archive:
+    """The archive a pickled extractor came from (see :meth:`Archive.reopen_spec`), opened once per process."""
+    key = (os.getpid(), tuple(spec))
+    if key not in _REOPENED:
+        url, storage_root = spec
+        _REOPENED[key] = Archive.open(url, storage_root=storage_root, create=False)
+    return _REOPENED[key]
+
+
 def _plane_extractors(
     extractor: SegmentationExtractor | Mapping[str, SegmentationExtractor], plane: str | None
 ) -> dict[str, SegmentationExtractor]:
@@ -1143,8 +1156,6 @@ def _delete_if_unused(db: Session, session_row: m.ImagingSession) -> None:
 
 
 def _plane_arrays(payload: PlanePayload, source_format: str) -> PlaneArrays:
-    import segdb
-
     return PlaneArrays(
         masks=payload.masks,
         background_masks=payload.background_masks,
@@ -1152,7 +1163,7 @@ def _plane_arrays(payload: PlanePayload, source_format: str) -> PlaneArrays:
         background_traces=payload.background_traces,
         images=payload.images,
         timestamps=payload.timestamps,
-        attributes={"source": source_format, "segdb_version": segdb.__version__, "plane": payload.plane_name},
+        attributes={"source": source_format, "segdb_version": __version__, "plane": payload.plane_name},
     )
 
 

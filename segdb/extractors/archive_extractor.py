@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from roiextractors import SegmentationExtractor
 
+from segdb.archive import reopen
 from segdb.archive.reader import PlaneHandle
 from segdb.arrays import ArrayRef, read_trace_block
 
@@ -468,8 +469,6 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        from segdb.api import reopen
-
         state["_archive"] = reopen(state["_archive"])
         self.__dict__.update(state)
 

@@ -9,10 +9,15 @@ imports nothing from the catalog or the archive, which store what it returns.
   between two sessions' mean images.
 * :mod:`~segdb.tracking.matching`: :func:`match_sessions` pairs two sessions' ROIs,
   :func:`build_tracks` joins many sessions into tracks.
-* :mod:`~segdb.tracking.simulate`: a field of view over sessions with known identities,
-  and :func:`evaluate` for tracks against it.
+* :mod:`~segdb.tracking.store`: registration and matching runs kept in an archive.
 
->>> from segdb.tracking import simulate_fov, register_sessions, build_tracks, evaluate
+Simulated fields of view with known identities, to test all of this against, live in
+:mod:`segdb.synthetic.fov`.
+
+May import: :mod:`segdb.archive` (in ``store`` only), :mod:`segdb.geometry`, errors.
+
+>>> from segdb.synthetic import simulate_fov, evaluate
+>>> from segdb.tracking import register_sessions, build_tracks
 >>> fov = simulate_fov(seed=1)                                        # doctest: +SKIP
 >>> registrations = register_sessions(fov.mean_images())             # doctest: +SKIP
 >>> sets = fov.roi_sets([r.transform for r in registrations])        # doctest: +SKIP
@@ -47,14 +52,6 @@ from segdb.tracking.registration import (
     register_images,
     register_sessions,
 )
-from segdb.tracking.simulate import (
-    PairAccuracy,
-    SimulatedFov,
-    SimulatedSession,
-    evaluate,
-    session_segmentation_dict,
-    simulate_fov,
-)
 from segdb.tracking.transforms import Transform, pixel_frame, warp_image, warp_mask, warp_masks
 
 __all__ = [
@@ -67,26 +64,20 @@ __all__ = [
     "MIN_RELIABLE_OVERLAP",
     "MIN_RELIABLE_SCORE",
     "Pair",
-    "PairAccuracy",
     "PairsSource",
     "Registration",
     "RegistrationMethod",
     "RoiSet",
-    "SimulatedFov",
-    "SimulatedSession",
     "SparseMasks",
     "Track",
     "TrackLink",
     "TrackMember",
     "Transform",
     "build_tracks",
-    "evaluate",
     "match_sessions",
     "pixel_frame",
     "register_images",
     "register_sessions",
-    "session_segmentation_dict",
-    "simulate_fov",
     "tracking_parameters",
     "warp_image",
     "warp_mask",

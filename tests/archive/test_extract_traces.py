@@ -8,8 +8,8 @@ import pytest
 
 import segdb
 from segdb.cli import main
-from segdb.ingest import synthetic_segmentation
 from segdb.masks import calculate_roi_and_neuropil_traces, create_roi_mask
+from segdb.synthetic import synthetic_segmentation
 
 FRAME = (40, 48)
 BORDER = (2.0, 3.0, 1.0, 2.0)

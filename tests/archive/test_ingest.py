@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 import segdb
 from segdb.catalog import models as m
-from segdb.ingest import synthetic_segmentation
+from segdb.synthetic import synthetic_segmentation
 
 
 def _count_rows(archive) -> dict[str, int]:
@@ -109,7 +109,8 @@ def test_multi_plane_segmentation_keeps_per_plane_keys(archive):
 
 
 def test_background_components_are_archived_with_their_traces(archive, tmp_path):
-    from segdb.ingest.caiman import caiman_extractor, write_synthetic_caiman_hdf5
+    from segdb.ingest.caiman import caiman_extractor
+    from segdb.synthetic import write_synthetic_caiman_hdf5
 
     path = write_synthetic_caiman_hdf5(tmp_path / "caiman.hdf5")
     source = caiman_extractor(path)

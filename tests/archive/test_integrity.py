@@ -16,7 +16,7 @@ from sqlalchemy import update
 import segdb
 from segdb.arrays import close_all
 from segdb.catalog import models as m
-from segdb.ingest import synthetic_segmentation
+from segdb.synthetic import synthetic_segmentation
 
 
 def _ingest(archive, name="run", n_frames=400):
@@ -100,7 +100,7 @@ _CRASHING_INGEST = textwrap.dedent(
     """
     import os, signal, sys
     import segdb
-    from segdb.ingest import synthetic_segmentation
+    from segdb.synthetic import synthetic_segmentation
 
     url, root = sys.argv[1], sys.argv[2]
     archive = segdb.open(url, storage_root=root or None)

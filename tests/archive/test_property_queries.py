@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from segdb.catalog import schema
-from segdb.ingest import synthetic_segmentation
+from segdb.synthetic import synthetic_segmentation
 
 N_SESSIONS = 6
 N_ROIS = 15

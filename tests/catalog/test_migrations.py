@@ -9,7 +9,7 @@ import segdb
 from segdb.catalog import schema
 from segdb.catalog.engine import Catalog
 from segdb.errors import SchemaVersionError
-from segdb.ingest import synthetic_segmentation
+from segdb.synthetic import synthetic_segmentation
 
 
 def test_schema_revision_is_the_migrations_head():

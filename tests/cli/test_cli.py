@@ -11,7 +11,7 @@ import pytest
 
 from segdb.catalog.schema import SCHEMA_REVISION
 from segdb.cli import main
-from segdb.ingest.synthetic import write_suite2p_folder
+from segdb.synthetic import write_suite2p_folder
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_suite2p_without_ops_asks_for_frame_shape_and_rate(tmp_path, capsys):
 
 
 def test_caiman_file_ingests_from_the_command_line(tmp_path, capsys):
-    from segdb.ingest.caiman import write_synthetic_caiman_hdf5
+    from segdb.synthetic import write_synthetic_caiman_hdf5
 
     path = write_synthetic_caiman_hdf5(tmp_path / "results.hdf5")
     code, out, err = _run(capsys, "ingest", "caiman", str(path), "-a", str(tmp_path / "lab"), "--subject", "m1",

@@ -10,7 +10,7 @@ import textwrap
 from sqlalchemy import select
 
 from segdb.catalog import models as m
-from segdb.ingest import synthetic_segmentation
+from segdb.synthetic import synthetic_segmentation
 
 WRITER = textwrap.dedent(
     """

@@ -13,7 +13,7 @@ from segdb import curation
 from segdb.catalog import models as m
 from segdb.catalog import schema
 from segdb.cli import main
-from segdb.ingest import synthetic_segmentation
+from segdb.synthetic import synthetic_segmentation
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import segdb
 from segdb import curation
 from segdb.catalog import models as m
 from segdb.cli import main
-from segdb.ingest import synthetic_segmentation
+from segdb.synthetic import synthetic_segmentation
 
 
 @pytest.fixture

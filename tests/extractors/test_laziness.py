@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from segdb.arrays import close_all, io_stats, reset_io_stats, trace_chunk_shape
-from segdb.ingest import synthetic_segmentation
+from segdb.synthetic import synthetic_segmentation
 
 
 @pytest.fixture

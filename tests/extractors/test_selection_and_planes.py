@@ -11,9 +11,8 @@ from roiextractors import Suite2pSegmentationExtractor
 
 import segdb
 from segdb.archive.filters import Condition, parse_where
-from segdb.ingest import synthetic_segmentation
 from segdb.ingest.frontends import ingest_path
-from segdb.ingest.synthetic import write_suite2p_folder
+from segdb.synthetic import synthetic_segmentation, write_suite2p_folder
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from roiextractors import CaimanSegmentationExtractor
 from scipy.sparse import csc_matrix
 
 from segdb.errors import InvalidInputError, NotFoundError
-from segdb.ingest import caiman_extractor, write_synthetic_caiman_hdf5
+from segdb.ingest import caiman_extractor
+from segdb.synthetic import write_synthetic_caiman_hdf5
 
 # Not square, so a row/column mix-up in the Fortran-order unflattening shows.
 FRAME = (40, 52)

@@ -15,13 +15,8 @@ from pynwb.ophys import Fluorescence, ImageSegmentation, OpticalChannel
 from roiextractors import NwbSegmentationExtractor
 
 from segdb.errors import InvalidInputError, NotFoundError
-from segdb.ingest import (
-    NwbPlaneSegmentationExtractor,
-    nwb_extractor,
-    synthetic_segmentation,
-    write_segmentation_nwb,
-    write_synthetic_nwb,
-)
+from segdb.ingest import NwbPlaneSegmentationExtractor, nwb_extractor
+from segdb.synthetic import synthetic_segmentation, write_segmentation_nwb, write_synthetic_nwb
 
 SYNTHETIC = {"n_rois": 7, "n_frames": 60, "frame_shape": (36, 50), "sampling_frequency": 20.0, "seed": 4}
 

@@ -17,8 +17,8 @@ from segdb.ingest import (
     Suite2pPlaneSegmentationExtractor,
     find_suite2p_planes,
     suite2p_extractor,
-    write_suite2p_folder,
 )
+from segdb.synthetic import write_suite2p_folder
 
 # Small enough to keep every test fast, not square so that a swapped axis shows.
 SMALL = {"n_rois": 12, "n_frames": 120, "frame_shape": (72, 88), "sampling_frequency": 15.0}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from segdb.errors import InvalidInputError
-from segdb.ingest import synthetic_segmentation, write_suite2p_folder
+from segdb.synthetic import synthetic_segmentation, write_suite2p_folder
 
 
 @pytest.fixture(scope="module")

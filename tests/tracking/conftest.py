@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from segdb.tracking import Registration, SimulatedFov, register_sessions, simulate_fov
+from segdb.synthetic import SimulatedFov, simulate_fov
+from segdb.tracking import Registration, register_sessions
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ import pytest
 
 import segdb
 from segdb.cli import main
-from segdb.tracking import simulate_fov
-from segdb.tracking.groundtruth import ingest_simulated_fov, score_run
+from segdb.synthetic import simulate_fov
+from segdb.synthetic.groundtruth import ingest_simulated_fov, score_run
 
 
 @pytest.fixture

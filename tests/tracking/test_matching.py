@@ -8,17 +8,8 @@ import numpy as np
 import pytest
 
 from segdb.errors import InvalidInputError
-from segdb.tracking import (
-    Pair,
-    RoiSet,
-    SimulatedFov,
-    SparseMasks,
-    Transform,
-    match_sessions,
-    pixel_frame,
-    simulate_fov,
-    warp_mask,
-)
+from segdb.synthetic import SimulatedFov, simulate_fov
+from segdb.tracking import Pair, RoiSet, SparseMasks, Transform, match_sessions, pixel_frame, warp_mask
 
 
 def centroid_set(ids, centroids) -> RoiSet:

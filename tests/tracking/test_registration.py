@@ -9,15 +9,8 @@ import pytest
 
 import segdb.tracking.registration as registration_module
 from segdb.errors import InvalidInputError
-from segdb.tracking import (
-    Registration,
-    SimulatedFov,
-    Transform,
-    register_images,
-    register_sessions,
-    simulate_fov,
-    warp_image,
-)
+from segdb.synthetic import SimulatedFov, simulate_fov
+from segdb.tracking import Registration, Transform, register_images, register_sessions, warp_image
 
 
 def corner_error_px(estimate: Transform, truth: Transform, shape: tuple[int, int]) -> float:

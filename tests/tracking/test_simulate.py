@@ -9,15 +9,8 @@ import numpy as np
 import pytest
 
 from segdb.errors import InvalidInputError
-from segdb.tracking import (
-    SimulatedFov,
-    Track,
-    TrackMember,
-    Transform,
-    evaluate,
-    session_segmentation_dict,
-    simulate_fov,
-)
+from segdb.synthetic import SimulatedFov, evaluate, session_segmentation_dict, simulate_fov
+from segdb.tracking import Track, TrackMember, Transform
 
 
 def track(track_id: int, *members: tuple[int, int]) -> Track:

@@ -8,17 +8,8 @@ import numpy as np
 import pytest
 
 from segdb.errors import InvalidInputError
-from segdb.tracking import (
-    MATCHING_METHOD,
-    Pair,
-    RoiSet,
-    SimulatedFov,
-    Track,
-    build_tracks,
-    evaluate,
-    match_sessions,
-    tracking_parameters,
-)
+from segdb.synthetic import SimulatedFov, evaluate
+from segdb.tracking import MATCHING_METHOD, Pair, RoiSet, Track, build_tracks, match_sessions, tracking_parameters
 
 
 def centroid_set(ids, centroids) -> RoiSet:

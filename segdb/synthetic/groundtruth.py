@@ -7,7 +7,7 @@ from typing import Any
 
 from roiextractors import NumpySegmentationExtractor
 
-from segdb.tracking.simulate import PairAccuracy, SimulatedFov, session_segmentation_dict
+from segdb.synthetic.fov import PairAccuracy, SimulatedFov, session_segmentation_dict
 
 
 def ingest_simulated_fov(
@@ -27,7 +27,7 @@ def ingest_simulated_fov(
 
 
 def score_run(archive: Any, matching_run_id: int, truth: dict[str, dict[int, int]]) -> PairAccuracy:
-    """Precision and recall of a stored run's same-cell pairs (as :func:`segdb.tracking.evaluate` counts them)."""
+    """Precision and recall of a stored run's same-cell pairs (as :func:`segdb.synthetic.evaluate` counts them)."""
     predicted = true_positives = 0
     for track_id in archive.tracks(matching_run_id):
         members = archive.track(track_id).members

@@ -621,7 +621,7 @@ def session_segmentation_dict(
         ``roi_ids``, ``sampling_frequency``, ``movie_dims`` and ``channel_names``.
     """
     # ingest.synthetic pulls in roiextractors; only this helper needs it.
-    from segdb.ingest.synthetic import generate_traces
+    from segdb.synthetic.cells import generate_traces
 
     n_frames = _check_int("n_frames", n_frames, 1)
     rng = np.random.default_rng(seed)
