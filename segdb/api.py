@@ -115,7 +115,7 @@ class Archive(core.Archive):
         replace
             Point existing series of the same names at the new traces instead of refusing.
         """
-        from segdb.arrays import CsrMasks
+        from segdb.geometry import CsrMasks
         from segdb.masks import calculate_traces, create_neuropil_mask, create_roi_mask
         from segdb.masks.movie import open_movie
 

@@ -57,7 +57,6 @@ from segdb.archive.records import (
 )
 from segdb.arrays import ArrayFile as ArrayFileRef
 from segdb.arrays import (
-    CsrMasks,
     PlaneArrays,
     check_relative_path,
     resolve_in_root,
@@ -80,6 +79,7 @@ from segdb.errors import (
     NotFoundError,
     SegDBError,
 )
+from segdb.geometry import CsrMasks, apply_affine
 from segdb.progress import progress_bar
 from segdb.version import __version__
 
@@ -1167,14 +1167,6 @@ def _plane_arrays(payload: PlanePayload, source_format: str) -> PlaneArrays:
     )
 
 
-def apply_affine(transform: Sequence[Sequence[float]] | None, x: float, y: float) -> tuple[float, float]:
-    """A 2x3 affine on (x, y); None is the identity."""
-    if transform is None:
-        return x, y
-    (a, b, c), (d, e, f) = transform
-    return a * x + b * y + c, d * x + e * y + f
-
-
 def _roi_rows(
     seg_id: int, plane: m.ImagingPlane, keys: Sequence[int | str], geometry: Sequence[RoiGeometry], kind: str,
     accepted: Sequence[bool | None],
@@ -1183,7 +1175,7 @@ def _roi_rows(
     for index, (key, geo) in enumerate(zip(keys, geometry)):
         x_um = plane.origin_x_um + geo.centroid_col * plane.pixel_size_um
         y_um = plane.origin_y_um + geo.centroid_row * plane.pixel_size_um
-        fov_x, fov_y = apply_affine(plane.fov_transform, x_um, y_um)
+        fov_x, fov_y = apply_affine(plane.fov_transform, np.array([[x_um, y_um]]))[0]
         rows.append(
             {
                 "segmentation_id": seg_id,

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from roiextractors import SegmentationExtractor
 
-from segdb.arrays import CsrMasks
 from segdb.errors import InvalidInputError
+from segdb.geometry import CsrMasks, weighted_centroids
 
 # Property names a pipeline uses for its own accept/reject decision, best first.
 ACCEPTANCE_PROPERTIES = ("is_accepted", "accepted", "iscell")
@@ -184,7 +184,6 @@ def _masks_and_geometry(
         )
     height, width = frame_shape
     cleaned = []
-    geometry = []
     for key, raw in zip(keys, pixel_masks):
         mask = np.asarray(raw, dtype=np.float64)
         if mask.ndim != 2 or mask.shape[1] != 3:
@@ -216,21 +215,18 @@ def _masks_and_geometry(
                 "[row, col, weight] order of the masks"
             )
         cleaned.append(mask)
-        geometry.append(_geometry(rows, cols, weights))
-    return CsrMasks.from_pixel_masks(cleaned), geometry
+    masks = CsrMasks.from_pixel_masks(cleaned)
+    centroids = weighted_centroids(masks)
+    geometry = [_geometry(mask, centroid) for mask, centroid in zip(cleaned, centroids)]
+    return masks, geometry
 
 
-def _geometry(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray) -> RoiGeometry:
-    total = float(np.sum(weights))
-    if total > 0 and np.all(weights >= 0):
-        centroid_row = float(np.dot(rows, weights) / total)
-        centroid_col = float(np.dot(cols, weights) / total)
-    else:
-        centroid_row, centroid_col = float(rows.mean()), float(cols.mean())
+def _geometry(mask: np.ndarray, centroid: np.ndarray) -> RoiGeometry:
+    rows, cols, weights = mask[:, 0], mask[:, 1], mask[:, 2]
     brightest = weights == weights.max()
     return RoiGeometry(
-        centroid_row=centroid_row,
-        centroid_col=centroid_col,
+        centroid_row=float(centroid[0]),
+        centroid_col=float(centroid[1]),
         bbox=(int(rows.min()), int(rows.max()), int(cols.min()), int(cols.max())),
         pixel_count=int(rows.size),
         location_row=int(np.median(rows[brightest])),

@@ -36,6 +36,7 @@ from numpy.typing import ArrayLike
 
 from segdb.arrays.paths import check_relative_path, resolve_in_root
 from segdb.errors import IntegrityError, InvalidInputError
+from segdb.geometry import CsrMasks
 
 #: Version of the on-disk layout described in this module's docstring.
 LAYOUT_VERSION = 1
@@ -171,123 +172,6 @@ def trace_chunk_shape(num_samples: int, num_rois: int) -> tuple[int, int]:
 
 
 # --------------------------------------------------------------------------- values
-
-
-@dataclass(frozen=True)
-class CsrMasks:
-    """Sparse pixel masks of ``n`` ROIs in compressed-sparse-row form.
-
-    ROI ``i`` owns the pixels ``indptr[i]:indptr[i + 1]`` of ``row``, ``col`` and
-    ``weight``. Arrays are converted to the stored dtypes on construction.
-
-    Attributes
-    ----------
-    indptr : np.ndarray
-        ``(n + 1,)`` int64, starting at 0, non-decreasing.
-    row, col : np.ndarray
-        ``(nnz,)`` int32 pixel coordinates (row = y, col = x).
-    weight : np.ndarray
-        ``(nnz,)`` float32 pixel weights.
-    """
-
-    indptr: np.ndarray
-    row: np.ndarray
-    col: np.ndarray
-    weight: np.ndarray
-
-    def __post_init__(self) -> None:
-        indptr = np.asarray(self.indptr)
-        if indptr.ndim != 1 or indptr.size == 0:
-            raise InvalidInputError(
-                f"CSR mask indptr must be 1-D with n_rois + 1 >= 1 entries, got shape {indptr.shape}"
-            )
-        if indptr.dtype.kind not in "iu":
-            raise InvalidInputError(f"CSR mask indptr must be integers, got dtype {indptr.dtype}")
-        indptr = indptr.astype(np.int64, copy=False)
-        arrays = {}
-        for name, dtype in (("row", np.int32), ("col", np.int32), ("weight", np.float32)):
-            value = np.asarray(getattr(self, name))
-            if value.ndim != 1:
-                raise InvalidInputError(f"CSR mask {name} must be 1-D, got shape {value.shape}")
-            if name != "weight" and value.size and value.dtype.kind not in "iu":
-                raise InvalidInputError(
-                    f"CSR mask {name} must hold integer pixel indices, got dtype {value.dtype}"
-                )
-            arrays[name] = value.astype(dtype, copy=False)
-        nnz = arrays["row"].size
-        if arrays["col"].size != nnz or arrays["weight"].size != nnz:
-            raise InvalidInputError(
-                "CSR mask row, col and weight must have the same length, got "
-                f"{nnz}, {arrays['col'].size} and {arrays['weight'].size}"
-            )
-        if indptr[0] != 0 or indptr[-1] != nnz or np.any(np.diff(indptr) < 0):
-            raise InvalidInputError(
-                f"CSR mask indptr must start at 0, never decrease and end at nnz={nnz}; "
-                f"got first={int(indptr[0])}, last={int(indptr[-1])}"
-            )
-        if nnz and (arrays["row"].min() < 0 or arrays["col"].min() < 0):
-            raise InvalidInputError("CSR mask row and col must be non-negative pixel indices")
-        object.__setattr__(self, "indptr", indptr)
-        for name, value in arrays.items():
-            object.__setattr__(self, name, value)
-
-    @classmethod
-    def from_pixel_masks(cls, pixel_masks: list[np.ndarray]) -> CsrMasks:
-        """Build CSR masks from roiextractors-style pixel masks.
-
-        Parameters
-        ----------
-        pixel_masks : list of np.ndarray
-            One ``(n_i, 3)`` array per ROI with columns ``[row, col, weight]``;
-            row and col may be floats holding whole numbers.
-
-        Returns
-        -------
-        CsrMasks
-        """
-        counts = np.zeros(len(pixel_masks) + 1, dtype=np.int64)
-        rows, cols, weights = [], [], []
-        for index, mask in enumerate(pixel_masks):
-            mask = np.asarray(mask)
-            if mask.size == 0:
-                mask = mask.reshape(0, 3)
-            if mask.ndim != 2 or mask.shape[1] != 3:
-                raise InvalidInputError(
-                    f"pixel mask {index} must have shape (n_pixels, 3) [row, col, weight], got {mask.shape}"
-                )
-            coords = mask[:, :2]
-            if not np.all(np.isfinite(mask)):
-                raise InvalidInputError(f"pixel mask {index} holds NaN or infinite values")
-            if np.any(coords != np.round(coords)):
-                raise InvalidInputError(
-                    f"pixel mask {index} has non-integer row/col values; "
-                    "pixel masks are [row, col, weight] with whole-pixel coordinates"
-                )
-            counts[index + 1] = mask.shape[0]
-            rows.append(coords[:, 0].astype(np.int64))
-            cols.append(coords[:, 1].astype(np.int64))
-            weights.append(mask[:, 2])
-        if pixel_masks:
-            row, col, weight = np.concatenate(rows), np.concatenate(cols), np.concatenate(weights)
-        else:
-            row = col = np.zeros(0, dtype=np.int64)
-            weight = np.zeros(0, dtype=np.float32)
-        if row.size and max(row.max(), col.max()) > np.iinfo(np.int32).max:
-            raise InvalidInputError("pixel mask coordinates exceed the int32 range")
-        return cls(np.cumsum(counts), row, col, weight)
-
-    def __len__(self) -> int:
-        return self.indptr.size - 1
-
-    def pixel_mask(self, index: int) -> np.ndarray:
-        """Pixel mask of ROI ``index`` as an ``(n_i, 3)`` float64 array ``[row, col, weight]``."""
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"ROI index {index} is out of range for {len(self)} masks")
-        index %= len(self)
-        start, stop = self.indptr[index], self.indptr[index + 1]
-        return np.column_stack([self.row[start:stop], self.col[start:stop], self.weight[start:stop]]).astype(
-            np.float64
-        )
 
 
 @dataclass
@@ -834,7 +718,6 @@ def _checked_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
 __all__ = [
     "AUX_CODEC",
     "ArrayFileExistsError",
-    "CsrMasks",
     "DatasetInfo",
     "LAYOUT_VERSION",
     "LAYOUT_VERSION_ATTR",

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segdb.arrays import CsrMasks, PlaneArrays, close_all, reset_io_stats
+from segdb.arrays import PlaneArrays, close_all, reset_io_stats
+from segdb.geometry import CsrMasks
 
 
 def random_pixel_masks(rng: np.random.Generator, count: int, frame: tuple[int, int]) -> list[np.ndarray]:

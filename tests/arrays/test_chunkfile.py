@@ -17,7 +17,6 @@ from segdb.arrays import (
     TEMP_MARKER,
     TRACE_CODEC,
     ArrayFileExistsError,
-    CsrMasks,
     PlaneArrays,
     sha256_file,
     trace_chunk_shape,
@@ -25,6 +24,7 @@ from segdb.arrays import (
     write_trace_file,
 )
 from segdb.errors import IntegrityError, InvalidInputError
+from segdb.geometry import CsrMasks
 
 from .conftest import make_plane_arrays, random_pixel_masks
 
