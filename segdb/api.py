@@ -121,7 +121,7 @@ class Archive(core.Archive):
 
         if len(names) != 2 or len(set(names)) != 2:
             raise InvalidInputError(f"names must be two different trace names (ROI, neuropil); got {names!r}")
-        handle = self._plane_handle(segmentation, plane)
+        handle = self.plane_handle(segmentation, plane)
         height, width = handle.frame_shape
         border = [float(v) for v in motion_border]
         if len(border) != 4:

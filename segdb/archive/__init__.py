@@ -1,10 +1,11 @@
 """The archive layer: the only place where catalog rows and array files meet."""
 
-from segdb.archive.core import Archive, reopen, resolve_target
+from segdb.archive.core import Archive, ProgressArg, SegmentationRef, reopen, resolve_target
 from segdb.archive.records import (
     FileProblem,
     GcReport,
     PlaneRecord,
+    Record,
     RoiRecord,
     SegmentationRecord,
     SessionRecord,
@@ -19,6 +20,9 @@ __all__ = [
     "FileProblem",
     "GcReport",
     "PlaneRecord",
+    "ProgressArg",
+    "Record",
+    "SegmentationRef",
     "RoiRecord",
     "SegmentationRecord",
     "SessionRecord",

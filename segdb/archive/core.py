@@ -10,8 +10,6 @@ references and a 'writing' reservation; `segdb gc` reports both.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
-import json
 import math
 import os
 import re
@@ -43,6 +41,7 @@ from segdb.archive.reader import (
     PlaneHandle,
     plane_handles,
     plane_properties,
+    plane_property_names,
     property_descriptions,
 )
 from segdb.archive.records import (
@@ -55,6 +54,16 @@ from segdb.archive.records import (
     SubjectRecord,
     VerifyReport,
 )
+from segdb.archive.values import (
+    as_utc,
+    check_name,
+    current_user,
+    jsonable,
+    parse_datetime,
+    positive_finite,
+    roi_key_value,
+    slug,
+)
 from segdb.arrays import ArrayFile as ArrayFileRef
 from segdb.arrays import (
     PlaneArrays,
@@ -66,6 +75,7 @@ from segdb.arrays import (
 )
 from segdb.catalog import models as m
 from segdb.catalog.engine import Catalog
+from segdb.catalog.queries import get_or_create
 from segdb.catalog.schema import (
     SCHEMA_REVISION,
     catalog_has_tables,
@@ -143,13 +153,6 @@ def _recorded_storage_root(catalog: Catalog, location: str) -> Path:
 
 def _redact(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
-
-
-def current_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 class Archive:
@@ -294,13 +297,13 @@ class Archive:
     def segmentation(self, segmentation: SegmentationRef) -> SegmentationRecord:
         """One segmentation, by id, record, or 'subject/session/name'."""
         with self.catalog.reading() as db:
-            seg_id = self._segmentation_id(db, segmentation)
+            seg_id = self.resolve_segmentation(db, segmentation)
             rows = db.execute(_segmentation_query().where(m.Segmentation.segmentation_id == seg_id)).all()
             return _segmentation_records(db, rows)[0]
 
     def planes(self, segmentation: SegmentationRef) -> list[PlaneRecord]:
         with self.catalog.reading() as db:
-            seg_id = self._segmentation_id(db, segmentation)
+            seg_id = self.resolve_segmentation(db, segmentation)
             rows = db.execute(
                 select(m.ImagingPlane, m.FieldOfView.fov_name)
                 .join(m.SegmentationPlane, m.SegmentationPlane.plane_id == m.ImagingPlane.plane_id)
@@ -317,7 +320,7 @@ class Archive:
         if kind not in (None, *m.ROI_KINDS):
             raise InvalidInputError(f"ROI kind {kind!r} is not one of {m.ROI_KINDS} (or None for both)")
         with self.catalog.reading() as db:
-            seg_id = self._segmentation_id(db, segmentation)
+            seg_id = self.resolve_segmentation(db, segmentation)
             query = (
                 select(m.Roi, m.ImagingPlane.plane_name)
                 .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
@@ -335,7 +338,12 @@ class Archive:
                 query = query.where(m.Roi.kind == kind)
             return [_roi_record(roi, plane_name) for roi, plane_name in db.execute(query).all()]
 
-    def _segmentation_id(self, db: Session, segmentation: SegmentationRef, *, ready_only: bool = True) -> int:
+    def resolve_segmentation(self, db: Session, segmentation: SegmentationRef, *, ready_only: bool = True) -> int:
+        """The id of a segmentation given as an id, a record or 'subject/session/name', inside the caller's unit of work.
+
+        Raises NotFoundError naming the archive and how to list what it holds; a segmentation
+        whose ingest has not finished counts as missing unless ``ready_only`` is False.
+        """
         if isinstance(segmentation, SegmentationRecord):
             segmentation = segmentation.segmentation_id
         if isinstance(segmentation, (bool, np.bool_)):
@@ -419,14 +427,14 @@ class Archive:
         source_format = source_format or _source_format(next(iter(plane_extractors.values())))
         name = name or source_format
         for label, value in (("subject", subject), ("session", session), ("segmentation name", name)):
-            _check_name(label, value)
+            check_name(label, value)
         if field_of_view is not None:
-            _check_name("field of view", field_of_view)
-        pixel_size_um = _positive_finite("pixel_size_um", pixel_size_um)
+            check_name("field of view", field_of_view)
+        pixel_size_um = positive_finite("pixel_size_um", pixel_size_um)
         origin = tuple(float(v) for v in origin_um)
         if len(origin) != 3 or not all(math.isfinite(v) for v in origin):
             raise InvalidInputError(f"origin_um is {origin_um!r}; give three finite numbers (x, y, z) in µm")
-        started = _parse_datetime(session_start)
+        started = parse_datetime(session_start)
         payloads = [payload_from_extractor(ex, plane_name) for plane_name, ex in plane_extractors.items()]
         seg_id = self._reserve_segmentation(
             subject=subject,
@@ -436,7 +444,7 @@ class Archive:
             session_start=started,
             source_format=source_format,
             source_path=None if source_path is None else str(source_path),
-            parameters=_jsonable(dict(parameters or {}), "parameters"),
+            parameters=jsonable(dict(parameters or {}), "parameters"),
             created_by=created_by or os.environ.get("SEGDB_CURATOR") or current_user(),
         )
         written: list[Path] = []
@@ -518,7 +526,7 @@ class Archive:
 
     def _new_array_path(self, subject: str, session: str, seg_id: int, plane_name: str) -> str:
         return check_relative_path(
-            f"{_slug(subject)}/{_slug(session)}/seg-{seg_id:06d}/{_slug(plane_name)}-{uuid.uuid4().hex[:12]}.h5"
+            f"{slug(subject)}/{slug(session)}/seg-{seg_id:06d}/{slug(plane_name)}-{uuid.uuid4().hex[:12]}.h5"
         )
 
     def _insert_planes(self, db: Session, seg_id: int, payloads: list[PlanePayload], files: list, *,
@@ -756,7 +764,7 @@ class Archive:
     def plane_handles(self, segmentation: SegmentationRef) -> list[PlaneHandle]:
         """Lazy handles on every plane of a segmentation (no array file is opened)."""
         with self.catalog.reading() as db:
-            return plane_handles(db, self.storage_root, self._segmentation_id(db, segmentation))
+            return plane_handles(db, self.storage_root, self.resolve_segmentation(db, segmentation))
 
     def matching_mask_indices(
         self, segmentation: SegmentationRef, plane: str, where: WhereSpec, *, curation: str = "latest"
@@ -767,7 +775,7 @@ class Archive:
         """
         check_policy(curation)
         with self.catalog.reading() as db:
-            seg_id = self._segmentation_id(db, segmentation)
+            seg_id = self.resolve_segmentation(db, segmentation)
             condition = roi_filter(where, [seg_id], accepted=accepted_clause(seg_id, curation))
             rows = db.execute(
                 select(m.Roi.kind, m.Roi.mask_index)
@@ -789,13 +797,13 @@ class Archive:
         description: str = "",
     ) -> None:
         """Write a property of some cell ROIs of a plane (insert or replace), visible to every reader."""
-        _check_name("property name", name)
+        check_name("property name", name)
         indices = list(values_by_mask_index)
         values = np.asarray([values_by_mask_index[i] for i in indices])
         column = property_column(name, values, description, f"plane {plane!r}")
 
         def write(db: Session) -> None:
-            seg_id = self._segmentation_id(db, segmentation)
+            seg_id = self.resolve_segmentation(db, segmentation)
             found = dict(
                 db.execute(
                     select(m.Roi.mask_index, m.Roi.roi_id)
@@ -846,11 +854,11 @@ class Archive:
         Each series is (num_samples, num_rois) in the plane's ROI order. Existing series of the
         same name are a ConflictError unless ``replace`` is true; old chunk files are never changed.
         """
-        handle = self._plane_handle(segmentation, plane)
+        handle = self.plane_handle(segmentation, plane)
         if not traces:
             raise InvalidInputError("add_trace_series needs at least one trace series")
         for name, data in traces.items():
-            _check_name("trace name", name)
+            check_name("trace name", name)
             shape = tuple(np.shape(data))
             if shape != (handle.num_samples, len(handle.roi_keys)):
                 raise InvalidInputError(
@@ -911,7 +919,7 @@ class Archive:
                     db.delete(old)
                     db.flush()
                 db.add(m.MaskSet(mask_set_name=mask_set[0], array_file_id=file_row.array_file_id, csr_group="masks",
-                                 num_masks=len(mask_set[1]), parameters=_jsonable(dict(parameters or {}), "parameters"),
+                                 num_masks=len(mask_set[1]), parameters=jsonable(dict(parameters or {}), "parameters"),
                                  **keys))
             db.flush()
             return _drop_unreferenced_files(db, replaced_files)
@@ -923,7 +931,11 @@ class Archive:
             raise
         self._unlink_files(unreferenced)
 
-    def _plane_handle(self, segmentation: SegmentationRef, plane: str | None) -> PlaneHandle:
+    def plane_handle(self, segmentation: SegmentationRef, plane: str | None = None) -> PlaneHandle:
+        """One plane of a segmentation: its ROI keys and lazy references to its arrays (nothing is read).
+
+        ``plane`` may be left out when the segmentation has one plane.
+        """
         handles = self.plane_handles(segmentation)
         if plane is None and len(handles) == 1:
             return handles[0]
@@ -937,7 +949,7 @@ class Archive:
 
     def property_descriptions(self, segmentation: SegmentationRef) -> dict[str, str]:
         with self.catalog.reading() as db:
-            return property_descriptions(db, self._segmentation_id(db, segmentation))
+            return property_descriptions(db, self.resolve_segmentation(db, segmentation))
 
     def curation_labels(
         self, segmentation: SegmentationRef, plane: str, mask_indices: Sequence[int], *, policy: str = "latest"
@@ -945,7 +957,7 @@ class Archive:
         """The consensus label of each of a plane's cell ROIs under ``policy`` (None: nobody decided)."""
         check_policy(policy)
         with self.catalog.reading() as db:
-            seg_id = self._segmentation_id(db, segmentation)
+            seg_id = self.resolve_segmentation(db, segmentation)
             state = consensus(seg_id, policy).subquery("state")
             labels = dict(
                 db.execute(
@@ -961,24 +973,36 @@ class Archive:
         """What another process needs to open this archive again (catalog URL, storage root)."""
         return self.catalog.url, str(self.storage_root)
 
-    def plane_properties(self, segmentation: SegmentationRef, plane: str | None = None) -> dict[str, np.ndarray]:
-        """Properties of one plane's cell ROIs, as arrays in catalog (mask) order."""
+    def plane_properties(
+        self, segmentation: SegmentationRef, plane: str | None = None, names: Sequence[str] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Properties of one plane's cell ROIs (all, or only ``names``), as arrays in catalog (mask) order."""
         with self.catalog.reading() as db:
-            seg_id = self._segmentation_id(db, segmentation)
-            plane_ids = dict(
-                db.execute(
-                    select(m.ImagingPlane.plane_name, m.ImagingPlane.plane_id)
-                    .join(m.SegmentationPlane, m.SegmentationPlane.plane_id == m.ImagingPlane.plane_id)
-                    .where(m.SegmentationPlane.segmentation_id == seg_id)
-                ).all()
+            seg_id, plane_id = self._plane_id(db, segmentation, plane)
+            return plane_properties(db, seg_id, plane_id, names)
+
+    def property_names(self, segmentation: SegmentationRef, plane: str | None = None) -> list[str]:
+        """The names of the properties one plane's cell ROIs carry (read from the property index)."""
+        with self.catalog.reading() as db:
+            seg_id, plane_id = self._plane_id(db, segmentation, plane)
+            return plane_property_names(db, seg_id, plane_id)
+
+    def _plane_id(self, db: Session, segmentation: SegmentationRef, plane: str | None) -> tuple[int, int]:
+        seg_id = self.resolve_segmentation(db, segmentation)
+        plane_ids = dict(
+            db.execute(
+                select(m.ImagingPlane.plane_name, m.ImagingPlane.plane_id)
+                .join(m.SegmentationPlane, m.SegmentationPlane.plane_id == m.ImagingPlane.plane_id)
+                .where(m.SegmentationPlane.segmentation_id == seg_id)
+            ).all()
+        )
+        if plane is None and len(plane_ids) == 1:
+            plane = next(iter(plane_ids))
+        if plane not in plane_ids:
+            raise NotFoundError(
+                f"plane {plane!r} is not part of segmentation {seg_id}; its planes are {sorted(plane_ids)}"
             )
-            if plane is None and len(plane_ids) == 1:
-                plane = next(iter(plane_ids))
-            if plane not in plane_ids:
-                raise NotFoundError(
-                    f"plane {plane!r} is not part of segmentation {seg_id}; its planes are {sorted(plane_ids)}"
-                )
-            return plane_properties(db, seg_id, plane_ids[plane])
+        return seg_id, plane_ids[plane]
 
     def array_file(self, relative_path: str, size_bytes: int | None = None, sha256: str | None = None) -> ArrayFileRef:
         """A lazy handle on one of the archive's chunk files (nothing is opened yet)."""
@@ -1012,7 +1036,7 @@ def _plane_extractors(
     else:
         planes = {plane or "plane0": extractor}
     for plane_name in planes:
-        _check_name("plane name", plane_name)
+        check_name("plane name", plane_name)
     return planes
 
 
@@ -1020,84 +1044,6 @@ def _source_format(extractor: SegmentationExtractor) -> str:
     name = type(extractor).__name__
     stem = name.removesuffix("SegmentationExtractor") or name
     return stem.lower()
-
-
-def _check_name(label: str, value: Any) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"the {label} is {value!r}; give a non-empty name")
-    if "/" in value or value != value.strip() or any(ord(c) < 32 for c in value):
-        raise InvalidInputError(
-            f"the {label} {value!r} contains '/', control characters or surrounding spaces; "
-            "segdb uses 'subject/session/name' paths, so choose a name without them"
-        )
-    if len(value) > 255:
-        raise InvalidInputError(f"the {label} {value[:40]!r}… is {len(value)} characters long; keep it within 255")
-
-
-def _positive_finite(label: str, value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if not math.isfinite(number) or number <= 0:
-        raise InvalidInputError(f"{label} is {value!r}; it must be a positive number")
-    return number
-
-
-def _parse_datetime(value: dt.datetime | dt.date | str | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise InvalidInputError(
-                f"session start {value!r} is not an ISO date or time; write it like 2026-03-01 or 2026-03-01T14:30"
-            ) from exc
-    elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        value = dt.datetime(value.year, value.month, value.day)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value
-
-
-def as_utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value
-
-
-def _jsonable(value: dict[str, Any], label: str) -> dict[str, Any]:
-    try:
-        return json.loads(json.dumps(value, default=_json_default))
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"the {label} cannot be stored as JSON ({exc}); pass numbers, strings, lists and dicts") from exc
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (Path, dt.date)):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _slug(text: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "x"
-    return slug[:64]
-
-
-def get_or_create(db: Session, model: type, keys: dict[str, Any], defaults: dict[str, Any] | None = None) -> int:
-    pk = model.__mapper__.primary_key[0]
-    found = db.execute(select(pk).filter_by(**keys)).scalar_one_or_none()
-    if found is not None:
-        return int(found)
-    row = model(**keys, **(defaults or {}))
-    db.add(row)
-    db.flush()
-    return int(getattr(row, pk.key))
 
 
 def _insert_pipeline_decisions(
@@ -1293,11 +1239,6 @@ def _plane_record(plane: m.ImagingPlane, fov_name: str | None) -> PlaneRecord:
         sampling_frequency=plane.sampling_frequency,
         field_of_view=fov_name,
     )
-
-
-def roi_key_value(key: str, key_type: str) -> int | str:
-    """A ROI key with the type its source gave it."""
-    return int(key) if key_type == "int" else key
 
 
 def _roi_record(roi: m.Roi, plane_name: str) -> RoiRecord:

@@ -20,13 +20,14 @@ from sqlalchemy.orm import Session
 
 from segdb.archive.consensus import accepted_clause, check_policy
 from segdb.archive.filters import WhereSpec, id_in, is_property_condition, parse_where, property_matches, roi_filter
-from segdb.archive.records import _Record
+from segdb.archive.records import Record
+from segdb.archive.values import as_utc, parse_datetime, roi_key_value
 from segdb.catalog import models as m
 from segdb.errors import InvalidInputError
 
 
 @dataclass(frozen=True)
-class RoiHit(_Record):
+class RoiHit(Record):
     roi_id: int
     subject: str
     session: str
@@ -223,8 +224,6 @@ class RoiQuery:
         return 0 if scope is None else int(db.scalar(self.count_statement(*scope)))
 
     def run(self, db: Session) -> list[RoiHit]:
-        from segdb.archive.core import as_utc, roi_key_value
-
         scope = self.scope(db)
         if scope is None:
             return []
@@ -289,9 +288,7 @@ def explain(db: Session, statement: Select) -> str:
 
 
 def _as_datetime(value: Any, label: str) -> dt.datetime:
-    from segdb.archive.core import _parse_datetime
-
-    parsed = _parse_datetime(value)
+    parsed = parse_datetime(value)
     if parsed is None:
         raise InvalidInputError(f"{label} is empty; give a date like 2026-03-01")
     return parsed

@@ -7,6 +7,7 @@ not data: no array file is opened until one of its arrays is sliced.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,21 +139,26 @@ def plane_handles(db: Session, storage_root: Path, segmentation_id: int) -> list
     return handles
 
 
-def plane_properties(db: Session, segmentation_id: int, plane_id: int) -> dict[str, np.ndarray]:
-    """Every property of a plane's cell ROIs, as arrays in mask order, with their stored dtypes."""
-    described = {
-        d.property_name: d
-        for d in db.scalars(
-            select(m.PropertyDescription).where(m.PropertyDescription.segmentation_id == segmentation_id)
-        )
-    }
-    columns: dict[str, list] = defaultdict(list)
-    for name, value_type, num, text in db.execute(
+def plane_properties(
+    db: Session, segmentation_id: int, plane_id: int, names: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
+    """Properties of a plane's cell ROIs (all, or only ``names``), as arrays in mask order, with their stored dtypes."""
+    described_query = select(m.PropertyDescription).where(m.PropertyDescription.segmentation_id == segmentation_id)
+    values_query = (
         select(m.RoiProperty.property_name, m.RoiProperty.value_type, m.RoiProperty.value_num, m.RoiProperty.value_text)
         .join(m.Roi, m.Roi.roi_id == m.RoiProperty.roi_id)
         .where(m.Roi.segmentation_id == segmentation_id, m.Roi.plane_id == plane_id, m.Roi.kind == "cell")
         .order_by(m.RoiProperty.property_name, m.Roi.mask_index)
-    ):
+    )
+    if names is not None:
+        wanted = sorted(set(names))
+        described_query = described_query.where(m.PropertyDescription.property_name.in_(wanted))
+        values_query = values_query.where(
+            m.RoiProperty.property_name.in_(wanted), m.RoiProperty.segmentation_id == segmentation_id
+        )
+    described = {d.property_name: d for d in db.scalars(described_query)}
+    columns: dict[str, list] = defaultdict(list)
+    for name, value_type, num, text in db.execute(values_query):
         columns[name].append((value_type, num, text))
     out = {}
     for name, values in columns.items():
@@ -166,6 +172,23 @@ def plane_properties(db: Session, segmentation_id: int, plane_id: int) -> dict[s
             [v[2] for v in values],
         )
     return out
+
+
+def plane_property_names(db: Session, segmentation_id: int, plane_id: int) -> list[str]:
+    """The names of the properties a plane's cell ROIs carry, sorted."""
+    return list(
+        db.scalars(
+            select(m.RoiProperty.property_name)
+            .join(m.Roi, m.Roi.roi_id == m.RoiProperty.roi_id)
+            .where(
+                m.RoiProperty.segmentation_id == segmentation_id,
+                m.Roi.plane_id == plane_id,
+                m.Roi.kind == "cell",
+            )
+            .distinct()
+            .order_by(m.RoiProperty.property_name)
+        )
+    )
 
 
 def property_descriptions(db: Session, segmentation_id: int) -> dict[str, str]:

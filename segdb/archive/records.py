@@ -7,7 +7,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-class _Record:
+class Record:
+    """Base of every frozen record the archive and the layers above hand out (subclass it as a frozen dataclass)."""
+
     def to_dict(self) -> dict[str, Any]:
         """The record as a JSON-friendly dict (datetimes as ISO strings)."""
         out = asdict(self)  # type: ignore[call-overload]
@@ -20,7 +22,7 @@ class _Record:
 
 
 @dataclass(frozen=True)
-class SubjectRecord(_Record):
+class SubjectRecord(Record):
     subject_id: int
     name: str
     species: str | None
@@ -28,7 +30,7 @@ class SubjectRecord(_Record):
 
 
 @dataclass(frozen=True)
-class SessionRecord(_Record):
+class SessionRecord(Record):
     session_id: int
     subject: str
     name: str
@@ -37,7 +39,7 @@ class SessionRecord(_Record):
 
 
 @dataclass(frozen=True)
-class PlaneRecord(_Record):
+class PlaneRecord(Record):
     plane_id: int
     session_id: int
     name: str
@@ -50,7 +52,7 @@ class PlaneRecord(_Record):
 
 
 @dataclass(frozen=True)
-class SegmentationRecord(_Record):
+class SegmentationRecord(Record):
     segmentation_id: int
     subject: str
     session: str
@@ -69,7 +71,7 @@ class SegmentationRecord(_Record):
 
 
 @dataclass(frozen=True)
-class RoiRecord(_Record):
+class RoiRecord(Record):
     roi_id: int
     segmentation_id: int
     plane: str
@@ -84,13 +86,13 @@ class RoiRecord(_Record):
 
 
 @dataclass(frozen=True)
-class FileProblem(_Record):
+class FileProblem(Record):
     relative_path: str
     problem: str
 
 
 @dataclass(frozen=True)
-class VerifyReport(_Record):
+class VerifyReport(Record):
     files_checked: int
     bytes_checked: int
     problems: tuple[FileProblem, ...]
@@ -101,7 +103,7 @@ class VerifyReport(_Record):
 
 
 @dataclass(frozen=True)
-class GcReport(_Record):
+class GcReport(Record):
     orphan_files: tuple[str, ...]
     orphan_bytes: int
     stale_segmentations: tuple[int, ...]

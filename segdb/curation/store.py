@@ -16,17 +16,11 @@ import numpy as np
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from segdb.archive import Archive, Record, SegmentationRef
 from segdb.archive.consensus import check_policy, consensus, current_labels
-from segdb.archive.core import (
-    Archive,
-    SegmentationRef,
-    as_utc,
-    current_user,
-    get_or_create,
-    roi_key_value,
-)
-from segdb.archive.records import _Record
+from segdb.archive.values import as_utc, current_user, roi_key_value
 from segdb.catalog import models as m
+from segdb.catalog.queries import get_or_create
 from segdb.errors import ConflictError, InvalidInputError, NotFoundError
 
 #: Labels a curator gives; 'cleared' (withdrawing one's label) is written only by undo.
@@ -35,7 +29,7 @@ CURATORS_ARE_ROLES = "curators_are_roles"
 
 
 @dataclass(frozen=True)
-class CurationEventRecord(_Record):
+class CurationEventRecord(Record):
     event_id: int
     plane: str
     roi: int | str
@@ -48,7 +42,7 @@ class CurationEventRecord(_Record):
 
 
 @dataclass(frozen=True)
-class RoiCurationStatus(_Record):
+class RoiCurationStatus(Record):
     plane: str
     roi: int | str
     label: str | None
@@ -118,7 +112,7 @@ def undo_curation(
     name = current_curator(curator)
 
     def write(db: Session) -> list[CurationEventRecord]:
-        seg_id = archive._segmentation_id(db, segmentation)
+        seg_id = archive.resolve_segmentation(db, segmentation)
         _check_writable(db, seg_id, name)
         curator_id = db.scalar(select(m.Curator.curator_id).where(m.Curator.curator_name == name))
         batches = [] if curator_id is None else list(
@@ -170,7 +164,7 @@ def freeze_curation(archive: Archive, segmentation: SegmentationRef, *, reason: 
     name = current_curator(curator)
 
     def write(db: Session) -> None:
-        seg_id = archive._segmentation_id(db, segmentation)
+        seg_id = archive.resolve_segmentation(db, segmentation)
         if db.get(m.CurationFreeze, seg_id) is None:
             db.add(m.CurationFreeze(segmentation_id=seg_id, frozen_by=name, reason=reason))
 
@@ -293,7 +287,7 @@ def curation_status(archive: Archive, segmentation: SegmentationRef, *, policy: 
     """Every cell ROI's consensus label under ``policy``, its revision, and each curator's current label."""
     check_policy(policy)
     with archive.catalog.reading() as db:
-        seg_id = archive._segmentation_id(db, segmentation)
+        seg_id = archive.resolve_segmentation(db, segmentation)
         state = consensus(seg_id, policy).subquery("state")
         query = (
             select(m.Roi.roi_id, m.Roi.roi_key, m.Roi.roi_key_type, m.ImagingPlane.plane_name, state.c.label,
@@ -365,7 +359,7 @@ def import_iscell(archive: Archive, segmentation: SegmentationRef, path: str | o
     iscell = np.load(path, allow_pickle=False)
     if iscell.ndim == 2:
         iscell = iscell[:, 0]
-    handle = archive._plane_handle(segmentation, plane)
+    handle = archive.plane_handle(segmentation, plane)
     if iscell.shape != (len(handle.roi_keys),):
         raise InvalidInputError(
             f"{path} holds {iscell.shape[0]} ROIs but plane {handle.plane_name!r} of segmentation "
@@ -400,7 +394,7 @@ GRANT USAGE ON SEQUENCE {schema}.curation_events_event_id_seq, {schema}.curators
 
 
 def _plane_of(archive: Archive, db: Session, segmentation: SegmentationRef, plane: str | None) -> tuple[int, int, str]:
-    seg_id = archive._segmentation_id(db, segmentation)
+    seg_id = archive.resolve_segmentation(db, segmentation)
     planes = db.execute(
         select(m.ImagingPlane.plane_id, m.ImagingPlane.plane_name)
         .join(m.SegmentationPlane, m.SegmentationPlane.plane_id == m.ImagingPlane.plane_id)

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import func, insert, select, update
 
-from segdb.archive.core import Archive, as_utc, current_user, roi_key_value
-from segdb.archive.records import _Record
+from segdb.archive import Archive, Record
+from segdb.archive.values import as_utc, current_user, roi_key_value
 from segdb.catalog import models as m
 from segdb.errors import InvalidInputError, NotFoundError
 from segdb.tracking.matching import MATCHING_METHOD, RoiSet, SparseMasks, build_tracks, tracking_parameters
@@ -27,7 +27,7 @@ from segdb.tracking.transforms import Transform, pixel_frame
 
 
 @dataclass(frozen=True)
-class RegistrationRecord(_Record):
+class RegistrationRecord(Record):
     plane_id: int
     session: str
     plane: str
@@ -39,7 +39,7 @@ class RegistrationRecord(_Record):
 
 
 @dataclass(frozen=True)
-class MatchingRunRecord(_Record):
+class MatchingRunRecord(Record):
     matching_run_id: int
     subject: str
     field_of_view: str
@@ -52,7 +52,7 @@ class MatchingRunRecord(_Record):
 
 
 @dataclass(frozen=True)
-class TrackMemberRecord(_Record):
+class TrackMemberRecord(Record):
     session: str
     session_start: dt.datetime | None
     segmentation_id: int
@@ -62,7 +62,7 @@ class TrackMemberRecord(_Record):
 
 
 @dataclass(frozen=True)
-class TrackRecord(_Record):
+class TrackRecord(Record):
     track_id: int
     matching_run_id: int
     members: tuple[TrackMemberRecord, ...]
@@ -160,7 +160,7 @@ def register_field_of_view(
     """
     fov_id, planes = _fov(archive, subject, field_of_view)
     reference = planes[0]
-    ref_handle = archive._plane_handle(reference.segmentation_id, reference.plane_name)
+    ref_handle = archive.plane_handle(reference.segmentation_id, reference.plane_name)
     if image not in ref_handle.images and len(planes) > 1:
         raise NotFoundError(
             f"session {reference.session} has no {image!r} image to register to; it has {sorted(ref_handle.images)}"
@@ -174,7 +174,7 @@ def register_field_of_view(
             plane_to_fov = supplied if isinstance(supplied, Transform) else Transform.from_list(supplied)
             records.append(_store_registration(archive, plane, reference, plane_to_fov, "supplied", None, True))
             continue
-        handle = archive._plane_handle(plane.segmentation_id, plane.plane_name)
+        handle = archive.plane_handle(plane.segmentation_id, plane.plane_name)
         if image not in handle.images:
             raise NotFoundError(
                 f"session {plane.session} has no {image!r} image to register; it has {sorted(handle.images)}; "
@@ -241,7 +241,7 @@ def match_field_of_view(
     params = tracking_parameters(**parameters)
     sessions = []
     for plane in planes:
-        handle = archive._plane_handle(plane.segmentation_id, plane.plane_name)
+        handle = archive.plane_handle(plane.segmentation_id, plane.plane_name)
         with archive.catalog.reading() as db:
             roi_ids = list(db.scalars(
                 select(m.Roi.roi_id)

@@ -1,0 +1,105 @@
+"""Plain values the archive takes in and hands out: names, dates, ROI keys, JSON parameters.
+
+Pure functions with no database or file access, used by the archive's modules and by the
+layers above it (curation, tracking) so that every layer checks and converts alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segdb.errors import InvalidInputError
+
+
+def current_user() -> str:
+    """The OS user name, who segdb records as having done a thing unless told otherwise."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def check_name(label: str, value: Any) -> None:
+    """Refuse a subject, session, plane or segmentation name that cannot be part of a 'subject/session/name' path."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"the {label} is {value!r}; give a non-empty name")
+    if "/" in value or value != value.strip() or any(ord(c) < 32 for c in value):
+        raise InvalidInputError(
+            f"the {label} {value!r} contains '/', control characters or surrounding spaces; "
+            "segdb uses 'subject/session/name' paths, so choose a name without them"
+        )
+    if len(value) > 255:
+        raise InvalidInputError(f"the {label} {value[:40]!r}… is {len(value)} characters long; keep it within 255")
+
+
+def positive_finite(label: str, value: Any) -> float:
+    """``value`` as a positive finite float, or an error naming ``label``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not math.isfinite(number) or number <= 0:
+        raise InvalidInputError(f"{label} is {value!r}; it must be a positive number")
+    return number
+
+
+def parse_datetime(value: dt.datetime | dt.date | str | None) -> dt.datetime | None:
+    """A session start from a datetime, a date or ISO text; a time without a zone is taken as UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise InvalidInputError(
+                f"session start {value!r} is not an ISO date or time; write it like 2026-03-01 or 2026-03-01T14:30"
+            ) from exc
+    elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """A datetime read back from a database that dropped its zone, as UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def jsonable(value: dict[str, Any], label: str) -> dict[str, Any]:
+    """``value`` as plain JSON types (numpy values and paths converted), or an error naming ``label``."""
+    try:
+        return json.loads(json.dumps(value, default=_json_default))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"the {label} cannot be stored as JSON ({exc}); pass numbers, strings, lists and dicts") from exc
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (Path, dt.date)):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def slug(text: str) -> str:
+    """``text`` made safe as one component of a file path (at most 64 characters)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "x"
+    return slug[:64]
+
+
+def roi_key_value(key: str, key_type: str) -> int | str:
+    """A ROI key with the type its source gave it."""
+    return int(key) if key_type == "int" else key
