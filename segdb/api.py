@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from segdb import archive as core
 from segdb import curation
-from segdb.archive import core
 from segdb.archive.consensus import check_policy
 from segdb.archive.filters import WhereSpec
-from segdb.errors import InvalidInputError, NotFoundError
-from segdb.extractors.archive_extractor import ArchiveSegmentationExtractor
-from segdb.extractors.multiplane import MultiSegmentationExtractor
+from segdb.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from segdb.extractors import ArchiveSegmentationExtractor, MultiSegmentationExtractor
 
 
 class Archive(core.Archive):
@@ -49,23 +50,10 @@ class Archive(core.Archive):
 
         Nothing is read from the array files until data is asked for.
         """
-        handles = self.plane_handles(segmentation)
-        if plane is None:
-            if len(handles) > 1:
-                raise InvalidInputError(
-                    f"segmentation {handles[0].segmentation_id} has planes {[h.plane_name for h in handles]}; pass "
-                    "plane=NAME, or use archive.multiplane_extractor for all of them"
-                )
-            handle = handles[0]
-        else:
-            matching = [h for h in handles if h.plane_name == plane]
-            if not matching:
-                raise NotFoundError(
-                    f"plane {plane!r} is not part of segmentation {handles[0].segmentation_id}; its planes are "
-                    f"{[h.plane_name for h in handles]}"
-                )
-            handle = matching[0]
+        from segdb.extractors import ArchiveSegmentationExtractor
+
         check_policy(curation)
+        handle = self.plane_handle(segmentation, plane)
         if where is None:
             return ArchiveSegmentationExtractor(self, handle.segmentation_id, handle, curation=curation)
         cells, background = self.matching_mask_indices(
@@ -79,6 +67,8 @@ class Archive(core.Archive):
         self, segmentation: core.SegmentationRef, *, where: WhereSpec = None, curation: str = "latest"
     ) -> MultiSegmentationExtractor:
         """Every plane of a segmentation, combined as roiextractors' MultiSegmentationExtractor describes."""
+        from segdb.extractors import MultiSegmentationExtractor
+
         handles = self.plane_handles(segmentation)
         planes = [self.extractor(segmentation, plane=h.plane_name, where=where, curation=curation) for h in handles]
         return MultiSegmentationExtractor(planes, plane_names=[h.plane_name for h in handles])

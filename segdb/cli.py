@@ -249,7 +249,7 @@ def _cmd_gc(args: argparse.Namespace) -> int:
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
-    from segdb.archive.core import resolve_target
+    from segdb.archive import resolve_target
     from segdb.catalog.engine import Catalog
     from segdb.catalog.schema import (
         SCHEMA_REVISION,

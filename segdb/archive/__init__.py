@@ -1,6 +1,8 @@
 """The archive layer: the only place where catalog rows and array files meet."""
 
-from segdb.archive.core import Archive, ProgressArg, SegmentationRef, reopen, resolve_target
+from segdb.archive.archive import Archive, reopen
+from segdb.archive.base import ProgressArg, SegmentationRef
+from segdb.archive.locations import resolve_target
 from segdb.archive.records import (
     FileProblem,
     GcReport,

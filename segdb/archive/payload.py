@@ -12,13 +12,15 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from roiextractors import SegmentationExtractor
 
 from segdb.errors import InvalidInputError
 from segdb.geometry import CsrMasks, weighted_centroids
+
+if TYPE_CHECKING:
+    from roiextractors import SegmentationExtractor
 
 # Property names a pipeline uses for its own accept/reject decision, best first.
 ACCEPTANCE_PROPERTIES = ("is_accepted", "accepted", "iscell")
@@ -72,6 +74,8 @@ class PlanePayload:
 
 def payload_from_extractor(extractor: SegmentationExtractor, plane_name: str) -> PlanePayload:
     """Read and validate everything the archive keeps from one plane's extractor."""
+    from roiextractors import SegmentationExtractor
+
     if not isinstance(extractor, SegmentationExtractor):
         raise InvalidInputError(
             f"cannot ingest {type(extractor).__name__!r} for plane {plane_name!r}: segdb ingests roiextractors "

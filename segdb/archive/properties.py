@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from segdb.catalog import models as m
+
+if TYPE_CHECKING:
+    from segdb.archive.payload import PropertyColumn
 
 
 def encode_property_value(value_type: str, value: Any) -> tuple[float | None, str | None]:
@@ -30,3 +37,27 @@ def decode_property_values(value_type: str, dtype: str, shape: Sequence[int], nu
         return np.array(list(texts), dtype=None if dtype == "object" else np.dtype(dtype))
     values = np.array([np.nan if n is None else n for n in nums], dtype=np.float64)
     return values.astype(np.dtype(dtype))
+
+
+def insert_property_rows(db: Session, seg_id: int, roi_ids: list[int], columns: Iterable[PropertyColumn],
+                       described: set[str]) -> None:
+    """Insert one row per ROI and property, describing each property the first time ``described`` lacks it."""
+    rows = []
+    for column in columns:
+        if column.name not in described:
+            db.add(
+                m.PropertyDescription(
+                    segmentation_id=seg_id, property_name=column.name, description=column.description,
+                    value_dtype=column.value_dtype, value_shape=list(column.value_shape),
+                )
+            )
+            described.add(column.name)
+        for roi_id, value in zip(roi_ids, column.values):
+            num, text = encode_property_value(column.value_type, value)
+            rows.append(
+                {"roi_id": roi_id, "segmentation_id": seg_id, "property_name": column.name,
+                 "value_type": column.value_type, "value_num": num, "value_text": text}
+            )
+    if rows:
+        db.flush()
+        db.execute(insert(m.RoiProperty), rows)

@@ -91,7 +91,7 @@ def curate(
     batch = uuid.uuid4().hex
 
     def write(db: Session) -> list[CurationEventRecord]:
-        seg_id, plane_id, plane_name = _plane_of(archive, db, segmentation, plane)
+        seg_id, plane_id, plane_name = archive.resolve_plane(db, segmentation, plane)
         _check_writable(db, seg_id, name)
         roi_ids = _roi_ids(db, seg_id, plane_id, plane_name, keys)
         expected = _expected(expected_revision, keys, roi_ids)
@@ -264,7 +264,7 @@ def curation_history(archive: Archive, segmentation: SegmentationRef, roi: int |
                      plane: str | None = None) -> list[CurationEventRecord]:
     """Every event on one ROI, oldest first."""
     with archive.catalog.reading() as db:
-        seg_id, plane_id, plane_name = _plane_of(archive, db, segmentation, plane)
+        seg_id, plane_id, plane_name = archive.resolve_plane(db, segmentation, plane)
         [roi_id] = _roi_ids(db, seg_id, plane_id, plane_name, [roi])
         key, key_type = db.execute(select(m.Roi.roi_key, m.Roi.roi_key_type).where(m.Roi.roi_id == roi_id)).one()
         rows = db.execute(
@@ -391,26 +391,6 @@ GRANT USAGE ON SEQUENCE {schema}.curation_events_event_id_seq, {schema}.curators
 
 
 # -- lookups ----------------------------------------------------------------------------------------
-
-
-def _plane_of(archive: Archive, db: Session, segmentation: SegmentationRef, plane: str | None) -> tuple[int, int, str]:
-    seg_id = archive.resolve_segmentation(db, segmentation)
-    planes = db.execute(
-        select(m.ImagingPlane.plane_id, m.ImagingPlane.plane_name)
-        .join(m.SegmentationPlane, m.SegmentationPlane.plane_id == m.ImagingPlane.plane_id)
-        .where(m.SegmentationPlane.segmentation_id == seg_id)
-        .order_by(m.SegmentationPlane.plane_index)
-    ).all()
-    if plane is None:
-        if len(planes) != 1:
-            raise InvalidInputError(
-                f"segmentation {seg_id} has planes {[p for _, p in planes]}; say which with plane= (--plane)"
-            )
-        return seg_id, planes[0][0], planes[0][1]
-    for plane_id, name in planes:
-        if name == plane:
-            return seg_id, plane_id, name
-    raise NotFoundError(f"plane {plane!r} is not part of segmentation {seg_id}; its planes are {[p for _, p in planes]}")
 
 
 def _roi_ids(db: Session, seg_id: int, plane_id: int, plane_name: str, keys: Sequence[Any]) -> list[int]:

@@ -1,0 +1,111 @@
+"""The Archive: opening and creating one, and the parts it is made of."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from segdb.archive.ingesting import Ingesting
+from segdb.archive.locations import (
+    CATALOG_FILENAME,
+    STORAGE_ROOT_SETTING,
+    recorded_storage_root,
+    resolve_target,
+)
+from segdb.archive.rois import RoiAccess
+from segdb.archive.upkeep import Upkeep
+from segdb.catalog import models as m
+from segdb.catalog.engine import Catalog
+from segdb.catalog.schema import (
+    SCHEMA_REVISION,
+    catalog_has_tables,
+    check_schema,
+    upgrade,
+)
+from segdb.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
+
+
+class Archive(Ingesting, Upkeep, RoiAccess):
+    """A segdb archive: catalog rows in SQL, arrays in write-once HDF5 chunk files.
+
+    Open one with :func:`segdb.open`.
+    """
+
+    @classmethod
+    def open(
+        cls,
+        target: str | os.PathLike | None = None,
+        *,
+        storage_root: str | os.PathLike | None = None,
+        create: bool = True,
+    ) -> Archive:
+        """Open the archive at ``target`` (a folder or a database URL).
+
+        A missing archive is created at the current schema when ``create`` is true;
+        an existing one is never migrated: if its schema is behind, this raises
+        SchemaVersionError naming `segdb db upgrade`.
+        """
+        where = resolve_target(target, storage_root)
+        if where.is_folder:
+            catalog_path = Path(where.location) / CATALOG_FILENAME
+            if not catalog_path.exists():
+                if not create:
+                    raise NotFoundError(
+                        f"there is no segdb archive at {where.location}; create one with `segdb init {where.location}`"
+                    )
+                return cls.create(where.location, storage_root=storage_root)
+        catalog = Catalog(where.url)
+        try:
+            if create and not where.is_folder and not catalog_has_tables(catalog.engine):
+                catalog.dispose()
+                return cls.create(target, storage_root=storage_root)
+            check_schema(catalog.engine, where.location)
+            root = where.storage_root or recorded_storage_root(catalog, where.location)
+        except BaseException:
+            catalog.dispose()
+            raise
+        return cls(catalog, root, where.location)
+
+    @classmethod
+    def create(cls, target: str | os.PathLike | None, *, storage_root: str | os.PathLike | None = None) -> Archive:
+        """Create a new, empty archive at the current schema (what `segdb init` does)."""
+        where = resolve_target(target, storage_root)
+        if where.is_folder:
+            Path(where.location).mkdir(parents=True, exist_ok=True)
+        elif where.storage_root is None:
+            raise InvalidInputError(
+                f"a new catalog at {where.location} needs a storage root for its array files: pass "
+                "storage_root= (or --storage-root, or set SEGDB_STORAGE_ROOT) to a folder every machine can read"
+            )
+        catalog = Catalog(where.url)
+        try:
+            if catalog_has_tables(catalog.engine):
+                raise ConflictError(
+                    f"{where.location} already holds a catalog; open it with segdb.open instead of creating it"
+                )
+            upgrade(catalog.engine, SCHEMA_REVISION)
+            assert where.storage_root is not None
+            where.storage_root.mkdir(parents=True, exist_ok=True)
+            if not where.is_folder:
+                with catalog.writing() as session:
+                    session.add(m.ArchiveSetting(setting_name=STORAGE_ROOT_SETTING, setting_value=str(where.storage_root)))
+        except BaseException:
+            catalog.dispose()
+            raise
+        return cls(catalog, where.storage_root, where.location)
+
+
+_REOPENED: dict[tuple[int, tuple[str, str]], Archive] = {}
+
+
+def reopen(spec: tuple[str, str]) -> Archive:
+    """The archive a pickled extractor came from (see :meth:`Archive.reopen_spec`), opened once per process."""
+    key = (os.getpid(), tuple(spec))
+    if key not in _REOPENED:
+        url, storage_root = spec
+        _REOPENED[key] = Archive.open(url, storage_root=storage_root, create=False)
+    return _REOPENED[key]

@@ -1,0 +1,158 @@
+"""ROIs for the layers above: cross-session queries, where-filters, properties and curation labels."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from segdb.archive.base import ArchiveBase, SegmentationRef
+from segdb.archive.consensus import accepted_clause, check_policy, consensus
+from segdb.archive.filters import WhereSpec, roi_filter
+from segdb.archive.payload import (
+    property_column,
+)
+from segdb.archive.properties import insert_property_rows
+from segdb.archive.query import RoiHit, RoiQuery
+from segdb.archive.reader import (
+    plane_properties,
+    plane_property_names,
+    property_descriptions,
+)
+from segdb.archive.values import (
+    check_name,
+)
+from segdb.catalog import models as m
+
+
+class RoiAccess(ArchiveBase):
+    """Reading and selecting ROIs for the layers above: queries, filters, properties, labels."""
+
+    def query_rois(self, **filters: Any) -> list[RoiHit]:
+        """ROIs across sessions matching every filter, answered in SQL; see :class:`RoiQuery`."""
+        query = RoiQuery(**filters)
+        with self.catalog.reading() as db:
+            return query.run(db)
+
+    def count_rois(self, **filters: Any) -> int:
+        """How many ROIs a query finds, counted in SQL."""
+        query = RoiQuery(**filters)
+        with self.catalog.reading() as db:
+            return query.count(db)
+
+    def explain_query(self, *, count: bool = False, **filters: Any) -> str:
+        """The database's plan for a query (which indexes it uses); ``count`` for counting it."""
+        query = RoiQuery(**filters)
+        with self.catalog.reading() as db:
+            return query.explain(db, count=count)
+
+    def matching_mask_indices(
+        self, segmentation: SegmentationRef, plane: str, where: WhereSpec, *, curation: str = "latest"
+    ) -> tuple[list[int], list[int]]:
+        """Mask indices of a plane's cells and background components that satisfy ``where``, in SQL.
+
+        'accepted' in the filter means accepted under the curation policy ``curation``.
+        """
+        check_policy(curation)
+        with self.catalog.reading() as db:
+            seg_id = self.resolve_segmentation(db, segmentation)
+            condition = roi_filter(where, [seg_id], accepted=accepted_clause(seg_id, curation))
+            rows = db.execute(
+                select(m.Roi.kind, m.Roi.mask_index)
+                .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
+                .where(m.Roi.segmentation_id == seg_id, m.ImagingPlane.plane_name == plane, condition)
+                .order_by(m.Roi.kind.desc(), m.Roi.mask_index)
+            ).all()
+        cells = [int(i) for kind, i in rows if kind == "cell"]
+        background = [int(i) for kind, i in rows if kind == "background"]
+        return cells, background
+
+    def set_roi_property(
+        self,
+        segmentation: SegmentationRef,
+        plane: str,
+        name: str,
+        values_by_mask_index: Mapping[int, Any],
+        *,
+        description: str = "",
+    ) -> None:
+        """Write a property of some cell ROIs of a plane (insert or replace), visible to every reader."""
+        check_name("property name", name)
+        indices = list(values_by_mask_index)
+        values = np.asarray([values_by_mask_index[i] for i in indices])
+        column = property_column(name, values, description, f"plane {plane!r}")
+
+        def write(db: Session) -> None:
+            seg_id = self.resolve_segmentation(db, segmentation)
+            found = dict(
+                db.execute(
+                    select(m.Roi.mask_index, m.Roi.roi_id)
+                    .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
+                    .where(
+                        m.Roi.segmentation_id == seg_id,
+                        m.ImagingPlane.plane_name == plane,
+                        m.Roi.kind == "cell",
+                        m.Roi.mask_index.in_(indices),
+                    )
+                ).all()
+            )
+            roi_ids = [found[i] for i in indices]
+            described = db.get(m.PropertyDescription, (seg_id, name))
+            if described is None:
+                db.add(
+                    m.PropertyDescription(
+                        segmentation_id=seg_id, property_name=name, description=description,
+                        value_dtype=column.value_dtype, value_shape=list(column.value_shape),
+                    )
+                )
+            else:
+                described.value_dtype = column.value_dtype
+                described.value_shape = list(column.value_shape)
+                if description:
+                    described.description = description
+            db.execute(
+                delete(m.RoiProperty).where(m.RoiProperty.roi_id.in_(roi_ids), m.RoiProperty.property_name == name)
+            )
+            db.flush()
+            insert_property_rows(db, seg_id, roi_ids, [column], {name})
+
+        self.catalog.write_with_retry(write)
+
+    def property_descriptions(self, segmentation: SegmentationRef) -> dict[str, str]:
+        with self.catalog.reading() as db:
+            return property_descriptions(db, self.resolve_segmentation(db, segmentation))
+
+    def curation_labels(
+        self, segmentation: SegmentationRef, plane: str, mask_indices: Sequence[int], *, policy: str = "latest"
+    ) -> list[str | None]:
+        """The consensus label of each of a plane's cell ROIs under ``policy`` (None: nobody decided)."""
+        check_policy(policy)
+        with self.catalog.reading() as db:
+            seg_id = self.resolve_segmentation(db, segmentation)
+            state = consensus(seg_id, policy).subquery("state")
+            labels = dict(
+                db.execute(
+                    select(m.Roi.mask_index, state.c.label)
+                    .join(state, state.c.roi_id == m.Roi.roi_id)
+                    .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
+                    .where(m.Roi.segmentation_id == seg_id, m.ImagingPlane.plane_name == plane, m.Roi.kind == "cell")
+                ).all()
+            )
+        return [labels.get(int(i)) for i in mask_indices]
+
+    def plane_properties(
+        self, segmentation: SegmentationRef, plane: str | None = None, names: Sequence[str] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Properties of one plane's cell ROIs (all, or only ``names``), as arrays in catalog (mask) order."""
+        with self.catalog.reading() as db:
+            seg_id, plane_id, _ = self.resolve_plane(db, segmentation, plane)
+            return plane_properties(db, seg_id, plane_id, names)
+
+    def property_names(self, segmentation: SegmentationRef, plane: str | None = None) -> list[str]:
+        """The names of the properties one plane's cell ROIs carry (read from the property index)."""
+        with self.catalog.reading() as db:
+            seg_id, plane_id, _ = self.resolve_plane(db, segmentation, plane)
+            return plane_property_names(db, seg_id, plane_id)

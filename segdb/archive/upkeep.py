@@ -1,0 +1,216 @@
+"""Keeping an archive sound: deleting segmentations, verifying every file's sha256, and garbage collection.
+
+Rows go first, files second: a file whose rows are gone is deleted, and one that resists
+deletion is an orphan that `segdb gc` reports. Nothing is collected unless asked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import socket
+from collections.abc import Iterable
+from pathlib import Path
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from segdb.archive.base import ProgressArg, SegmentationRef
+from segdb.archive.listing import Listing
+from segdb.archive.records import (
+    FileProblem,
+    GcReport,
+    SegmentationRecord,
+    VerifyReport,
+)
+from segdb.archive.values import (
+    as_utc,
+)
+from segdb.arrays import (
+    resolve_in_root,
+    sha256_file,
+)
+from segdb.catalog import models as m
+from segdb.errors import (
+    ConflictError,
+    IntegrityError,
+)
+from segdb.progress import progress_bar
+
+# Every table whose rows reference an array file (each also names its segmentation).
+FILE_REFERENCES = (m.SegmentationPlane, m.TraceSeries, m.SummaryImage, m.MaskSet)
+
+
+class Upkeep(Listing):
+    """Deleting segmentations, verifying files, and collecting garbage."""
+
+    def delete_segmentation(self, segmentation: SegmentationRef, *, force: bool = False) -> SegmentationRecord:
+        """Remove a segmentation's rows in one transaction, then its array files.
+
+        A segmentation that people have curated is kept unless ``force`` is true: deleting it
+        deletes their decisions too.
+        """
+        record = self.segmentation(segmentation)
+        seg_id = record.segmentation_id
+
+        def remove(db: Session) -> list[str]:
+            curated = db.scalar(
+                select(func.count())
+                .select_from(m.CurationEvent)
+                .join(m.Curator, m.Curator.curator_id == m.CurationEvent.curator_id)
+                .where(m.CurationEvent.segmentation_id == seg_id, m.Curator.is_pipeline.is_(False))
+            )
+            if curated and not force:
+                raise ConflictError(
+                    f"segmentation {seg_id} holds {curated} curation decision(s) made by people; deleting it deletes "
+                    "them too. Export them first (segdb curate export), then delete with force=True (--force)"
+                )
+            file_ids = {
+                file_id
+                for table in FILE_REFERENCES
+                for file_id in db.scalars(select(table.array_file_id).where(table.segmentation_id == seg_id))
+            }
+            db.execute(delete(m.Segmentation).where(m.Segmentation.segmentation_id == seg_id))
+            db.flush()
+            return drop_unreferenced_files(db, file_ids)
+
+        unlink_files(self.storage_root, self.catalog.write_with_retry(remove))
+        return record
+
+    def array_files(self) -> list[tuple[str, int, str]]:
+        with self.catalog.reading() as db:
+            return [
+                (r.relative_path, int(r.size_bytes), r.sha256)
+                for r in db.execute(select(m.ArrayFile).order_by(m.ArrayFile.relative_path)).scalars()
+            ]
+
+    def verify(self, *, progress: ProgressArg = None) -> VerifyReport:
+        """Recompute the sha256 of every array file and name each missing or damaged one."""
+        files = self.array_files()
+        problems: list[FileProblem] = []
+        checked_bytes = 0
+        with progress_bar(progress, total=sum(f[1] for f in files), desc="verify", unit="B") as tick:
+            for relative, size, digest in files:
+                problem = self._file_problem(relative, size, digest)
+                if problem:
+                    problems.append(FileProblem(relative, problem))
+                checked_bytes += size
+                tick(size)
+        return VerifyReport(files_checked=len(files), bytes_checked=checked_bytes, problems=tuple(problems))
+
+    def _file_problem(self, relative: str, size: int, digest: str) -> str | None:
+        try:
+            path = resolve_in_root(self.storage_root, relative)
+        except IntegrityError as exc:
+            return str(exc)
+        if not path.is_file():
+            return "missing"
+        actual_size = path.stat().st_size
+        if actual_size != size:
+            return f"damaged: {actual_size} bytes, the catalog recorded {size}"
+        actual = sha256_file(path)
+        if actual != digest:
+            return f"damaged: sha256 {actual[:12]}…, the catalog recorded {digest[:12]}…"
+        return None
+
+    def gc(self, *, apply: bool = False, older_than: dt.timedelta = dt.timedelta(hours=6)) -> GcReport:
+        """Find files under the storage root that no row references, and unfinished ingests.
+
+        Nothing is deleted unless ``apply`` is true. An ingest still running (its process
+        alive on this host, or younger than ``older_than`` on another host) is left alone.
+        """
+        with self.catalog.reading() as db:
+            referenced = set(db.scalars(select(m.ArrayFile.relative_path)))
+            unfinished = db.execute(select(m.Segmentation).where(m.Segmentation.status == "writing")).scalars().all()
+            stale = [s.segmentation_id for s in unfinished if not _writer_alive(s, older_than)]
+            live = {s.segmentation_id for s in unfinished} - set(stale)
+        orphans = []
+        orphan_bytes = 0
+        root = self.storage_root
+        if root.is_dir():
+            for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
+                relative = path.relative_to(root).as_posix()
+                if relative in referenced or _segmentation_of(relative) in live:
+                    continue
+                orphans.append(relative)
+                orphan_bytes += path.lstat().st_size
+        if apply:
+            if stale:
+                with self.catalog.writing() as db:
+                    db.execute(
+                        delete(m.Segmentation).where(
+                            m.Segmentation.segmentation_id.in_(stale), m.Segmentation.status == "writing"
+                        )
+                    )
+            for relative in orphans:
+                (root / relative).unlink(missing_ok=True)
+            _remove_empty_dirs(root)
+        return GcReport(tuple(orphans), orphan_bytes, tuple(stale), apply)
+
+
+def unlink_files(storage_root: Path, relative_paths: Iterable[str]) -> None:
+    """Delete files whose rows are already gone; one that resists is an orphan `segdb gc` reports."""
+    for relative in relative_paths:
+        try:
+            resolve_in_root(storage_root, relative).unlink(missing_ok=True)
+        except (OSError, IntegrityError):
+            continue
+
+
+def drop_unreferenced_files(db: Session, file_ids: Iterable[int]) -> list[str]:
+    """Delete array_files rows no longer referenced by any row; returns their paths."""
+    paths = []
+    for file_id in file_ids:
+        used = sum(
+            db.scalar(select(func.count()).select_from(table).where(table.array_file_id == file_id))
+            for table in FILE_REFERENCES
+        )
+        if not used:
+            row = db.get(m.ArrayFile, file_id)
+            paths.append(row.relative_path)
+            db.delete(row)
+    return paths
+
+
+def delete_session_if_unused(db: Session, session_row: m.ImagingSession) -> None:
+    """Remove a session (and then its subject) that holds nothing, as a failed first ingest leaves it."""
+    session_id, subject_id = session_row.session_id, session_row.subject_id
+    in_use = db.scalar(select(func.count()).select_from(m.Segmentation).where(m.Segmentation.session_id == session_id))
+    in_use += db.scalar(
+        select(func.count()).select_from(m.ImagingPlane).where(m.ImagingPlane.session_id == session_id)
+    )
+    if in_use:
+        return
+    db.delete(session_row)
+    db.flush()
+    sessions = db.scalar(select(func.count()).select_from(m.ImagingSession).where(m.ImagingSession.subject_id == subject_id))
+    fovs = db.scalar(select(func.count()).select_from(m.FieldOfView).where(m.FieldOfView.subject_id == subject_id))
+    if not sessions and not fovs:
+        db.execute(delete(m.Subject).where(m.Subject.subject_id == subject_id))
+
+
+def _writer_alive(seg: m.Segmentation, older_than: dt.timedelta) -> bool:
+    if seg.writer_host == socket.gethostname() and seg.writer_pid:
+        try:
+            os.kill(seg.writer_pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    created = as_utc(seg.created_at)
+    return created is not None and dt.datetime.now(dt.timezone.utc) - created < older_than
+
+
+def _segmentation_of(relative_path: str) -> int | None:
+    match = re.search(r"(?:^|/)seg-(\d+)/", relative_path)
+    return int(match.group(1)) if match else None
+
+
+def _remove_empty_dirs(root: Path) -> None:
+    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
