@@ -72,8 +72,8 @@ class ArchiveBase:
                 )
             query = (
                 select(m.Segmentation.segmentation_id, m.Segmentation.status)
-                .join(m.ImagingSession, m.ImagingSession.session_id == m.Segmentation.session_id)
-                .join(m.Subject, m.Subject.subject_id == m.ImagingSession.subject_id)
+                .join(m.Segmentation.session)
+                .join(m.ImagingSession.subject)
                 .where(
                     m.Subject.subject_name == parts[0],
                     m.ImagingSession.session_name == parts[1],

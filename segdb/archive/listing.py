@@ -47,7 +47,7 @@ class Listing(ArchiveBase):
         )
         query = (
             select(m.ImagingSession, m.Subject.subject_name, ready.c.n)
-            .join(m.Subject, m.Subject.subject_id == m.ImagingSession.subject_id)
+            .join(m.ImagingSession.subject)
             .outerjoin(ready, ready.c.session_id == m.ImagingSession.session_id)
             .order_by(m.Subject.subject_name, m.ImagingSession.session_start, m.ImagingSession.session_name)
         )
@@ -106,7 +106,7 @@ class Listing(ArchiveBase):
             seg_id = self.resolve_segmentation(db, segmentation)
             query = (
                 select(m.Roi, m.ImagingPlane.plane_name)
-                .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
+                .join(m.Roi.plane)
                 .join(
                     m.SegmentationPlane,
                     (m.SegmentationPlane.segmentation_id == m.Roi.segmentation_id)
@@ -125,8 +125,8 @@ class Listing(ArchiveBase):
 def _segmentation_query():
     return (
         select(m.Segmentation, m.ImagingSession.session_name, m.Subject.subject_name)
-        .join(m.ImagingSession, m.ImagingSession.session_id == m.Segmentation.session_id)
-        .join(m.Subject, m.Subject.subject_id == m.ImagingSession.subject_id)
+        .join(m.Segmentation.session)
+        .join(m.ImagingSession.subject)
         .order_by(m.Subject.subject_name, m.ImagingSession.session_start, m.ImagingSession.session_name,
                   m.Segmentation.segmentation_id)
     )

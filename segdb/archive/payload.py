@@ -16,15 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from segdb.conventions import ACCEPTANCE_PROPERTIES, DEFAULT_CHANNEL_NAME, REJECTION_PROPERTIES
 from segdb.errors import InvalidInputError
 from segdb.geometry import CsrMasks, weighted_centroids
 
 if TYPE_CHECKING:
     from roiextractors import SegmentationExtractor
 
-# Property names a pipeline uses for its own accept/reject decision, best first.
-ACCEPTANCE_PROPERTIES = ("is_accepted", "accepted", "iscell")
-REJECTION_PROPERTIES = ("is_rejected", "rejected")
 
 
 @dataclass(frozen=True)
@@ -406,7 +404,7 @@ def _images(extractor: SegmentationExtractor, frame_shape: tuple[int, int], wher
 def _channel_names(extractor: SegmentationExtractor) -> list[str]:
     getter = getattr(extractor, "get_channel_names", None)
     names = getter() if callable(getter) else getattr(extractor, "_channel_names", None)
-    return [str(name) for name in (names or ["OpticalChannel"])]
+    return [str(name) for name in (names or [DEFAULT_CHANNEL_NAME])]
 
 
 def _properties(extractor: SegmentationExtractor, roi_keys: list[int | str], where: str) -> list[PropertyColumn]:

@@ -88,7 +88,7 @@ class RoiQuery:
         """The ids of the fields of view named ``field_of_view`` (of ``subject`` when given)."""
         fovs = select(m.FieldOfView.fov_id).where(m.FieldOfView.fov_name == self.field_of_view)
         if self.subject is not None:
-            fovs = fovs.join(m.Subject, m.Subject.subject_id == m.FieldOfView.subject_id).where(
+            fovs = fovs.join(m.FieldOfView.subject).where(
                 m.Subject.subject_name == self.subject
             )
         return fovs
@@ -105,12 +105,12 @@ class RoiQuery:
     def _segmentations_statement(self) -> Select:
         query = (
             select(m.Segmentation.segmentation_id)
-            .join(m.ImagingSession, m.ImagingSession.session_id == m.Segmentation.session_id)
+            .join(m.Segmentation.session)
             .where(m.Segmentation.status == "ready")
             .order_by(m.Segmentation.segmentation_id)
         )
         if self.subject is not None:
-            query = query.join(m.Subject, m.Subject.subject_id == m.ImagingSession.subject_id).where(
+            query = query.join(m.ImagingSession.subject).where(
                 m.Subject.subject_name == self.subject
             )
         if self.session is not None:
@@ -153,7 +153,7 @@ class RoiQuery:
         query = (
             select(*_HIT_COLUMNS)
             .join(m.Segmentation, m.Segmentation.segmentation_id == m.Roi.segmentation_id)
-            .join(m.ImagingSession, m.ImagingSession.session_id == m.Segmentation.session_id)
+            .join(m.Segmentation.session)
             .where(*self._conditions(segmentation_ids, roi_ids))
             .order_by(m.ImagingSession.session_start, m.ImagingSession.session_name, m.Roi.roi_id)
         )
@@ -235,8 +235,8 @@ class RoiQuery:
                     m.Segmentation.segmentation_id, m.Subject.subject_name, m.ImagingSession.session_name,
                     m.ImagingSession.session_start, m.Segmentation.segmentation_name,
                 )
-                .join(m.ImagingSession, m.ImagingSession.session_id == m.Segmentation.session_id)
-                .join(m.Subject, m.Subject.subject_id == m.ImagingSession.subject_id)
+                .join(m.Segmentation.session)
+                .join(m.ImagingSession.subject)
                 .where(id_in(m.Segmentation.segmentation_id, {row.segmentation_id for row in rows}))
             )
         }

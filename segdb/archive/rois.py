@@ -62,7 +62,7 @@ class RoiAccess(ArchiveBase):
             condition = roi_filter(where, [seg_id], accepted=accepted_clause(seg_id, curation))
             rows = db.execute(
                 select(m.Roi.kind, m.Roi.mask_index)
-                .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
+                .join(m.Roi.plane)
                 .where(m.Roi.segmentation_id == seg_id, m.ImagingPlane.plane_name == plane, condition)
                 .order_by(m.Roi.kind.desc(), m.Roi.mask_index)
             ).all()
@@ -90,7 +90,7 @@ class RoiAccess(ArchiveBase):
             found = dict(
                 db.execute(
                     select(m.Roi.mask_index, m.Roi.roi_id)
-                    .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
+                    .join(m.Roi.plane)
                     .where(
                         m.Roi.segmentation_id == seg_id,
                         m.ImagingPlane.plane_name == plane,
@@ -137,7 +137,7 @@ class RoiAccess(ArchiveBase):
                 db.execute(
                     select(m.Roi.mask_index, state.c.label)
                     .join(state, state.c.roi_id == m.Roi.roi_id)
-                    .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
+                    .join(m.Roi.plane)
                     .where(m.Roi.segmentation_id == seg_id, m.ImagingPlane.plane_name == plane, m.Roi.kind == "cell")
                 ).all()
             )

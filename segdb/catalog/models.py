@@ -30,7 +30,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, foreign, mapped_column, relationship
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s__%(column_0_N_name)s",
@@ -85,6 +85,9 @@ class ImagingSession(Base):
     session_start: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
+    # For joins (select(...).join(ImagingSession.subject)); never loaded implicitly.
+    subject: Mapped[Subject] = relationship(lazy="raise")
+
 
 class FieldOfView(Base):
     """A place in a subject's brain imaged in one or more sessions: the shared reference frame."""
@@ -95,6 +98,8 @@ class FieldOfView(Base):
     fov_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.subject_id", ondelete="RESTRICT"), index=True)
     fov_name: Mapped[str] = mapped_column(String(255))
+
+    subject: Mapped[Subject] = relationship(lazy="raise")
 
 
 class ImagingPlane(Base):
@@ -163,6 +168,8 @@ class Segmentation(Base):
     # Which process is writing it, so `segdb gc` can tell a crashed ingest from a running one.
     writer_host: Mapped[str | None] = mapped_column(String(255))
     writer_pid: Mapped[int | None] = mapped_column(Integer)
+
+    session: Mapped[ImagingSession] = relationship(lazy="raise")
 
 
 class SegmentationPlane(Base):
@@ -242,6 +249,11 @@ class Roi(Base):
     location_col: Mapped[int] = mapped_column(Integer)
     # The source pipeline's own accept/reject decision, when it made one.
     source_accepted: Mapped[bool | None] = mapped_column(Boolean)
+
+    # The plane is reached through the composite key to segmentation_planes, so the join is spelled out.
+    plane: Mapped[ImagingPlane] = relationship(
+        primaryjoin=lambda: ImagingPlane.plane_id == foreign(Roi.plane_id), viewonly=True, lazy="raise"
+    )
 
 
 class RoiProperty(Base):

@@ -292,7 +292,7 @@ def curation_status(archive: Archive, segmentation: SegmentationRef, *, policy: 
         query = (
             select(m.Roi.roi_id, m.Roi.roi_key, m.Roi.roi_key_type, m.ImagingPlane.plane_name, state.c.label,
                    state.c.revision)
-            .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
+            .join(m.Roi.plane)
             .join(m.SegmentationPlane, (m.SegmentationPlane.segmentation_id == m.Roi.segmentation_id)
                   & (m.SegmentationPlane.plane_id == m.Roi.plane_id))
             .outerjoin(state, state.c.roi_id == m.Roi.roi_id)
@@ -445,7 +445,7 @@ def _plane_names_of(db: Session, roi_ids: list[int]) -> dict[int, str]:
     return dict(
         db.execute(
             select(m.Roi.roi_id, m.ImagingPlane.plane_name)
-            .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
+            .join(m.Roi.plane)
             .where(m.Roi.roi_id.in_(roi_ids))
         ).all()
     )

@@ -51,16 +51,17 @@ def open_movie(movie: Any, *, dataset: str | None = None) -> Iterator[Any]:
 def _hdf5_dataset(handle: Any, path: Path, dataset: str | None) -> Any:
     import h5py
 
+    datasets: list[tuple[str, int]] = []
+    handle.visititems(lambda name, obj: datasets.append((name, obj.ndim)) if isinstance(obj, h5py.Dataset) else None)
     if dataset is not None:
         found = handle.get(dataset)
         if not isinstance(found, h5py.Dataset):
             raise InvalidInputError(
-                f"movie file {str(path)!r} has no dataset {dataset!r}; pass dataset=<name> (--dataset) of the "
-                "(frames, height, width) movie"
+                f"movie file {str(path)!r} has no dataset {dataset!r} (its datasets: {[n for n, _ in datasets][:10]}); "
+                "pass dataset=<name> (--dataset) of the (frames, height, width) movie"
             )
         return found
-    movies: list[str] = []
-    handle.visititems(lambda name, obj: movies.append(name) if isinstance(obj, h5py.Dataset) and obj.ndim == 3 else None)
+    movies = [name for name, ndim in datasets if ndim == 3]
     if len(movies) != 1:
         raise InvalidInputError(
             f"movie file {str(path)!r} has {len(movies)} 3-D datasets ({movies[:5]}); pass dataset=<name> "

@@ -33,6 +33,7 @@ import scipy.sparse
 from tqdm.auto import tqdm
 
 from segdb.errors import InvalidInputError
+from segdb.masks.movie import open_movie
 from segdb.masks.roi_masks import (
     Border,
     Exclusion,
@@ -383,29 +384,6 @@ def _neuropil_label(roi: Mask, index: int) -> str:
     return f"neuropil for {roi.label}" if roi.label is not None else f"neuropil for ROI #{index}"
 
 
-def _open_movie(movie_h5: Any, dataset: str) -> tuple[Any, Any]:
-    """Return (dataset or array, file to close or None)."""
-    if not isinstance(movie_h5, (str, os.PathLike)):
-        return movie_h5, None
-    import h5py  # only needed when the movie is given as a file
-
-    path = os.fspath(movie_h5)
-    if not os.path.isfile(path):
-        raise InvalidInputError(
-            f"movie file {path!r} does not exist; pass the path of the motion-corrected "
-            f"HDF5 movie (with dataset {dataset!r}) or the movie array itself."
-        )
-    handle = h5py.File(path, "r")
-    if dataset not in handle or not isinstance(handle[dataset], h5py.Dataset):
-        names = sorted(name for name in handle if isinstance(handle[name], h5py.Dataset))
-        handle.close()
-        raise InvalidInputError(
-            f"movie file {path!r} has no dataset {dataset!r} (datasets at its root: {names}); "
-            "pass dataset=<name> of the (frames, height, width) movie."
-        )
-    return handle[dataset], handle
-
-
 def calculate_roi_and_neuropil_traces(
     movie_h5: str | os.PathLike | Any,
     roi_mask_list: Sequence[RoiMask],
@@ -466,12 +444,8 @@ def calculate_roi_and_neuropil_traces(
             create_neuropil_mask(roi, motion_border, union, _neuropil_label(roi, i))
             for i, roi in enumerate(rois)
         ]
-    stack, handle = _open_movie(movie_h5, dataset)
-    try:
+    with open_movie(movie_h5, dataset=dataset) as stack:
         traces, exclusions = calculate_traces(
             stack, [*rois, *neuropils], block_size, workers=workers, progress=progress
         )
-    finally:
-        if handle is not None:
-            handle.close()
     return traces[: len(rois)], traces[len(rois) :], exclusions

@@ -18,6 +18,7 @@ from roiextractors import NumpySegmentationExtractor
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 from scipy.signal import lfilter
 
+from segdb.conventions import DEFAULT_CHANNEL_NAME
 from segdb.errors import InvalidInputError
 
 # suite2p subtracts 0.7 x neuropil by default (ops["neucoeff"]); the synthetic raw
@@ -332,7 +333,7 @@ def synthetic_segmentation(
         correlation_image=images["correlation"],
         roi_ids=keys,
         sampling_frequency=float(sampling_frequency),
-        channel_names=["OpticalChannel"],
+        channel_names=[DEFAULT_CHANNEL_NAME],
         # Without movie_dims roiextractors reports the mask stack's 3-D shape as the frame shape.
         movie_dims=(height, width),
         accepted_list=[key for key, keep in zip(keys, accepted, strict=True) if keep],

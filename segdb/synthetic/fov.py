@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import scipy.ndimage
 
+from segdb.conventions import DEFAULT_CHANNEL_NAME
 from segdb.errors import InvalidInputError
 from segdb.tracking.matching import RoiSet, SparseMasks, Track
 from segdb.tracking.transforms import Transform, pixel_frame
@@ -634,7 +635,7 @@ def session_segmentation_dict(
         "roi_ids": [int(roi) for roi in session.roi_ids],
         "sampling_frequency": float(sampling_frequency),
         "movie_dims": tuple(session.mean_image.shape),
-        "channel_names": ["OpticalChannel"],
+        "channel_names": [DEFAULT_CHANNEL_NAME],
     }
 
 

@@ -18,6 +18,7 @@ from pynwb.image import GrayscaleImage
 from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel
 from roiextractors import SegmentationExtractor
 
+from segdb.conventions import DEFAULT_CHANNEL_NAME
 from segdb.errors import InvalidInputError
 from segdb.ingest.nwb import FLUORESCENCE_SERIES
 from segdb.synthetic.cells import synthetic_segmentation
@@ -66,7 +67,7 @@ def write_segmentation_nwb(
     device = nwbfile.create_device(name="Microscope")
     imaging_plane = nwbfile.create_imaging_plane(
         name="ImagingPlane",
-        optical_channel=OpticalChannel(name="OpticalChannel", description="green", emission_lambda=510.0),
+        optical_channel=OpticalChannel(name=DEFAULT_CHANNEL_NAME, description="green", emission_lambda=510.0),
         imaging_rate=rate,
         description="imaged plane",
         device=device,
