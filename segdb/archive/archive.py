@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
+
 from segdb.archive.ingesting import Ingesting
 from segdb.archive.locations import (
     CATALOG_FILENAME,
     STORAGE_ROOT_SETTING,
     recorded_storage_root,
     resolve_target,
+    url_with_known_password,
 )
 from segdb.archive.rois import RoiAccess
 from segdb.archive.upkeep import Upkeep
@@ -26,6 +29,7 @@ from segdb.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    SegDBError,
 )
 
 
@@ -65,6 +69,9 @@ class Archive(Ingesting, Upkeep, RoiAccess):
                 return cls.create(target, storage_root=storage_root)
             check_schema(catalog.engine, where.location)
             root = where.storage_root or recorded_storage_root(catalog, where.location)
+        except OperationalError as exc:
+            catalog.dispose()
+            raise _unreachable(where.location, exc) from exc
         except BaseException:
             catalog.dispose()
             raise
@@ -93,19 +100,38 @@ class Archive(Ingesting, Upkeep, RoiAccess):
             if not where.is_folder:
                 with catalog.writing() as session:
                     session.add(m.ArchiveSetting(setting_name=STORAGE_ROOT_SETTING, setting_value=str(where.storage_root)))
+        except OperationalError as exc:
+            catalog.dispose()
+            raise _unreachable(where.location, exc) from exc
         except BaseException:
             catalog.dispose()
             raise
         return cls(catalog, where.storage_root, where.location)
 
 
+def _unreachable(location: str, exc: OperationalError) -> SegDBError:
+    reason = str(exc.orig or exc).strip().splitlines()[0]
+    return SegDBError(f"cannot reach the catalog at {location}: {reason}; check the URL and that the server is running")
+
+
 _REOPENED: dict[tuple[int, tuple[str, str]], Archive] = {}
 
 
 def reopen(spec: tuple[str, str]) -> Archive:
-    """The archive a pickled extractor came from (see :meth:`Archive.reopen_spec`), opened once per process."""
+    """The archive a pickled extractor came from (see :meth:`Archive.reopen_spec`), opened once per process.
+
+    The spec carries no password: it comes from ``$SEGDB_URL`` when that names the same
+    database, else from where libpq looks (``PGPASSWORD``, ``~/.pgpass``).
+    """
     key = (os.getpid(), tuple(spec))
     if key not in _REOPENED:
         url, storage_root = spec
-        _REOPENED[key] = Archive.open(url, storage_root=storage_root, create=False)
+        try:
+            _REOPENED[key] = Archive.open(url_with_known_password(url), storage_root=storage_root, create=False)
+        except SegDBError as exc:
+            raise type(exc)(
+                f"the archive a pickled extractor came from ({url}) cannot be opened in this process: {exc}. "
+                "A pickled extractor carries no database password: give it to this process with PGPASSWORD, "
+                "a ~/.pgpass entry, or SEGDB_URL naming the same database with its password"
+            ) from exc
     return _REOPENED[key]

@@ -9,6 +9,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from segdb.archive.locations import url_without_password
 from segdb.archive.reader import (
     PlaneHandle,
     plane_handles,
@@ -124,8 +125,9 @@ class ArchiveBase:
         return seg_id, plane_id, name
 
     def reopen_spec(self) -> tuple[str, str]:
-        """What another process needs to open this archive again (catalog URL, storage root)."""
-        return self.catalog.url, str(self.storage_root)
+        """What another process needs to open this archive again: the catalog URL without its password, and
+        the storage root. :func:`segdb.archive.reopen` finds the password where the driver would."""
+        return url_without_password(self.catalog.url), str(self.storage_root)
 
     def array_file(self, relative_path: str, size_bytes: int | None = None, sha256: str | None = None) -> ArrayFileRef:
         """A lazy handle on one of the archive's chunk files (nothing is opened yet)."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from segdb.catalog import models as m
 from segdb.catalog.engine import Catalog
@@ -72,3 +72,33 @@ def recorded_storage_root(catalog: Catalog, location: str) -> Path:
 
 def _redact(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+def url_without_password(url: str) -> str:
+    """The catalog URL with any password taken out, fit to be pickled or shown."""
+    if "://" not in url:
+        return url
+    parsed = make_url(url)
+    if parsed.password is None:
+        return url
+    bare = URL.create(parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database, parsed.query)
+    return bare.render_as_string(hide_password=False)
+
+
+def url_with_known_password(url: str) -> str:
+    """A password-less catalog URL with the password ``$SEGDB_URL`` gives for the same database.
+
+    When ``$SEGDB_URL`` names another database, or none, the URL is returned as it is and the
+    driver looks where libpq always looks (``PGPASSWORD``, ``~/.pgpass`` or ``PGPASSFILE``).
+    """
+    parsed = make_url(url)
+    configured = os.environ.get("SEGDB_URL", "")
+    if parsed.password is not None or "://" not in configured:
+        return url
+    other = make_url(configured)
+    same = (other.drivername, other.username, other.host, other.port, other.database) == (
+        parsed.drivername, parsed.username, parsed.host, parsed.port, parsed.database
+    )
+    if not same or other.password is None:
+        return url
+    return parsed.set(password=other.password).render_as_string(hide_password=False)
