@@ -6,6 +6,7 @@ Opening an archive never migrates it: a catalog that is behind raises
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from alembic import command
@@ -23,9 +24,14 @@ SCHEMA_REVISION = "0005"
 
 
 def migrations_directory() -> Path:
-    import segdb._migrations
+    """Where the Alembic scripts are: the top-level migrations/ folder, installed as ``segdb._migrations``.
 
-    return Path(next(iter(segdb._migrations.__path__)))
+    It is found as data, not imported: the scripts import the catalog, not the other way round.
+    """
+    spec = importlib.util.find_spec("segdb._migrations")
+    if spec is None or not spec.submodule_search_locations:
+        raise SchemaVersionError("segdb's migrations are missing from this installation; reinstall segdb")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def alembic_config(engine: Engine) -> Config:
