@@ -217,7 +217,10 @@ def _masks_and_geometry(
                 "[row, col, weight] order of the masks"
             )
         cleaned.append(mask)
-    masks = CsrMasks.from_pixel_masks(cleaned)
+    # Each mask was checked above with its key in the message; CsrMasks only packs them.
+    stacked = np.concatenate(cleaned) if cleaned else np.zeros((0, 3))
+    indptr = np.concatenate([[0], np.cumsum([mask.shape[0] for mask in cleaned], dtype=np.int64)])
+    masks = CsrMasks(indptr, stacked[:, 0].astype(np.int64), stacked[:, 1].astype(np.int64), stacked[:, 2])
     centroids = weighted_centroids(masks)
     geometry = [_geometry(mask, centroid) for mask, centroid in zip(cleaned, centroids)]
     return masks, geometry
