@@ -1,7 +1,9 @@
-"""The public Archive: the archive core plus the extractors it hands out.
+"""The public Archive: the archive layer plus what the feature packages build on it.
 
-The archive layer knows nothing of the extractor classes above it; this module
-joins them, so ``segdb.open`` returns an archive that can hand out extractors.
+The archive layer knows nothing of the extractors, curation, tracking or masks above
+it; this facade joins them, so ``segdb.open`` returns one object that hands out
+extractors, curates, tracks and extracts traces. It adds no second way of writing:
+each method calls the feature package's public function.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ Every decision is an appended event; nothing is overwritten. Writers take the
 ROI rows' locks (PostgreSQL) or the database's write lock (SQLite) and append
 the next revision of each ROI; a writer that says which revision it saw gets a
 ConflictError if someone labelled that ROI since.
+
+May import: :mod:`segdb.archive` (its public names and ``archive.values``) and
+:mod:`segdb.catalog` for its own tables (curators, events, freezes), through the
+archive's units of work. Never the extractors, tracking or ingest.
 """
 
 from segdb.curation.store import (

@@ -3,6 +3,9 @@
 Pure numpy/scipy (h5py only to open a movie by path): nothing here touches the
 catalog. The names and results follow ``allensdk.brain_observatory.roi_masks``;
 see :mod:`segdb.masks.roi_masks` for where segdb deliberately differs.
+
+May import: numpy, scipy, tqdm, h5py/tifffile (to open a movie), errors. Never SQL or
+the archive (an import-linter contract holds it).
 """
 
 from __future__ import annotations
