@@ -69,11 +69,9 @@ class Archive(Ingesting, Upkeep, RoiAccess):
                 return cls.create(target, storage_root=storage_root)
             check_schema(catalog.engine, where.location)
             root = where.storage_root or recorded_storage_root(catalog, where.location)
-        except OperationalError as exc:
+        except BaseException as exc:
             catalog.dispose()
-            raise _unreachable(where.location, exc) from exc
-        except BaseException:
-            catalog.dispose()
+            _raise_unreachable(where.location, exc)
             raise
         return cls(catalog, root, where.location)
 
@@ -100,18 +98,20 @@ class Archive(Ingesting, Upkeep, RoiAccess):
             if not where.is_folder:
                 with catalog.writing() as session:
                     session.add(m.ArchiveSetting(setting_name=STORAGE_ROOT_SETTING, setting_value=str(where.storage_root)))
-        except OperationalError as exc:
+        except BaseException as exc:
             catalog.dispose()
-            raise _unreachable(where.location, exc) from exc
-        except BaseException:
-            catalog.dispose()
+            _raise_unreachable(where.location, exc)
             raise
         return cls(catalog, where.storage_root, where.location)
 
 
-def _unreachable(location: str, exc: OperationalError) -> SegDBError:
-    reason = str(exc.orig or exc).strip().splitlines()[0]
-    return SegDBError(f"cannot reach the catalog at {location}: {reason}; check the URL and that the server is running")
+def _raise_unreachable(location: str, exc: BaseException) -> None:
+    """A refused or failed connection becomes one line naming the catalog; other errors pass through."""
+    if isinstance(exc, OperationalError):
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise SegDBError(
+            f"cannot reach the catalog at {location}: {reason}; check the URL and that the server is running"
+        ) from exc
 
 
 _REOPENED: dict[tuple[int, tuple[str, str]], Archive] = {}

@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -70,35 +71,26 @@ def plane_handles(db: Session, storage_root: Path, segmentation_id: int) -> list
     ):
         rois[plane_id][kind].append((int(key) if key_type == "int" else key, row, col))
 
+    def with_files(model: type, order: Any) -> Any:
+        return db.execute(
+            select(model, m.ArrayFile)
+            .join(m.ArrayFile, m.ArrayFile.array_file_id == model.array_file_id)
+            .where(model.segmentation_id == segmentation_id)
+            .order_by(order)
+        )
+
     traces = defaultdict(lambda: {"cell": {}, "background": {}})
-    for series, file_row in db.execute(
-        select(m.TraceSeries, m.ArrayFile)
-        .join(m.ArrayFile, m.ArrayFile.array_file_id == m.TraceSeries.array_file_id)
-        .where(m.TraceSeries.segmentation_id == segmentation_id)
-        .order_by(m.TraceSeries.trace_series_id)
-    ):
+    for series, file_row in with_files(m.TraceSeries, m.TraceSeries.trace_series_id):
         traces[series.plane_id][series.kind][series.trace_name] = ArrayRef(
             file_of(file_row), series.dataset, (series.num_samples, series.num_columns), series.dtype
         )
-
     images = defaultdict(dict)
-    for image, file_row in db.execute(
-        select(m.SummaryImage, m.ArrayFile)
-        .join(m.ArrayFile, m.ArrayFile.array_file_id == m.SummaryImage.array_file_id)
-        .where(m.SummaryImage.segmentation_id == segmentation_id)
-        .order_by(m.SummaryImage.summary_image_id)
-    ):
+    for image, file_row in with_files(m.SummaryImage, m.SummaryImage.summary_image_id):
         images[image.plane_id][image.image_name] = ArrayRef(
             file_of(file_row), image.dataset, (image.height, image.width), image.dtype
         )
-
     mask_sets = defaultdict(dict)
-    for mask_set, file_row in db.execute(
-        select(m.MaskSet, m.ArrayFile)
-        .join(m.ArrayFile, m.ArrayFile.array_file_id == m.MaskSet.array_file_id)
-        .where(m.MaskSet.segmentation_id == segmentation_id)
-        .order_by(m.MaskSet.mask_set_id)
-    ):
+    for mask_set, file_row in with_files(m.MaskSet, m.MaskSet.mask_set_id):
         mask_sets[mask_set.plane_id][mask_set.mask_set_name] = CsrMaskRef(
             file_of(file_row), mask_set.csr_group, num_masks=mask_set.num_masks
         )
