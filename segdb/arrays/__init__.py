@@ -5,23 +5,17 @@ reads them back through lazy references built from what the catalog recorded
 (relative path, size, sha256, dataset shapes).
 """
 
-from segdb.arrays.chunkfile import (
+from segdb.arrays.durable import TEMP_MARKER, ArrayFileExistsError, sha256_file
+from segdb.arrays.layout import (
     AUX_CODEC,
     LAYOUT_VERSION,
     LAYOUT_VERSION_ATTR,
-    TEMP_MARKER,
     TRACE_CHUNK_ROIS,
     TRACE_CHUNK_SAMPLES,
     TRACE_CODEC,
-    ArrayFileExistsError,
     DatasetInfo,
-    PlaneArrays,
     TraceCodec,
-    WrittenFile,
-    sha256_file,
     trace_chunk_shape,
-    write_chunk_file,
-    write_trace_file,
 )
 from segdb.arrays.paths import check_relative_path, resolve_in_root
 from segdb.arrays.refs import (
@@ -36,6 +30,7 @@ from segdb.arrays.refs import (
     read_trace_block,
     reset_io_stats,
 )
+from segdb.arrays.writer import PlaneArrays, WrittenFile, write_chunk_file, write_trace_file
 
 __all__ = [
     "AUX_CODEC",

@@ -26,7 +26,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from segdb.arrays.chunkfile import LAYOUT_VERSION, LAYOUT_VERSION_ATTR, DatasetInfo
+from segdb.arrays.layout import LAYOUT_VERSION, LAYOUT_VERSION_ATTR, DatasetInfo
 from segdb.arrays.paths import check_relative_path, resolve_in_root
 from segdb.errors import IntegrityError, InvalidInputError
 
@@ -360,7 +360,7 @@ class ArrayRef:
 
     @classmethod
     def from_info(cls, file: ArrayFile, info: DatasetInfo) -> ArrayRef:
-        """Reference a dataset described by a :class:`~segdb.arrays.chunkfile.DatasetInfo`."""
+        """Reference a dataset described by a :class:`~segdb.arrays.layout.DatasetInfo`."""
         return cls(file, info.name, info.shape, info.dtype)
 
     def __getstate__(self) -> dict[str, Any]:
