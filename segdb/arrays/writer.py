@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 from numpy.typing import ArrayLike
 
-from segdb.arrays.durable import write_file_once
+from segdb.arrays.durable import LandedFile, write_file_once
 from segdb.arrays.layout import (
     AUX_CODEC,
     FILE_LIBVER,
@@ -77,23 +77,17 @@ class PlaneArrays:
 
 
 @dataclass(frozen=True)
-class WrittenFile:
+class WrittenFile(LandedFile):
     """A chunk file that landed: what the catalog records about it.
 
     Attributes
     ----------
-    relative_path : str
-        Normalised POSIX path relative to the storage root.
-    size_bytes : int
-    sha256 : str
-        Hex digest of the whole file.
+    relative_path, size_bytes, sha256
+        As in :class:`~segdb.arrays.durable.LandedFile`.
     datasets : dict of str to DatasetInfo
         Keyed by dataset path inside the file.
     """
 
-    relative_path: str
-    size_bytes: int
-    sha256: str
     datasets: dict[str, DatasetInfo]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from segdb.arrays import PlaneArrays, close_all, reset_io_stats
+from segdb.arrays import ArrayFile, ArrayRef, PlaneArrays, WrittenFile, close_all, reset_io_stats, write_chunk_file
 from segdb.geometry import CsrMasks
 
 
@@ -99,3 +99,20 @@ def fresh_handles() -> Iterator[None]:
     reset_io_stats()
     yield
     close_all()
+
+
+def array_file(root: Path, written: WrittenFile) -> ArrayFile:
+    return ArrayFile(root, written.relative_path, size_bytes=written.size_bytes, sha256=written.sha256)
+
+
+def trace_ref(root: Path, written: WrittenFile, name: str = "traces/raw") -> ArrayRef:
+    return ArrayRef.from_info(array_file(root, written), written.datasets[name])
+
+
+@pytest.fixture
+def plane(
+    root: Path, rng: np.random.Generator, small_trace_chunks: tuple[int, int]
+) -> tuple[PlaneArrays, WrittenFile]:
+    """A 1,000-sample, 30-ROI plane written with small trace chunks, and the file it landed in."""
+    arrays = make_plane_arrays(rng, num_rois=30, num_samples=1000)
+    return arrays, write_chunk_file(root, "seg/plane.h5", arrays)
