@@ -25,7 +25,7 @@ Run::
     python benchmarks/bench_trace_layout.py            # 1,000 ROIs x 100,000 samples, ~6 min
     python benchmarks/bench_trace_layout.py --small    # 200 ROIs x 20,000 samples, ~30 s
 
-The defaults chosen from its output are recorded in ``segdb/arrays/chunkfile.py``.
+The defaults chosen from its output are recorded in ``segdb/arrays/layout.py``.
 """
 
 from __future__ import annotations
@@ -46,8 +46,17 @@ import h5py
 import numpy as np
 from scipy.signal import lfilter
 
-import segdb.arrays.chunkfile as chunkfile
-from segdb.arrays import ArrayFile, ArrayRef, TraceCodec, close_all, read_trace_block, sha256_file
+import segdb.arrays.writer as writer
+from segdb.arrays import (
+    TRACE_CODEC,
+    ArrayFile,
+    ArrayRef,
+    TraceCodec,
+    close_all,
+    read_trace_block,
+    sha256_file,
+    trace_chunk_shape,
+)
 
 CODECS = {
     "none": TraceCodec("none"),
@@ -140,7 +149,7 @@ def write_segdb(directory: Path, data: np.ndarray, layout: Layout) -> tuple[Path
     def fill(handle: h5py.File) -> dict:
         infos: dict = {}
         group = handle.create_group("traces")
-        chunkfile._write_trace(
+        writer._write_trace(
             group,
             "raw",
             data,
@@ -154,7 +163,7 @@ def write_segdb(directory: Path, data: np.ndarray, layout: Layout) -> tuple[Path
 
     name = f"layout_{uuid.uuid4().hex[:8]}.h5"
     start = time.perf_counter()
-    chunkfile._write_once(directory, name, fill, libver=layout.libver)
+    writer._write_once(directory, name, fill, libver=layout.libver)
     return directory / name, time.perf_counter() - start
 
 
@@ -399,7 +408,7 @@ def main() -> None:
     grid = small_grid() if args.small else full_grid()
     if args.only:
         grid = [Layout(tuple(int(n) for n in shape.split("x"))) for shape in args.only.split(",")]
-    default = Layout(chunkfile.trace_chunk_shape(num_samples, num_rois), chunkfile.TRACE_CODEC.name)
+    default = Layout(trace_chunk_shape(num_samples, num_rois), TRACE_CODEC.name)
 
     directory = Path(tempfile.mkdtemp(prefix="segdb_bench_", dir=args.dir))
     print(

@@ -3,39 +3,39 @@
 This layer knows nothing of the catalog: it writes write-once chunk files and
 reads them back through lazy references built from what the catalog recorded
 (relative path, size, sha256, dataset shapes).
+
+Modules:
+
+- ``layout``: the on-disk layout: version, trace and auxiliary chunk shapes, codecs, :class:`DatasetInfo`.
+- ``paths``: relative paths of array files and their resolution under a storage root.
+- ``durable``: the write-once protocol (temporary name, fsync, sha256, link into place) and :func:`sha256_file`.
+- ``writer``: :class:`PlaneArrays` and writing a plane or later trace series to a new chunk file.
+- ``handles``: this process's cache of open read-only handles, and the :func:`io_stats` counters.
+- ``files``: :class:`ArrayFile`, one chunk file opened lazily and checked, named in every error.
+- ``refs``: :class:`ArrayRef`, :class:`CsrMaskRef` and :func:`read_trace_block`.
+
+The package imports only numpy, h5py, ``segdb.errors``, ``segdb.geometry`` and
+its own modules: never sqlalchemy, ``segdb.catalog``, ``segdb.archive`` or
+anything above them.
 """
 
-from segdb.arrays.chunkfile import (
+from segdb.arrays.durable import TEMP_MARKER, ArrayFileExistsError, sha256_file
+from segdb.arrays.files import ArrayFile
+from segdb.arrays.handles import MAX_OPEN_FILES, IOStats, close_all, io_stats, open_file_count, reset_io_stats
+from segdb.arrays.layout import (
     AUX_CODEC,
     LAYOUT_VERSION,
     LAYOUT_VERSION_ATTR,
-    TEMP_MARKER,
     TRACE_CHUNK_ROIS,
     TRACE_CHUNK_SAMPLES,
     TRACE_CODEC,
-    ArrayFileExistsError,
     DatasetInfo,
-    PlaneArrays,
     TraceCodec,
-    WrittenFile,
-    sha256_file,
     trace_chunk_shape,
-    write_chunk_file,
-    write_trace_file,
 )
 from segdb.arrays.paths import check_relative_path, resolve_in_root
-from segdb.arrays.refs import (
-    MAX_OPEN_FILES,
-    ArrayFile,
-    ArrayRef,
-    CsrMaskRef,
-    IOStats,
-    close_all,
-    io_stats,
-    open_file_count,
-    read_trace_block,
-    reset_io_stats,
-)
+from segdb.arrays.refs import ArrayRef, CsrMaskRef, read_trace_block
+from segdb.arrays.writer import PlaneArrays, WrittenFile, write_chunk_file, write_trace_file
 
 __all__ = [
     "AUX_CODEC",

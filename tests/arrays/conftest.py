@@ -4,12 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from segdb.arrays import PlaneArrays, close_all, reset_io_stats
+from segdb.arrays import ArrayFile, ArrayRef, PlaneArrays, WrittenFile, close_all, reset_io_stats, write_chunk_file
 from segdb.geometry import CsrMasks
+
+
+class RecordingArray:
+    """A lazy array-like that records every slice it is asked for."""
+
+    def __init__(self, values: Any, fail_at_call: int | None = None) -> None:
+        self.values = values
+        self.shape = values.shape
+        self.dtype = values.dtype
+        self.requests: list[Any] = []
+        self.fail_at_call = fail_at_call
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        self.requests.append(key)
+        if self.fail_at_call is not None and len(self.requests) == self.fail_at_call:
+            raise OSError("simulated read failure of the source file")
+        return self.values[key]
+
+
+def all_files(directory: Path) -> list[Path]:
+    return sorted(path for path in directory.rglob("*"))
 
 
 def random_pixel_masks(rng: np.random.Generator, count: int, frame: tuple[int, int]) -> list[np.ndarray]:
@@ -63,10 +85,10 @@ def root(tmp_path: Path) -> Path:
 @pytest.fixture
 def small_trace_chunks(monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:
     """Shrink the default trace chunk so small test arrays still span many chunks."""
-    import segdb.arrays.chunkfile as chunkfile
+    import segdb.arrays.layout as layout
 
-    monkeypatch.setattr(chunkfile, "TRACE_CHUNK_SAMPLES", 64)
-    monkeypatch.setattr(chunkfile, "TRACE_CHUNK_ROIS", 4)
+    monkeypatch.setattr(layout, "TRACE_CHUNK_SAMPLES", 64)
+    monkeypatch.setattr(layout, "TRACE_CHUNK_ROIS", 4)
     return (64, 4)
 
 
@@ -77,3 +99,20 @@ def fresh_handles() -> Iterator[None]:
     reset_io_stats()
     yield
     close_all()
+
+
+def array_file(root: Path, written: WrittenFile) -> ArrayFile:
+    return ArrayFile(root, written.relative_path, size_bytes=written.size_bytes, sha256=written.sha256)
+
+
+def trace_ref(root: Path, written: WrittenFile, name: str = "traces/raw") -> ArrayRef:
+    return ArrayRef.from_info(array_file(root, written), written.datasets[name])
+
+
+@pytest.fixture
+def plane(
+    root: Path, rng: np.random.Generator, small_trace_chunks: tuple[int, int]
+) -> tuple[PlaneArrays, WrittenFile]:
+    """A 1,000-sample, 30-ROI plane written with small trace chunks, and the file it landed in."""
+    arrays = make_plane_arrays(rng, num_rois=30, num_samples=1000)
+    return arrays, write_chunk_file(root, "seg/plane.h5", arrays)

@@ -1,31 +1,13 @@
-"""Write-once HDF5 chunk files: one per segmentation and imaging plane.
+"""Writing chunk files: one plane's arrays, or trace series added later, each to a new file.
 
-Layout version 1 (see DESIGN.md, "Chunk file layout")::
-
-    /                         attrs: segdb_layout_version=1, source, segdb_version, ...
-    /masks/indptr             (n_rois + 1,) int64   CSR pointers, ROIs in catalog order
-    /masks/row, /masks/col    (nnz,) int32
-    /masks/weight             (nnz,) float32
-    /background/...           the same for background components, when present
-    /traces/<name>            (num_samples, num_rois), chunked, attrs chunk_shape, codec
-    /background_traces/<name> (num_samples, num_background)
-    /images/<name>            (height, width)
-    /timestamps               (num_samples,) float64
-
-A file is written to a temporary name in its final directory, fsynced and hashed
-(at the same time), linked into place (never over an existing file), and the
-directory is fsynced. The caller records the returned :class:`WrittenFile` in
-the catalog afterwards, so a crash leaves at worst an orphan file.
+The layout written is described in :mod:`segdb.arrays.layout`; every file lands
+through :func:`segdb.arrays.durable.write_file_once`, so it is never overwritten
+and a failure leaves nothing behind.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
-import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,144 +16,25 @@ import h5py
 import numpy as np
 from numpy.typing import ArrayLike
 
-from segdb.arrays.paths import check_relative_path, resolve_in_root
-from segdb.errors import IntegrityError, InvalidInputError
+from segdb.arrays.durable import LandedFile, write_file_once
+from segdb.arrays.layout import (
+    AUX_CODEC,
+    FILE_LIBVER,
+    LAYOUT_VERSION,
+    LAYOUT_VERSION_ATTR,
+    TRACE_CODEC,
+    DatasetInfo,
+    TraceCodec,
+    aux_chunk_shape,
+    trace_chunk_shape,
+)
+from segdb.errors import InvalidInputError
 from segdb.geometry import CsrMasks
-
-#: Version of the on-disk layout described in this module's docstring.
-LAYOUT_VERSION = 1
-
-#: Root attribute holding :data:`LAYOUT_VERSION`.
-LAYOUT_VERSION_ATTR = "segdb_layout_version"
-
-#: Marker in the names of files being written; ``segdb gc`` may delete such leftovers.
-TEMP_MARKER = ".tmp."
 
 # Copy traces in blocks of about this many bytes: large enough that each HDF5
 # write covers many whole chunks, small enough that memory does not follow the
 # length of the recording.
 _COPY_BLOCK_BYTES = 32 * 2**20
-
-# Streamed hashing block (the catalog's sha256 is recomputed by `segdb verify`).
-_HASH_BLOCK_BYTES = 8 * 2**20
-
-# 1-D mask, timestamp and image chunks: 64 KiB of int32 reads one small chunk per
-# ROI mask, while keeping the chunk index of a 10^6-pixel mask table short.
-_AUX_CHUNK_ELEMENTS = 16384
-
-
-@dataclass(frozen=True)
-class TraceCodec:
-    """An HDF5 filter pipeline for trace datasets.
-
-    Attributes
-    ----------
-    name : str
-        Name recorded in the dataset's ``codec`` attribute, e.g. ``"shuffle+lzf"``.
-    compression : str or None
-        h5py ``compression`` argument (``None``, ``"lzf"``, ``"gzip"``).
-    compression_opts : int or None
-        h5py ``compression_opts`` (the gzip level).
-    shuffle : bool
-        Whether the byte-shuffle filter runs before compression.
-    """
-
-    name: str
-    compression: str | None = None
-    compression_opts: int | None = None
-    shuffle: bool = False
-
-    def h5py_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``h5py.Group.create_dataset``."""
-        kwargs: dict[str, Any] = {"shuffle": self.shuffle}
-        if self.compression is not None:
-            kwargs["compression"] = self.compression
-            if self.compression_opts is not None:
-                kwargs["compression_opts"] = self.compression_opts
-        return kwargs
-
-
-# Trace layout, chosen by `python benchmarks/bench_trace_layout.py` (1,000 ROIs x
-# 100,000 float32 samples = 400 MB of realistic traces; h5py 3.16, HDF5 2.0, 2 cores
-# shared with other work, so each figure is a best of 3). Reference, plain contiguous
-# h5py: write 0.121 s, its fsync 0.136 s, a sha256 of it 0.253 s; best read of 10
-# random ROIs x 1,000 samples 0.397 ms warm, 10.0 ms cold; one ROI over all samples 30 ms.
-#
-#   chunks    codec        size   write path*  10x1000 window   cold    one ROI, all samples
-#   (2048,4)  none         402 MB  404 MB/s    0.40 ms (1.01x)  3.2 ms  1.6 ms, 49 chunks  <- default
-#   (2048,8)  none         402 MB  486 MB/s    0.58 ms (1.46x)  3.6 ms  2.2 ms, 49 chunks
-#   (2048,8)  none, no f32 402 MB  525 MB/s    0.23 ms (0.58x)  2.8 ms  0.8 ms
-#   (2048,8)  lzf          400 MB  132 MB/s    0.69 ms (1.75x)  7.1 ms  2.8 ms
-#   (2048,8)  shuffle+lzf  315 MB  153 MB/s    1.57 ms (3.94x)  4.9 ms  5.4 ms
-#   (2048,8)  shuffle+gz1  299 MB   65 MB/s    1.89 ms (4.76x)  5.5 ms  6.6 ms
-#   (2048,8)  gzip-1       350 MB   37 MB/s    4.69 ms (11.8x)  7.9 ms  16 ms
-#   (1024,4)  none         403 MB  418 MB/s    0.27 ms (0.68x)  3.3 ms  1.4 ms, 98 chunks
-#   (4096,4)  none         410 MB  406 MB/s    0.57 ms (1.42x)  5.1 ms  1.5 ms, 25 chunks
-#   (4096,8)  none         410 MB  362 MB/s    0.84 ms (2.13x)  7.4 ms  2.1 ms, 25 chunks
-#   (4096,16) none         413 MB  539 MB/s    0.95 ms (2.40x)  11 ms   2.3 ms, 25 chunks
-#   (1024,64) none         411 MB  632 MB/s    1.96 ms (4.94x)  11 ms   12 ms, 98 chunks
-#   full col. none         400 MB  269 MB/s    1.67 ms (4.21x)  14 ms   0.2 ms, 1 chunk
-#   * temp file, blockwise copy, fletcher32, fsync overlapped with sha256, link, dir fsync
-#
-# Realistic traces barely compress (1.27x at best, with shuffle) because the noise
-# fills the float32 mantissas, so every codec costs 3-13x in write speed and 1.2-8x in
-# window reads for at most a quarter of the disk: no codec. Narrow ROI blocks keep a
-# random 10-ROI window cheap, since only the wanted columns' chunks are read and
-# checksummed; 2,048-sample rows keep one ROI's full trace at ~50 chunks per 100,000
-# samples. A focused rerun of the close candidates (`--only 1024x4,2048x4,2048x8,4096x4
-# --repeats 5`, plain best 0.27 ms) agreed: (2048,4) wrote 463-482 MB/s and read
-# windows in 0.29 ms, (2048,8) 457-520 MB/s and 0.40 ms, (1024,4) 344-374 MB/s and
-# 0.26 ms. (2048,4) writes as fast as (2048,8) within the noise and reads windows
-# ~1.4x faster. fletcher32 costs ~8-13% of write speed and is kept: it is what
-# detects a damaged chunk on read. HDF5's newer format (libver="latest") measured no
-# better, so files keep the most widely readable one.
-#
-# Ingest target (>= 0.5x of a plain h5py write, hashing included): no layout reaches
-# it, because hashing 400 MB alone (0.25 s) takes twice as long as the plain write
-# (0.12 s) takes to land in the page cache. The default write path is 0.12x of a bare
-# plain write, 0.26x of a plain write + fsync, and 0.52x of a plain write + fsync +
-# sha256 done one after the other.
-
-#: Codec of trace datasets (see the benchmark figures above).
-TRACE_CODEC = TraceCodec("none")
-
-#: Codec of mask, image and timestamp datasets. They are a few MB per plane against
-#: hundreds of MB of traces, so compressing them would save little; uncompressed,
-#: every HDF5 tool (not only h5py, which alone ships lzf) can read them.
-AUX_CODEC = TraceCodec("none")
-
-#: HDF5 file format bounds (h5py ``libver``) of new chunk files: HDF5's default,
-#: readable by every HDF5 1.8+ tool.
-FILE_LIBVER: Any = None
-
-#: Default trace chunk shape (samples, rois) before clamping to the array.
-TRACE_CHUNK_SAMPLES = 2048
-TRACE_CHUNK_ROIS = 4
-
-
-def trace_chunk_shape(num_samples: int, num_rois: int) -> tuple[int, int]:
-    """Chunk shape ``(samples, rois)`` of a trace dataset of the given size.
-
-    Parameters
-    ----------
-    num_samples, num_rois : int
-        Shape of the trace array; both must be at least 1 (empty arrays are
-        stored unchunked).
-
-    Returns
-    -------
-    tuple of int
-        The default chunk shape clamped to the array.
-    """
-    if num_samples < 1 or num_rois < 1:
-        raise InvalidInputError(
-            f"a trace array of shape ({num_samples}, {num_rois}) has no chunk shape; "
-            "empty arrays are stored unchunked"
-        )
-    return (min(TRACE_CHUNK_SAMPLES, num_samples), min(TRACE_CHUNK_ROIS, num_rois))
-
-
-# --------------------------------------------------------------------------- values
 
 
 @dataclass
@@ -214,75 +77,18 @@ class PlaneArrays:
 
 
 @dataclass(frozen=True)
-class DatasetInfo:
-    """Shape of one dataset in a chunk file, so the catalog need not open the file.
-
-    Attributes
-    ----------
-    name : str
-        Path of the dataset inside the file, e.g. ``"traces/dff"``.
-    shape : tuple of int
-    dtype : str
-        numpy dtype name, e.g. ``"float32"``.
-    chunks : tuple of int or None
-        HDF5 chunk shape, or None for a contiguous (empty) dataset.
-    """
-
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-    chunks: tuple[int, ...] | None
-
-
-@dataclass(frozen=True)
-class WrittenFile:
+class WrittenFile(LandedFile):
     """A chunk file that landed: what the catalog records about it.
 
     Attributes
     ----------
-    relative_path : str
-        Normalised POSIX path relative to the storage root.
-    size_bytes : int
-    sha256 : str
-        Hex digest of the whole file.
+    relative_path, size_bytes, sha256
+        As in :class:`~segdb.arrays.durable.LandedFile`.
     datasets : dict of str to DatasetInfo
         Keyed by dataset path inside the file.
     """
 
-    relative_path: str
-    size_bytes: int
-    sha256: str
     datasets: dict[str, DatasetInfo]
-
-
-class ArrayFileExistsError(IntegrityError, FileExistsError):
-    """A chunk file would be written where a file already exists: files are never overwritten."""
-
-
-# --------------------------------------------------------------------------- hashing
-
-
-def sha256_file(path: Path | str) -> str:
-    """Hex sha256 of a file, read in 8 MiB blocks so memory stays flat.
-
-    Parameters
-    ----------
-    path : Path or str
-
-    Returns
-    -------
-    str
-    """
-    digest = hashlib.sha256()
-    buffer = bytearray(_HASH_BLOCK_BYTES)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as handle:
-        while True:
-            count = handle.readinto(buffer)
-            if not count:
-                break
-            digest.update(view[:count])
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- writing
@@ -371,21 +177,17 @@ def write_chunk_file(
         _write_masks(handle, "masks", arrays.masks, infos)
         if arrays.background_masks is not None:
             _write_masks(handle, "background", arrays.background_masks, infos)
-        for group_name, series in (("traces", traces), ("background_traces", background_traces)):
-            if series:
-                group = handle.create_group(group_name)
-                for name, source in series.items():
-                    _write_trace(group, name, source, progress, infos)
+        _write_series(handle, "traces", traces, progress, infos)
+        _write_series(handle, "background_traces", background_traces, progress, infos)
         if images:
             group = handle.create_group("images")
             for name, image in images.items():
                 _write_aux(group, name, image, infos)
         if timestamps is not None:
             _write_aux(handle, "timestamps", timestamps, infos)
-        _write_root_attributes(handle, attributes)
         return infos
 
-    return _write_once(root, relative_path, fill)
+    return _write_once(root, relative_path, fill, attributes=attributes)
 
 
 def write_trace_file(
@@ -428,13 +230,10 @@ def write_trace_file(
 
     def fill(handle: h5py.File) -> dict[str, DatasetInfo]:
         infos: dict[str, DatasetInfo] = {}
-        target = handle.create_group(group)
-        for name, source in series.items():
-            _write_trace(target, name, source, progress, infos)
-        _write_root_attributes(handle, checked_attributes)
+        _write_series(handle, group, series, progress, infos)
         return infos
 
-    return _write_once(root, relative_path, fill)
+    return _write_once(root, relative_path, fill, attributes=checked_attributes)
 
 
 def _write_once(
@@ -442,115 +241,45 @@ def _write_once(
     relative_path: str,
     fill: Callable[[h5py.File], dict[str, DatasetInfo]],
     *,
+    attributes: Mapping[str, str] | None = None,
     libver: Any = None,
 ) -> WrittenFile:
-    """Create a file through a temporary name; never overwrite; leave nothing on failure.
+    """Create an HDF5 file write-once: ``fill`` writes the datasets and returns what it wrote.
 
-    ``libver`` defaults to :data:`FILE_LIBVER`; the layout benchmark passes others.
+    Every file gets the root attributes, :data:`~segdb.arrays.layout.LAYOUT_VERSION`
+    first. ``libver`` defaults to :data:`~segdb.arrays.layout.FILE_LIBVER`; the
+    layout benchmark passes others.
     """
-    normal = check_relative_path(relative_path)
-    final = resolve_in_root(Path(root), normal)
-    if os.path.lexists(final):
-        # Checked before writing (fail before copying gigabytes) and again at link time.
-        raise _exists_error(final, normal)
-    created_dirs = _missing_ancestors(final.parent)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    temporary = final.parent / f".{final.name}{TEMP_MARKER}{uuid.uuid4().hex}"
-    try:
+
+    def write(temporary: Path) -> dict[str, DatasetInfo]:
         # locking=False: the temp name is ours alone, and HDF5's flock fails on many
         # network filesystems where shared archives live.
         with h5py.File(temporary, "w-", locking=False, libver=libver or FILE_LIBVER) as handle:
             infos = fill(handle)
-        digest = _hash_while_syncing(temporary)
-        _link_into_place(temporary, final, normal)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        for directory in reversed(created_dirs):
-            try:
-                directory.rmdir()
-            except OSError:
-                break  # another writer put something there: not ours to remove
-        raise
-    _fsync_directory(final.parent)
-    return WrittenFile(normal, final.stat().st_size, digest, infos)
+            _write_root_attributes(handle, attributes or {})
+        return infos
 
-
-def _hash_while_syncing(path: Path) -> str:
-    """fsync a closed file and sha256 it at the same time.
-
-    fsync waits on the disk and hashing on the CPU; both release the GIL, so
-    overlapping them takes the shorter one off the ingest time. The bytes hashed
-    are the final file's: the temp file is closed, and linking it into place
-    gives the same inode a second name.
-    """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="segdb-fsync") as pool:
-        synced = pool.submit(_fsync_path, path)
-        digest = sha256_file(path)
-        synced.result()
-    return digest
-
-
-def _link_into_place(temporary: Path, final: Path, normal: str) -> None:
-    """Give the finished temp file its final name, refusing an existing one atomically."""
-    try:
-        # link() fails if the target exists, where rename() would silently replace it.
-        os.link(temporary, final)
-    except FileExistsError:
-        raise _exists_error(final, normal) from None
-    except OSError:
-        # Filesystems without hard links (some SMB/FAT mounts): check, then rename.
-        if os.path.lexists(final):
-            raise _exists_error(final, normal) from None
-        os.rename(temporary, final)
-        return
-    temporary.unlink()
-
-
-def _exists_error(final: Path, normal: str) -> ArrayFileExistsError:
-    return ArrayFileExistsError(
-        f"array file {normal!r} already exists at {str(final)!r}; chunk files are never "
-        "overwritten: write the new arrays to a new path (or run `segdb gc` if it is an orphan)"
-    )
-
-
-def _missing_ancestors(directory: Path) -> list[Path]:
-    """Directories that mkdir(parents=True) would create, outermost first."""
-    missing = []
-    while not directory.exists():
-        missing.append(directory)
-        if directory.parent == directory:
-            break
-        directory = directory.parent
-    return list(reversed(missing))
-
-
-def _fsync_path(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable: the new directory entry is only safe once the directory is synced."""
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
-    try:
-        descriptor = os.open(directory, flags)
-    except OSError:
-        return  # platforms that cannot open directories (Windows) persist renames themselves
-    # Some filesystems refuse fsync on directories; the data file itself is synced either way.
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    landed, infos = write_file_once(root, relative_path, write)
+    return WrittenFile(landed.relative_path, landed.size_bytes, landed.sha256, infos)
 
 
 def _write_root_attributes(handle: h5py.File, attributes: Mapping[str, str]) -> None:
     handle.attrs[LAYOUT_VERSION_ATTR] = LAYOUT_VERSION
     for key, value in attributes.items():
         handle.attrs[key] = value
+
+
+def _write_series(
+    handle: h5py.File,
+    group_name: str,
+    series: Mapping[str, Any],
+    progress: Callable[[int], None] | None,
+    infos: dict,
+) -> None:
+    if series:
+        group = handle.create_group(group_name)
+        for name, source in series.items():
+            _write_trace(group, name, source, progress, infos)
 
 
 def _write_masks(handle: h5py.File, group_name: str, masks: CsrMasks, infos: dict) -> None:
@@ -567,19 +296,11 @@ def _write_aux(group: h5py.Group, name: str, data: np.ndarray, infos: dict) -> N
         # HDF5 cannot chunk an empty fixed-size dataset; there is nothing to checksum.
         dataset = group.create_dataset(name, data=data)
     else:
-        chunks = _aux_chunks(data.shape)
+        chunks = aux_chunk_shape(data.shape)
         dataset = group.create_dataset(
             name, data=data, chunks=chunks, fletcher32=True, **AUX_CODEC.h5py_kwargs()
         )
     _record(dataset, infos)
-
-
-def _aux_chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
-    if len(shape) == 1:
-        return (min(shape[0], _AUX_CHUNK_ELEMENTS),)
-    # Images: square-ish tiles of ~256 Ki elements, clamped to the image.
-    side = 512
-    return tuple(min(extent, side) for extent in shape)
 
 
 def _write_trace(
@@ -715,21 +436,4 @@ def _checked_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
     return checked
 
 
-__all__ = [
-    "AUX_CODEC",
-    "ArrayFileExistsError",
-    "DatasetInfo",
-    "LAYOUT_VERSION",
-    "LAYOUT_VERSION_ATTR",
-    "PlaneArrays",
-    "TEMP_MARKER",
-    "TRACE_CODEC",
-    "TRACE_CHUNK_ROIS",
-    "TRACE_CHUNK_SAMPLES",
-    "TraceCodec",
-    "WrittenFile",
-    "sha256_file",
-    "trace_chunk_shape",
-    "write_chunk_file",
-    "write_trace_file",
-]
+__all__ = ["PlaneArrays", "WrittenFile", "write_chunk_file", "write_trace_file"]

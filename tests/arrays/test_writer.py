@@ -1,9 +1,7 @@
-"""Chunk files: layout round trip, write-once behaviour, hashing, blockwise copying."""
+"""Writing chunk files: layout round trip, refusal of inconsistent arrays, blockwise copying."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -11,44 +9,20 @@ import h5py
 import numpy as np
 import pytest
 
-import segdb.arrays.chunkfile as chunkfile
+import segdb.arrays.writer as writer
 from segdb.arrays import (
     LAYOUT_VERSION,
-    TEMP_MARKER,
     TRACE_CODEC,
     ArrayFileExistsError,
     PlaneArrays,
-    sha256_file,
     trace_chunk_shape,
     write_chunk_file,
     write_trace_file,
 )
-from segdb.errors import IntegrityError, InvalidInputError
+from segdb.errors import InvalidInputError
 from segdb.geometry import CsrMasks
 
-from .conftest import make_plane_arrays, random_pixel_masks
-
-
-class RecordingArray:
-    """A lazy array-like that records every slice it is asked for."""
-
-    def __init__(self, values: Any, fail_at_call: int | None = None) -> None:
-        self.values = values
-        self.shape = values.shape
-        self.dtype = values.dtype
-        self.requests: list[Any] = []
-        self.fail_at_call = fail_at_call
-
-    def __getitem__(self, key: Any) -> np.ndarray:
-        self.requests.append(key)
-        if self.fail_at_call is not None and len(self.requests) == self.fail_at_call:
-            raise OSError("simulated read failure of the source file")
-        return self.values[key]
-
-
-def all_files(directory: Path) -> list[Path]:
-    return sorted(path for path in directory.rglob("*"))
-
+from .conftest import RecordingArray, all_files, make_plane_arrays, random_pixel_masks
 
 # --------------------------------------------------------------------------- CsrMasks
 
@@ -167,58 +141,12 @@ def test_plane_without_rois_round_trips(root: Path) -> None:
         assert handle["traces/raw"].shape == (50, 0)
 
 
-def test_written_file_reports_size_and_sha256_of_the_file(root: Path, rng: np.random.Generator) -> None:
-    written = write_chunk_file(root, "seg/plane.h5", make_plane_arrays(rng))
-    content = (root / "seg" / "plane.h5").read_bytes()
-    assert written.relative_path == "seg/plane.h5"
-    assert written.size_bytes == len(content)
-    assert written.sha256 == hashlib.sha256(content).hexdigest()
-    assert sha256_file(root / "seg" / "plane.h5") == written.sha256
-
-
-def test_sha256_file_streams_files_larger_than_one_block(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(chunkfile, "_HASH_BLOCK_BYTES", 1000)
-    path = tmp_path / "blob"
-    path.write_bytes(os.urandom(4567))
-    assert sha256_file(path) == hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def test_relative_path_is_normalised_in_written_file(root: Path, rng: np.random.Generator) -> None:
     written = write_chunk_file(root, "./seg//plane.h5", make_plane_arrays(rng))
     assert written.relative_path == "seg/plane.h5"
 
 
-# --------------------------------------------------------------------------- write-once
-
-
-def test_existing_file_is_never_overwritten(root: Path, rng: np.random.Generator) -> None:
-    first = write_chunk_file(root, "seg/plane.h5", make_plane_arrays(rng))
-    with pytest.raises(ArrayFileExistsError, match="never overwritten") as caught:
-        write_chunk_file(root, "seg/plane.h5", make_plane_arrays(rng))
-    assert isinstance(caught.value, IntegrityError) and isinstance(caught.value, FileExistsError)
-    assert "'seg/plane.h5'" in str(caught.value)
-    assert sha256_file(root / "seg" / "plane.h5") == first.sha256
-    assert [path.name for path in all_files(root)] == ["seg", "plane.h5"]
-
-
-def test_link_into_place_refuses_a_file_that_appeared_during_the_write(
-    root: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Another writer lands the same path while this one is still copying traces.
-    original_write_trace = chunkfile._write_trace
-
-    def write_trace_then_race(*args: Any, **kwargs: Any) -> None:
-        original_write_trace(*args, **kwargs)
-        if not (root / "plane.h5").exists():
-            (root / "plane.h5").write_bytes(b"the other writer's file")
-
-    monkeypatch.setattr(chunkfile, "_write_trace", write_trace_then_race)
-    with pytest.raises(ArrayFileExistsError):
-        write_chunk_file(root, "plane.h5", make_plane_arrays(rng))
-    assert (root / "plane.h5").read_bytes() == b"the other writer's file"
-    assert [path.name for path in all_files(root)] == ["plane.h5"]
+# --------------------------------------------------------------------------- validation
 
 
 def test_wrong_roi_count_is_refused_and_leaves_nothing(root: Path, rng: np.random.Generator) -> None:
@@ -227,55 +155,6 @@ def test_wrong_roi_count_is_refused_and_leaves_nothing(root: Path, rng: np.rando
     with pytest.raises(InvalidInputError, match="traces/dff has 11 columns but there are 12 ROI masks"):
         write_chunk_file(root, "seg/deeper/plane.h5", arrays)
     assert all_files(root) == []
-
-
-@pytest.mark.usefixtures("small_trace_chunks")
-def test_failure_mid_copy_removes_temp_file_and_created_directories(
-    root: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(chunkfile, "_COPY_BLOCK_BYTES", 1024)
-    arrays = make_plane_arrays(rng, num_rois=4, num_samples=2000)
-    (root / "seg").mkdir()
-    failing = RecordingArray(arrays.traces["raw"], fail_at_call=3)
-    arrays.traces["raw"] = failing
-    with pytest.raises(OSError, match="simulated read failure"):
-        write_chunk_file(root, "seg/new_dir/plane.h5", arrays)
-    assert len(failing.requests) == 3  # the failure came mid-copy, after blocks were written
-    # The pre-existing directory stays, the one made for this file is gone, no temp file is left.
-    assert all_files(root) == [root / "seg"]
-
-
-def test_temporary_name_is_hidden_and_marked(
-    root: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    seen: list[str] = []
-    original_fill_file = h5py.File
-
-    def recording_file(name: Any, *args: Any, **kwargs: Any) -> h5py.File:
-        seen.append(Path(name).name)
-        return original_fill_file(name, *args, **kwargs)
-
-    monkeypatch.setattr(chunkfile.h5py, "File", recording_file)
-    write_chunk_file(root, "plane.h5", make_plane_arrays(rng))
-    assert len(seen) == 1
-    assert seen[0].startswith(".plane.h5" + TEMP_MARKER)
-    assert [path.name for path in all_files(root)] == ["plane.h5"]
-
-
-@pytest.mark.parametrize("bad_path", ["/abs/plane.h5", "../plane.h5", "seg\\plane.h5"])
-def test_write_refuses_paths_that_leave_the_root(root: Path, rng: np.random.Generator, bad_path: str) -> None:
-    with pytest.raises(IntegrityError, match="refused"):
-        write_chunk_file(root, bad_path, make_plane_arrays(rng))
-    assert all_files(root) == []
-
-
-def test_write_refuses_symlink_escape(root: Path, tmp_path: Path, rng: np.random.Generator) -> None:
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (root / "link").symlink_to(outside, target_is_directory=True)
-    with pytest.raises(IntegrityError, match="outside the storage root"):
-        write_chunk_file(root, "link/plane.h5", make_plane_arrays(rng))
-    assert list(outside.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -309,7 +188,7 @@ def test_inconsistent_plane_arrays_are_refused(
 def test_memmap_traces_are_copied_in_bounded_blocks(
     tmp_path: Path, root: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(chunkfile, "_COPY_BLOCK_BYTES", 8 * 1024)
+    monkeypatch.setattr(writer, "_COPY_BLOCK_BYTES", 8 * 1024)
     num_samples, num_rois = 3000, 12
     memmap = np.memmap(tmp_path / "F.bin", dtype=np.float32, mode="w+", shape=(num_samples, num_rois))
     memmap[:] = rng.standard_normal((num_samples, num_rois))
@@ -336,7 +215,7 @@ def test_transposed_memmap_traces_are_copied_in_blocks(
     tmp_path: Path, root: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # suite2p's F.npy is (num_rois, num_samples): it arrives as a transposed memmap view.
-    monkeypatch.setattr(chunkfile, "_COPY_BLOCK_BYTES", 8 * 1024)
+    monkeypatch.setattr(writer, "_COPY_BLOCK_BYTES", 8 * 1024)
     num_samples, num_rois = 2500, 12
     np.save(tmp_path / "F.npy", rng.standard_normal((num_rois, num_samples)).astype(np.float32))
     by_roi = np.load(tmp_path / "F.npy", mmap_mode="r")

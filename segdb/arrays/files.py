@@ -1,0 +1,173 @@
+"""A chunk file as the catalog knows it: opened lazily, checked, and named in every error.
+
+:class:`ArrayFile` holds only the storage root, the relative path and the
+expected size and sha256. It opens nothing until a dataset is read; then it
+refuses a missing or resized file, a file HDF5 cannot open, a newer layout
+version and a dataset the file does not have, and it turns h5py's read
+failures (a fletcher32 mismatch, a short read) into :class:`IntegrityError`
+naming the file and ``segdb verify``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import h5py
+
+from segdb.arrays import handles
+from segdb.arrays.handles import OpenDataset, OpenFile
+from segdb.arrays.layout import LAYOUT_VERSION, LAYOUT_VERSION_ATTR
+from segdb.arrays.paths import check_relative_path, resolve_in_root
+from segdb.errors import IntegrityError
+
+
+class PickledByFields:
+    """Pickles a ``__slots__`` class by the fields it was made with; its caches start empty.
+
+    A subclass names its constructor's fields in ``_fields`` and the slots that
+    cache what was read or resolved in ``_caches``: those are rebuilt in the
+    process that unpickles (its storage root and open files may differ), and
+    pickles stay small and carry no array.
+    """
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+    _caches: tuple[str, ...] = ()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._fields}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
+        for name in self._caches:
+            setattr(self, name, None)
+
+
+class ArrayFile(PickledByFields):
+    """A chunk file as the catalog knows it; opened lazily, read-only, via the cache.
+
+    Parameters
+    ----------
+    root : Path
+        Storage root.
+    relative_path : str
+        Path of the file under ``root`` as stored in the catalog.
+    size_bytes : int, optional
+        Expected size; a file of another size is refused when opened.
+    sha256 : str, optional
+        Expected digest; kept for ``segdb verify``, not checked on open (hashing
+        a whole file on every open would defeat lazy reading).
+    """
+
+    __slots__ = ("root", "relative_path", "size_bytes", "sha256", "_path")
+    _fields = ("root", "relative_path", "size_bytes", "sha256")
+    _caches = ("_path",)
+
+    def __init__(
+        self,
+        root: Path,
+        relative_path: str,
+        *,
+        size_bytes: int | None = None,
+        sha256: str | None = None,
+    ) -> None:
+        # A string check only: a bad catalog row fails here, without touching the disk.
+        self.root = Path(root)
+        self.relative_path = check_relative_path(relative_path)
+        self.size_bytes = None if size_bytes is None else int(size_bytes)
+        self.sha256 = sha256
+        self._path: Path | None = None
+
+    def __repr__(self) -> str:
+        return f"ArrayFile(root={str(self.root)!r}, relative_path={self.relative_path!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ArrayFile):
+            return NotImplemented
+        return self.__getstate__() == other.__getstate__()
+
+    def __hash__(self) -> int:
+        return hash((self.root, self.relative_path))
+
+    @property
+    def path(self) -> Path:
+        """Absolute resolved path; refuses paths that leave the root (reads no file)."""
+        if self._path is None:
+            self._path = resolve_in_root(self.root, self.relative_path)
+        return self._path
+
+    def _describe(self) -> str:
+        return f"array file {self.relative_path!r} (under root {str(self.root)!r})"
+
+    def _check_size(self, size: int) -> None:
+        if self.size_bytes is not None and size != self.size_bytes:
+            raise IntegrityError(
+                f"{self._describe()} is {size} bytes but the catalog records "
+                f"{self.size_bytes} bytes: it was truncated or replaced; run `segdb verify`"
+            )
+
+    def _open_checked(self) -> OpenFile:
+        path = self.path
+        if not path.is_file():
+            raise IntegrityError(
+                f"array file {self.relative_path!r} is missing (expected under root "
+                f"{str(self.root)!r}); run `segdb verify`"
+            )
+        size = path.stat().st_size
+        # Checked before HDF5 sees the file: a truncated file gets the precise message.
+        self._check_size(size)
+        try:
+            handle = handles.open_read_only(path)
+        except OSError as error:
+            raise IntegrityError(
+                f"{self._describe()} cannot be opened by HDF5 ({error}); it is damaged or "
+                "not a chunk file; run `segdb verify`"
+            ) from error
+        version = handle.attrs.get(LAYOUT_VERSION_ATTR)
+        if version is not None and int(version) > LAYOUT_VERSION:
+            handle.close()
+            raise IntegrityError(
+                f"{self._describe()} has layout version {int(version)}, newer than the "
+                f"{LAYOUT_VERSION} this segdb reads; upgrade segdb"
+            )
+        return OpenFile(handle, size)
+
+    def _open_dataset(self, name: str) -> OpenDataset:
+        """The opened dataset ``name`` (opening the file). Hold :func:`handles.locked` while using it."""
+        entry = handles.cached_file(self.path, self._open_checked)
+        # Another reference to the same path may expect another size.
+        self._check_size(entry.size)
+        opened = entry.datasets.get(name)
+        if opened is None:
+            try:
+                dataset = entry.handle[name]
+            except KeyError:
+                raise IntegrityError(
+                    f"{self._describe()} has no dataset {name!r}; the catalog and the file "
+                    "disagree; run `segdb verify`"
+                ) from None
+            if not isinstance(dataset, h5py.Dataset):
+                raise IntegrityError(f"{self._describe()}: {name!r} is a group, not a dataset")
+            opened = entry.datasets[name] = OpenDataset(dataset)
+        return opened
+
+    @contextmanager
+    def _reading(self, name: str) -> Iterator[OpenDataset]:
+        """Hold the cache lock over the opened dataset ``name``; read failures become IntegrityError."""
+        with handles.locked():
+            opened = self._open_dataset(name)
+            try:
+                yield opened
+            except OSError as error:
+                # fletcher32 mismatches and short reads surface from h5py as OSError.
+                raise IntegrityError(
+                    f"reading dataset {name!r} of {self._describe()} failed ({error}); "
+                    "the file is damaged; run `segdb verify`"
+                ) from error
+
+
+__all__ = ["ArrayFile", "PickledByFields"]
