@@ -22,50 +22,7 @@ from segdb.arrays import (
 from segdb.errors import InvalidInputError
 from segdb.geometry import CsrMasks
 
-from .conftest import RecordingArray, all_files, make_plane_arrays, random_pixel_masks
-
-# --------------------------------------------------------------------------- CsrMasks
-
-
-def test_csr_masks_round_trip_pixel_masks(rng: np.random.Generator) -> None:
-    pixel_masks = random_pixel_masks(rng, 9, (20, 20))
-    masks = CsrMasks.from_pixel_masks(pixel_masks)
-    assert len(masks) == 9
-    assert masks.indptr.dtype == np.int64 and masks.row.dtype == np.int32
-    assert masks.col.dtype == np.int32 and masks.weight.dtype == np.float32
-    for index, expected in enumerate(pixel_masks):
-        got = masks.pixel_mask(index)
-        assert got.shape == expected.shape
-        np.testing.assert_array_equal(got[:, :2], expected[:, :2])
-        np.testing.assert_allclose(got[:, 2], expected[:, 2], rtol=1e-6)
-
-
-def test_csr_masks_of_no_rois_is_empty() -> None:
-    masks = CsrMasks.from_pixel_masks([])
-    assert len(masks) == 0
-    assert masks.indptr.tolist() == [0]
-
-
-@pytest.mark.parametrize(
-    ("pixel_masks", "message"),
-    [
-        ([np.zeros((3, 2))], r"shape \(n_pixels, 3\)"),
-        ([np.array([[1.5, 2.0, 1.0]])], "non-integer"),
-        ([np.array([[1.0, 2.0, np.nan]])], "NaN"),
-        ([np.array([[-1.0, 2.0, 1.0]])], "non-negative"),
-    ],
-)
-def test_csr_masks_refuse_bad_pixel_masks(pixel_masks: list[np.ndarray], message: str) -> None:
-    with pytest.raises(InvalidInputError, match=message):
-        CsrMasks.from_pixel_masks(pixel_masks)
-
-
-def test_csr_masks_refuse_inconsistent_indptr() -> None:
-    with pytest.raises(InvalidInputError, match="end at nnz=2"):
-        CsrMasks(np.array([0, 1, 3]), np.array([0, 1]), np.array([0, 1]), np.array([1.0, 1.0]))
-
-
-# --------------------------------------------------------------------------- layout
+from .conftest import RecordingArray, all_files, make_plane_arrays
 
 
 def test_trace_chunk_shape_is_clamped_to_small_arrays() -> None:
