@@ -306,11 +306,9 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
 
     # -- properties --------------------------------------------------------------------------------
 
-    def _plane_properties(self) -> dict[str, np.ndarray]:
-        return self._archive.plane_properties(self._segmentation_id, self._plane.plane_name)
-
     def get_property_keys(self) -> list[str]:
-        return list(dict.fromkeys([*self._plane_properties(), CURATION_PROPERTY]))
+        names = self._archive.property_names(self._segmentation_id, self._plane.plane_name)
+        return list(dict.fromkeys([*names, CURATION_PROPERTY]))
 
     def get_property(self, key: str, ids) -> np.ndarray:
         """Values of a property for the given ROIs, in the order of ``ids``.
@@ -323,7 +321,7 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
                 self._segmentation_id, self._plane.plane_name, self._cells[positions], policy=self._curation
             )
             return np.array([label in ("accepted", None) for label in labels], dtype=bool)
-        values = self._plane_properties().get(key)
+        values = self._archive.plane_properties(self._segmentation_id, self._plane.plane_name, names=[key]).get(key)
         if values is None:
             raise NotFoundError(
                 f"Property '{key}' not found in {self._owner()}. Available properties: {self.get_property_keys()}; "
