@@ -1,6 +1,19 @@
-"""roiextractors-compatible extractors over the archive, and the multi-plane combination."""
+"""roiextractors-compatible extractors over the archive, and the multi-plane combination.
 
-from segdb.extractors.archive_extractor import ArchiveSegmentationExtractor, TraceWindow
+- :mod:`~segdb.extractors.archive_extractor`: one plane of an archived segmentation;
+- :mod:`~segdb.extractors.multiplane`: several planes' extractors as one, with
+  :mod:`~segdb.extractors.global_ids` numbering their ROIs;
+- :mod:`~segdb.extractors.traces`: the lazy trace window both hand out;
+- :mod:`~segdb.extractors.arguments`: the checks of ROI ids and sample windows both share.
+
+This package may import roiextractors, numpy, ``segdb.archive`` (its public names and
+``segdb.archive.reader.PlaneHandle``, ``segdb.archive.values``), ``segdb.errors`` and
+``segdb.geometry``; never ``segdb.api``, ``segdb.arrays``, ``segdb.ingest``,
+``segdb.curation`` or ``segdb.tracking``.
+"""
+
+from segdb.extractors.archive_extractor import ArchiveSegmentationExtractor
 from segdb.extractors.multiplane import MultiSegmentationExtractor
+from segdb.extractors.traces import TraceWindow
 
 __all__ = ["ArchiveSegmentationExtractor", "MultiSegmentationExtractor", "TraceWindow"]

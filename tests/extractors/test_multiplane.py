@@ -15,7 +15,7 @@ import pytest
 from roiextractors import NumpySegmentationExtractor, SegmentationExtractor
 
 from segdb.errors import InvalidInputError
-from segdb.extractors.multiplane import ConcatenatedTraces, MultiSegmentationExtractor
+from segdb.extractors import MultiSegmentationExtractor, TraceWindow
 
 FRAME = (12, 10)
 NUM_SAMPLES = 40
@@ -287,7 +287,7 @@ def test_traces_dict_hands_on_each_planes_arrays_under_suffixed_names(multi, pla
 
 def test_traces_dict_views_read_like_get_traces(multi):
     raw = multi.get_traces_dict()["raw"]
-    assert isinstance(raw, ConcatenatedTraces)
+    assert isinstance(raw, TraceWindow)
     assert raw.shape == (NUM_SAMPLES, 9) and len(raw) == NUM_SAMPLES and raw.dtype == np.float64
     np.testing.assert_array_equal(np.asarray(raw), multi.get_traces())
     np.testing.assert_array_equal(raw[3:9, [5, 0]], multi.get_traces([5, 0], 3, 9))
