@@ -94,6 +94,13 @@ class ArrayRef(PickledByFields):
             values = values.reshape([n for axis, n in enumerate(values.shape) if axis not in dropped])
         return values
 
+    def read_columns(self, start: int, stop: int, columns: Sequence[int]) -> np.ndarray:
+        """Samples ``start:stop`` of the given columns (any order, repeats allowed) of a 2-D trace.
+
+        Only the chunks holding them are read; see :func:`read_trace_block`.
+        """
+        return read_trace_block(self, start, stop, columns)
+
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         values = self[...]
         return values if dtype is None else values.astype(dtype, copy=False)

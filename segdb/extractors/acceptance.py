@@ -13,15 +13,13 @@ from collections.abc import Hashable
 import numpy as np
 from roiextractors import SegmentationExtractor
 
-# CaImAn and the Numpy extractor write "is_accepted" / "is_rejected", Suite2p writes "iscell".
-ACCEPTED_PROPERTY_KEYS: tuple[str, ...] = ("is_accepted", "accepted", "iscell")
-REJECTED_PROPERTY_KEYS: tuple[str, ...] = ("is_rejected", "rejected")
+from segdb.conventions import ACCEPTANCE_PROPERTIES, REJECTION_PROPERTIES
 
 # For accepted and for rejected: the plane's own list method, the properties that say
 # the same, those that say the opposite, and the answer when a plane says nothing.
 _SOURCES = {
-    True: ("get_accepted_list", ACCEPTED_PROPERTY_KEYS, REJECTED_PROPERTY_KEYS, True),
-    False: ("get_rejected_list", REJECTED_PROPERTY_KEYS, ACCEPTED_PROPERTY_KEYS, False),
+    True: ("get_accepted_list", ACCEPTANCE_PROPERTIES, REJECTION_PROPERTIES, True),
+    False: ("get_rejected_list", REJECTION_PROPERTIES, ACCEPTANCE_PROPERTIES, False),
 }
 
 

@@ -17,6 +17,7 @@ from roiextractors import SegmentationExtractor
 
 from segdb.archive import reopen
 from segdb.archive.reader import PlaneHandle
+from segdb.conventions import DEFAULT_CHANNEL_NAME
 from segdb.errors import InvalidInputError, NotFoundError
 from segdb.extractors.arguments import (
     IdIndex,
@@ -70,7 +71,7 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
         self._start = int(start)
         self._stop = plane.num_samples if stop is None else int(stop)
         self._sampling_frequency = plane.sampling_frequency
-        self._channel_names = list(plane.channel_names) or ["OpticalChannel"]
+        self._channel_names = list(plane.channel_names) or [DEFAULT_CHANNEL_NAME]
         self._times = times
         self._indexes: dict[bool, IdIndex] = {}
 
@@ -210,8 +211,7 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
         ref, selected, background = series
         start, end = checked_window(start_frame, end_frame, self.get_num_samples())
         columns = selected[self._positions(roi_ids, background=background)]
-        # A (sample window, column array) index is the array references' chunk-wise trace read.
-        return ref[self._start + start : self._start + end, columns]
+        return ref.read_columns(self._start + start, self._start + end, columns)
 
     def get_traces_dict(self) -> dict:
         """Every trace series as a lazy (samples, rois) window; the standard names map to None where absent."""

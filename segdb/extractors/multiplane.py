@@ -25,10 +25,9 @@ from typing import Any
 import numpy as np
 from roiextractors import SegmentationExtractor
 
+from segdb.conventions import DEFAULT_CHANNEL_NAME
 from segdb.errors import InvalidInputError, NotFoundError
 from segdb.extractors.acceptance import (
-    ACCEPTED_PROPERTY_KEYS,
-    REJECTED_PROPERTY_KEYS,
     plane_flags,
     warn_curation_list_deprecated,
 )
@@ -37,10 +36,6 @@ from segdb.extractors.global_ids import GlobalIds, PlaneRoi, assemble, common_dt
 from segdb.extractors.traces import TraceWindow
 
 RoiId = int | str
-
-# roiextractors' base class names the channel of an extractor that says nothing else.
-DEFAULT_CHANNEL_NAME = "OpticalChannel"
-
 
 class MultiSegmentationExtractor(SegmentationExtractor):
     """Several single-plane segmentations of one acquisition, seen as one.
@@ -562,4 +557,4 @@ def _checked_plane_names(plane_names: Sequence[str] | None, num_planes: int) -> 
     return names
 
 
-__all__ = ["ACCEPTED_PROPERTY_KEYS", "REJECTED_PROPERTY_KEYS", "MultiSegmentationExtractor"]
+__all__ = ["MultiSegmentationExtractor"]
