@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -48,7 +49,7 @@ def create_catalog_engine(url: str) -> Engine:
         return create_engine(parsed, pool_pre_ping=True)
     except ModuleNotFoundError as exc:
         raise InvalidInputError(
-            f"cannot open catalog {parsed.render_as_string(hide_password=True)}: the database driver "
+            f"cannot open catalog {redacted_url(url)}: the database driver "
             f"{exc.name!r} is not installed; install it with pip install 'segdb[postgres]'"
         ) from exc
 
@@ -199,3 +200,25 @@ def translate_db_error(exc: sa_exc.DBAPIError) -> SegDBError:
         return SegDBError(f"the catalog database could not be reached or used: {message}")
     return SegDBError(f"catalog error: {message}")
 
+
+def redacted_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, to show in messages and logs.
+
+    Text that is not a URL SQLAlchemy can read has everything between ``//user:`` and the
+    last ``@`` hidden instead.
+    """
+    try:
+        parsed = make_url(url)
+    except (sa_exc.ArgumentError, ValueError):
+        return _redacted_authority(url)
+    if parsed.host and "@" in parsed.host:
+        # An unencoded '@' in the password: make_url split at the first one, leaving the rest in the host.
+        return _redacted_authority(url)
+    if "password" in parsed.query:
+        parsed = parsed.update_query_dict({"password": "***"})
+    return parsed.render_as_string(hide_password=True).replace("password=%2A%2A%2A", "password=***")
+
+
+def _redacted_authority(text: str) -> str:
+    text = re.sub(r"(//[^:/@]*):.*@", r"\1:***@", text, count=1)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", text)

@@ -10,7 +10,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from segdb.catalog import engine as catalog_engine
-from segdb.catalog.engine import Catalog
+from segdb.catalog.engine import Catalog, redacted_url
 from segdb.errors import ConflictError, SegDBError
 
 
@@ -187,3 +187,25 @@ def test_a_postgres_lock_timeout_is_a_conflict_that_is_retried(postgres_catalog)
     finally:
         holder.close()
 
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("postgresql+psycopg://alice:s3cret@db.lab.org:5432/segdb", ["alice", "db.lab.org", "5432", "/segdb"]),
+        ("postgresql://alice:s3cr@t@db.lab.org/segdb", ["alice", "db.lab.org", "/segdb"]),
+        ("postgresql://alice:s3cr%40t@db.lab.org/segdb", ["alice", "db.lab.org", "/segdb"]),
+        ("postgresql://db.lab.org/segdb?user=alice&password=s3cret&sslmode=require", ["db.lab.org", "sslmode=require"]),
+        ("postgresql://alice:s3cret@db.lab.org:port/segdb", ["alice", "db.lab.org", "/segdb"]),
+        ("postgresql://alice:s3cret@[::1]:5432/segdb", ["alice", "[::1]", "/segdb"]),
+    ],
+)
+def test_a_redacted_url_keeps_everything_but_the_password(url, kept):
+    shown = redacted_url(url)
+    assert "s3cr" not in shown and "***" in shown
+    for part in kept:
+        assert part in shown
+
+
+@pytest.mark.parametrize("url", ["postgresql://alice@db.lab.org/segdb", "sqlite:////data/lab archive/catalog.sqlite"])
+def test_a_url_without_a_password_is_shown_as_it_is(url):
+    assert redacted_url(url) == url
