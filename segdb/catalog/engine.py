@@ -3,7 +3,8 @@
 SQLite gets WAL, foreign keys and a busy timeout on every connection, and a
 writer takes the write lock up front (``BEGIN IMMEDIATE``) so two writers never
 deadlock half-way through a transaction. Driver errors leave this module as
-segdb errors.
+segdb errors, told apart by their codes; :func:`redacted_url` is how a catalog
+URL is shown without its password.
 """
 
 from __future__ import annotations
