@@ -1,21 +1,29 @@
 """ROI selection by content, compiled to SQL.
 
-A filter is a conjunction of conditions on a ROI's own columns (kind, plane,
-acceptance, size, position) or on its properties. It can be written as
+A filter selects ROIs by their own columns (kind, plane, acceptance, size,
+position, key) and by their properties. It can be written as
 
-- a string: ``"snr > 5 and kind == 'cell' and accepted"``,
-- a mapping: ``{"snr": (">", 5), "kind": "cell", "accepted": True}``,
-- a sequence of strings or :class:`Condition` objects (all must hold).
+- a string, read with Python's expression grammar but never evaluated:
+  ``"snr > 5 and (region == 'V1 and V2' or not accepted)"``. It holds comparisons
+  (``==, !=, <, <=, >, >=``, chained as in ``1 < snr < 5``), ``in`` / ``not in`` a
+  list of values, and bare names meaning "this boolean is true" (``accepted``),
+  joined with ``and``, ``or``, ``not`` and parentheses;
+- a mapping: ``{"snr": (">", 5), "kind": "cell", "accepted": True}`` (all must hold);
+- a sequence of strings, mappings or :class:`Condition` objects (all must hold).
 
-Nothing is evaluated in Python: :func:`roi_filter` returns SQLAlchemy
-conditions on the ``rois`` table that the database answers from its indexes.
+A ROI without a property (or whose value is NaN) satisfies no comparison on it,
+whether negated or not, as NULL in SQL. Nothing is evaluated in Python:
+:func:`roi_filter` returns SQLAlchemy conditions on the ``rois`` table, every value
+a bound parameter, that the database answers from its indexes.
 """
 
 from __future__ import annotations
 
 import ast
+import io
 import operator
 import re
+import tokenize
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +42,10 @@ OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     ">=": operator.ge,
 }
 SET_OPERATORS = ("in", "not in")
+# What each operator becomes under 'not' (exact for NULL too: NOT (x > 5) is x <= 5 in SQL's logic).
+_NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not in", "not in": "in"}
+# What each operator becomes when its sides swap: 5 < snr is snr > 5.
+_SWAPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 # Fields that are columns of the rois table, with the type their values must have.
 ROI_COLUMNS: dict[str, tuple[Any, type | tuple[type, ...]]] = {
@@ -66,23 +78,53 @@ class Condition:
                 f"filter {self.field} {self.op} needs a list of values, got {self.value!r}"
             )
 
+    def negated(self) -> Condition:
+        """The condition that holds where this one does not (on ROIs that have the field)."""
+        return Condition(self.field, _NEGATED[self.op], self.value)
+
     def __str__(self) -> str:
         return f"{self.field} {self.op} {self.value!r}"
 
 
+@dataclass(frozen=True)
+class AnyOf:
+    """At least one of ``terms`` holds: a filter's ``or``."""
+
+    terms: tuple[Term, ...]
+
+    def __str__(self) -> str:
+        return "(" + " or ".join(str(term) for term in self.terms) + ")"
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """Every one of ``terms`` holds: an ``and`` inside an ``or`` (a filter's top-level ``and``
+    is the list :func:`parse_where` returns)."""
+
+    terms: tuple[Term, ...]
+
+    def __str__(self) -> str:
+        return "(" + " and ".join(str(term) for term in self.terms) + ")"
+
+
+Term = Condition | AnyOf | AllOf
 WhereSpec = str | Mapping[str, Any] | Sequence[str | Condition] | Condition | None
 
 
-def parse_where(where: WhereSpec) -> list[Condition]:
-    """Turn any accepted filter spelling into a list of conditions (all must hold)."""
+def parse_where(where: WhereSpec) -> list[Term]:
+    """Turn any accepted filter spelling into a list of terms (all must hold).
+
+    A conjunction of plain conditions gives a list of :class:`Condition`; ``or`` gives an
+    :class:`AnyOf` term, and ``not`` is moved onto the conditions it covers.
+    """
     if where is None:
         return []
     if isinstance(where, Condition):
         return [where]
     if isinstance(where, str):
-        return _parse_expression(where)
+        return _ExpressionReader(where).read()
     if isinstance(where, Mapping):
-        conditions = []
+        conditions: list[Term] = []
         for field, spec in where.items():
             if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
                 conditions.append(Condition(str(field), spec[0], spec[1]))
@@ -102,37 +144,157 @@ def parse_where(where: WhereSpec) -> list[Condition]:
     )
 
 
-_COMPARISON = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|<=|>=|<|>|=|not\s+in|in)\s*(.+?)\s*$")
+def negate(term: Term) -> Term:
+    """The term that holds where ``term`` does not, with the negation moved onto its conditions."""
+    if isinstance(term, Condition):
+        return term.negated()
+    if isinstance(term, AnyOf):
+        return AllOf(tuple(negate(t) for t in term.terms))
+    return AnyOf(tuple(negate(t) for t in term.terms))
 
 
-def _parse_expression(text: str) -> list[Condition]:
-    conditions = []
-    for part in re.split(r"\s+and\s+", text.strip()):
-        if not part:
-            raise InvalidInputError(f"the ROI filter {text!r} has an empty condition; write e.g. 'snr > 5 and accepted'")
-        bare = re.fullmatch(r"\s*(not\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*", part)
-        if bare:
-            conditions.append(Condition(bare.group(2), "==", not bare.group(1)))
-            continue
-        match = _COMPARISON.match(part)
-        if not match:
+_COMPARISONS = {
+    ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+    ast.In: "in", ast.NotIn: "not in",
+}
+_OTHER_OPERATORS = {
+    ast.Is: "is", ast.IsNot: "is not", ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/",
+    ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**", ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|",
+    ast.BitXor: "^", ast.BitAnd: "&", ast.MatMult: "@", ast.Invert: "~", ast.UAdd: "+", ast.USub: "-",
+}
+_HOW_TO_WRITE = (
+    "write conditions like \"snr > 5\", \"region == 'V1'\" or \"kind in ['cell']\" (quote text), joined with "
+    "and, or, not and parentheses"
+)
+# An unquoted word on the right of a comparison is text, as in kind == cell.
+_BARE_WORD = re.compile(r"[A-Za-z_][\w.-]*")
+_VALUE_TYPES = (bool, int, float, str)
+
+
+class _ExpressionReader:
+    """Reads a filter string into terms by walking its Python syntax tree."""
+
+    def __init__(self, text: str):
+        self.text = text
+        # A single '=' reads as '=='; Python's grammar would refuse it.
+        self.source = _single_equals_as_double(" ".join(text.strip().splitlines()))
+
+    def read(self) -> list[Term]:
+        if not self.source:
             raise InvalidInputError(
-                f"cannot read the condition {part!r} in the ROI filter {text!r}; write 'name op value' with op one of "
-                "==, !=, <, <=, >, >=, in, not in (e.g. \"snr > 5\", \"kind == 'cell'\", \"plane in ['plane0']\")"
+                f"the ROI filter {self.text!r} is empty; write e.g. 'snr > 5 and accepted', or give no filter"
             )
-        field, op, literal = match.groups()
-        op = "==" if op == "=" else re.sub(r"\s+", " ", op)
         try:
-            value = ast.literal_eval(literal)
-        except (ValueError, SyntaxError):
-            if not re.fullmatch(r"[A-Za-z_][\w.-]*", literal):
-                raise InvalidInputError(
-                    f"cannot read the condition {part!r} in the ROI filter {text!r}: {literal!r} is not a number, "
-                    "a quoted string or a list; write e.g. \"snr > 5\" or \"region == 'V1'\""
-                ) from None
-            value = literal  # a bare word, e.g. kind == cell
-        conditions.append(Condition(field, op, value))
-    return conditions
+            tree = ast.parse(self.source, mode="eval")
+        except SyntaxError as exc:
+            where = f" at {self.source[(exc.offset or 1) - 1:]!r}" if exc.offset else ""
+            raise InvalidInputError(f"cannot read the ROI filter {self.text!r}{where}; {_HOW_TO_WRITE}") from None
+        term = self._term(tree.body)
+        return list(term.terms) if isinstance(term, AllOf) else [term]
+
+    def _refuse(self, node: ast.AST, reason: str) -> InvalidInputError:
+        part = ast.get_source_segment(self.source, node) or self.source
+        return InvalidInputError(f"cannot read the condition {part!r} in the ROI filter {self.text!r}: {reason}")
+
+    def _term(self, node: ast.expr) -> Term:
+        if isinstance(node, ast.BoolOp):
+            kind = AllOf if isinstance(node.op, ast.And) else AnyOf
+            terms: list[Term] = []
+            for value in node.values:
+                term = self._term(value)
+                # a and (b and c) is one AllOf of three; likewise for or.
+                terms.extend(term.terms if isinstance(term, kind) else [term])
+            return kind(tuple(terms))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            if isinstance(node.operand, ast.Name):
+                return Condition(node.operand.id, "==", False)
+            return negate(self._term(node.operand))
+        if isinstance(node, ast.Compare):
+            left = node.left
+            conditions = []
+            for op, right in zip(node.ops, node.comparators):
+                conditions.append(self._comparison(node, left, op, right))
+                left = right
+            return conditions[0] if len(conditions) == 1 else AllOf(tuple(conditions))
+        if isinstance(node, ast.Name):
+            return Condition(node.id, "==", True)
+        if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+            raise self._refuse(node, _not_a_logical_operator(node.op))
+        raise self._refuse(node, self._not_a_condition(node))
+
+    def _not_a_condition(self, node: ast.expr) -> str:
+        if isinstance(node, ast.Call):
+            return "function calls are not part of a filter; compare a field with a value, e.g. 'snr > 5'"
+        if isinstance(node, (ast.Attribute, ast.Subscript)):
+            return (
+                "a field is a plain name: a ROI column (kind, plane, key, accepted, "
+                f"{', '.join(c for c in ROI_COLUMNS if c != 'kind')}) or a property, e.g. 'snr > 5'"
+            )
+        if isinstance(node, ast.Constant):
+            return f"the value {node.value!r} alone is not a condition; compare a field with it, e.g. 'snr > 5'"
+        return f"it is not a condition; {_HOW_TO_WRITE}"
+
+    def _comparison(self, whole: ast.Compare, left: ast.expr, op_node: ast.cmpop, right: ast.expr) -> Condition:
+        op = _COMPARISONS.get(type(op_node))
+        if op is None:
+            symbol = _OTHER_OPERATORS.get(type(op_node), type(op_node).__name__)
+            raise self._refuse(whole, f"{symbol!r} is not a filter operator; use ==, !=, <, <=, >, >=, in, not in")
+        if not isinstance(left, ast.Name) and isinstance(right, ast.Name) and op in _SWAPPED:
+            left, right, op = right, left, _SWAPPED[op]
+        if not isinstance(left, ast.Name):
+            if not isinstance(left, (ast.Call, ast.Attribute, ast.Subscript)) and op in SET_OPERATORS:
+                raise self._refuse(whole, f"write the field on the left of {op!r} and a list on its right, "
+                                          "e.g. \"region in ['V1', 'LM']\"")
+            if isinstance(left, (ast.Call, ast.Attribute, ast.Subscript)):
+                raise self._refuse(left, self._not_a_condition(left))
+            raise self._refuse(whole, "one side of a comparison must name a field (a ROI column or a property)")
+        return Condition(left.id, op, self._value(whole, right, op))
+
+    def _value(self, whole: ast.Compare, node: ast.expr, op: str) -> Any:
+        if op in SET_OPERATORS:
+            if not isinstance(node, (ast.List, ast.Tuple)):
+                raise self._refuse(whole, f"{op!r} needs a list of values on its right, e.g. \"region in ['V1', 'LM']\"")
+            return [self._literal(whole, element) for element in node.elts]
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.Dict)):
+            raise self._refuse(whole, f"{op!r} compares with one value; use 'in' to compare with a list")
+        return self._literal(whole, node)
+
+    def _literal(self, whole: ast.Compare, node: ast.expr) -> Any:
+        try:
+            value = ast.literal_eval(node)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            word = ast.get_source_segment(self.source, node) or ""
+            if isinstance(node, (ast.Name, ast.Attribute, ast.BinOp)) and _BARE_WORD.fullmatch(word):
+                return word
+            if isinstance(node, ast.Call):
+                raise self._refuse(whole, "function calls are not part of a filter; compare with a number or a "
+                                          "quoted string") from None
+            if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.BitAnd, ast.BitOr)):
+                raise self._refuse(whole, _not_a_logical_operator(node.op)) from None
+            raise self._refuse(whole, f"{word!r} is not a number, a quoted string or a list; write e.g. "
+                                      "\"snr > 5\" or \"region == 'V1'\"") from None
+        if not isinstance(value, _VALUE_TYPES):
+            raise self._refuse(whole, f"{value!r} is not a number, a quoted string or True/False; write e.g. "
+                                      "\"snr > 5\" or \"region == 'V1'\"")
+        return value
+
+
+def _not_a_logical_operator(op: ast.operator | ast.unaryop) -> str:
+    symbol = _OTHER_OPERATORS.get(type(op), type(op).__name__)
+    fix = {"&": "write 'and'", "|": "write 'or'", "~": "write 'not'"}.get(symbol, _HOW_TO_WRITE)
+    return f"{symbol!r} is not a comparison or a logical operator; {fix}"
+
+
+def _single_equals_as_double(source: str) -> str:
+    """``source`` with each lone ``=`` operator (not one inside a quoted string) written ``==``."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return source  # ast.parse will say what is wrong with it
+    columns = [token.start[1] for token in tokens if token.type == tokenize.OP and token.string == "="]
+    for column in reversed(columns):
+        source = source[:column] + "==" + source[column + 1:]
+    return source
 
 
 def roi_filter(
@@ -147,8 +309,18 @@ def roi_filter(
     value_num) index per segmentation. ``accepted`` is the SQL meaning of 'accepted' (a
     curation consensus); without it the source pipeline's decision is used.
     """
-    clauses = [_clause(condition, segmentation_ids, accepted) for condition in parse_where(where)]
+    clauses = [_term_clause(term, segmentation_ids, accepted) for term in parse_where(where)]
     return and_(true(), *clauses)
+
+
+def _term_clause(
+    term: Term, segmentation_ids: Sequence[int] | Select, accepted: ColumnElement[bool] | None
+) -> ColumnElement[bool]:
+    if isinstance(term, AnyOf):
+        return or_(*(_term_clause(t, segmentation_ids, accepted) for t in term.terms))
+    if isinstance(term, AllOf):
+        return and_(*(_term_clause(t, segmentation_ids, accepted) for t in term.terms))
+    return _clause(term, segmentation_ids, accepted)
 
 
 def _clause(
@@ -190,9 +362,10 @@ def id_in(column: Any, ids: Sequence[int] | Select) -> ColumnElement[bool]:
     return column.in_(bindparam(None, [int(i) for i in ids], expanding=True, literal_execute=True))
 
 
-def is_property_condition(condition: Condition) -> bool:
-    """Whether a condition is on a stored property (not a column of rois or a special field)."""
-    return condition.field not in ROI_COLUMNS and condition.field not in SPECIAL_FIELDS
+def is_property_condition(term: Term) -> bool:
+    """Whether a term is one condition on a stored property (not a column of rois, a special
+    field, or an ``or`` of several conditions)."""
+    return isinstance(term, Condition) and term.field not in ROI_COLUMNS and term.field not in SPECIAL_FIELDS
 
 
 def property_matches(condition: Condition, segmentation_ids: Sequence[int] | Select) -> Select:
@@ -209,7 +382,7 @@ def property_matches(condition: Condition, segmentation_ids: Sequence[int] | Sel
 def _property_comparison(condition: Condition) -> ColumnElement[bool]:
     field, op, value = condition.field, condition.op, condition.value
     values = list(value) if op in SET_OPERATORS else [value]
-    if all(isinstance(v, bool) or isinstance(v, (int, float)) for v in values):
+    if all(isinstance(v, (bool, int, float)) for v in values):
         column = m.RoiProperty.value_num
         values = [float(v) for v in values]
     elif all(isinstance(v, str) for v in values):

@@ -3,13 +3,15 @@
 SQLite gets WAL, foreign keys and a busy timeout on every connection, and a
 writer takes the write lock up front (``BEGIN IMMEDIATE``) so two writers never
 deadlock half-way through a transaction. Driver errors leave this module as
-segdb errors.
+segdb errors, told apart by their codes; :func:`redacted_url` is how a catalog
+URL is shown without its password.
 """
 
 from __future__ import annotations
 
 import contextlib
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -48,7 +50,7 @@ def create_catalog_engine(url: str) -> Engine:
         return create_engine(parsed, pool_pre_ping=True)
     except ModuleNotFoundError as exc:
         raise InvalidInputError(
-            f"cannot open catalog {parsed.render_as_string(hide_password=True)}: the database driver "
+            f"cannot open catalog {redacted_url(url)}: the database driver "
             f"{exc.name!r} is not installed; install it with pip install 'segdb[postgres]'"
         ) from exc
 
@@ -140,19 +142,84 @@ class _RetryableError(ConflictError):
     """A write that lost a race and may succeed if tried again."""
 
 
+# How a driver error is classified, from PostgreSQL's SQLSTATE or SQLite's extended result code.
+_BUSY = "busy"  # lost a race for a lock or a snapshot: retry
+_DUPLICATE = "duplicate"  # another writer created the same row first: retry (get-or-create finds it)
+_REFUSED = "refused"  # a constraint refused the row itself: retrying cannot help
+_POSTGRES_BUSY = {
+    "40001": "serialization failure",
+    "40P01": "deadlock detected",
+    "55P03": "lock not available",
+}
+_POSTGRES_UNIQUE_VIOLATION = "23505"
+_POSTGRES_INTEGRITY_CLASS = "23"  # 23503 foreign key, 23502 not null, 23514 check, 23P01 exclusion
+_SQLITE_BUSY = 5  # with its extended codes BUSY_RECOVERY, BUSY_SNAPSHOT, BUSY_TIMEOUT in the high bits
+_SQLITE_CONSTRAINT = 19
+_SQLITE_DUPLICATES = {2067, 1555}  # SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY
+
+
+def _error_kind(exc: sa_exc.DBAPIError) -> str | None:
+    """What kind of failure a driver error is, read from its error code (None: not one segdb handles)."""
+    original = exc.orig
+    sqlstate = getattr(original, "sqlstate", None)  # psycopg 3
+    if sqlstate:
+        if sqlstate in _POSTGRES_BUSY:
+            return _BUSY
+        if sqlstate == _POSTGRES_UNIQUE_VIOLATION:
+            return _DUPLICATE
+        return _REFUSED if sqlstate.startswith(_POSTGRES_INTEGRITY_CLASS) else None
+    code = getattr(original, "sqlite_errorcode", None)  # sqlite3, Python 3.11+
+    if code is not None:
+        if code & 0xFF == _SQLITE_BUSY:
+            return _BUSY
+        if code in _SQLITE_DUPLICATES:
+            return _DUPLICATE
+        return _REFUSED if code & 0xFF == _SQLITE_CONSTRAINT else None
+    # A driver without codes: only the exception class is known.
+    return _REFUSED if isinstance(exc, sa_exc.IntegrityError) else None
+
+
 def translate_db_error(exc: sa_exc.DBAPIError) -> SegDBError:
-    """Turn a driver error into a segdb error a scientist can read."""
-    message = str(exc.orig) if exc.orig is not None else str(exc)
-    lowered = message.lower()
-    if "database is locked" in lowered or "could not serialize" in lowered or "deadlock detected" in lowered:
+    """Turn a driver error into a segdb error a scientist can read.
+
+    Lost races (SQLite busy past its timeout; PostgreSQL serialization failures, deadlocks and
+    lock timeouts; a unique row another writer created first) are conflicts that
+    :meth:`Catalog.write_with_retry` tries again; other constraint violations are conflicts it
+    does not.
+    """
+    message = (str(exc.orig) if exc.orig is not None else str(exc)).strip()
+    kind = _error_kind(exc)
+    if kind == _BUSY:
         return _RetryableError(
-            f"the catalog was busy with another writer and this write could not proceed ({message.strip()}); "
-            "try again"
+            f"the catalog was busy with another writer and this write could not proceed ({message}); try again"
         )
-    if isinstance(exc, sa_exc.IntegrityError):
-        if "unique" in lowered or "duplicate key" in lowered:
-            return _RetryableError(f"another writer created the same record first ({message.strip()})")
-        return ConflictError(f"the catalog refused this write: {message.strip()}")
+    if kind == _DUPLICATE:
+        return _RetryableError(f"another writer created the same record first ({message})")
+    if kind == _REFUSED:
+        return ConflictError(f"the catalog refused this write: {message}")
     if isinstance(exc, sa_exc.OperationalError):
-        return SegDBError(f"the catalog database could not be reached or used: {message.strip()}")
-    return SegDBError(f"catalog error: {message.strip()}")
+        return SegDBError(f"the catalog database could not be reached or used: {message}")
+    return SegDBError(f"catalog error: {message}")
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, to show in messages and logs.
+
+    Text that is not a URL SQLAlchemy can read has everything between ``//user:`` and the
+    last ``@`` hidden instead.
+    """
+    try:
+        parsed = make_url(url)
+    except (sa_exc.ArgumentError, ValueError):
+        return _redacted_authority(url)
+    if parsed.host and "@" in parsed.host:
+        # An unencoded '@' in the password: make_url split at the first one, leaving the rest in the host.
+        return _redacted_authority(url)
+    if "password" in parsed.query:
+        parsed = parsed.update_query_dict({"password": "***"})
+    return parsed.render_as_string(hide_password=True).replace("password=%2A%2A%2A", "password=***")
+
+
+def _redacted_authority(text: str) -> str:
+    text = re.sub(r"(//[^:/@]*):.*@", r"\1:***@", text, count=1)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", text)
