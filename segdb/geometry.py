@@ -135,6 +135,21 @@ class CsrMasks:
             np.float64
         )
 
+    def select(self, positions: Sequence[int] | np.ndarray) -> CsrMasks:
+        """The masks at ``positions`` (0..n-1, in that order, repeats allowed) as new CsrMasks."""
+        positions = np.asarray(positions, dtype=np.int64).reshape(-1)
+        outside = positions[(positions < 0) | (positions >= len(self))]
+        if outside.size:
+            raise IndexError(
+                f"mask positions {outside[:10].tolist()} are out of range for {len(self)} masks (0..{len(self) - 1})"
+            )
+        starts = self.indptr[positions]
+        counts = self.indptr[positions + 1] - starts
+        indptr = np.zeros(positions.size + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        pixels = np.repeat(starts - indptr[:-1], counts) + np.arange(int(indptr[-1]), dtype=np.int64)
+        return CsrMasks(indptr, self.row[pixels], self.col[pixels], self.weight[pixels])
+
 
 def weighted_centroids(masks: CsrMasks) -> np.ndarray:
     """Centroid ``(row, col)`` of every mask, weighted by its pixel weights: ``(n, 2)`` float64.
