@@ -140,14 +140,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="best of this many matching runs (default 3)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    try:
-        import skimage
-
-        skimage_version = skimage.__version__
-    except ImportError:
-        skimage_version = "not installed (numpy phase correlation)"
     print(f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
-          f"scikit-image {skimage_version}, {os.cpu_count()} CPUs")
+          f"{os.cpu_count()} CPUs")
     defaults = simulate_fov(n_sessions=1).parameters
     print("simulation defaults: " + ", ".join(f"{k}={v}" for k, v in defaults.items() if k not in ("seed",)))
 

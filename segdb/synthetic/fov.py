@@ -43,7 +43,9 @@ import scipy.ndimage
 
 from segdb.conventions import DEFAULT_CHANNEL_NAME
 from segdb.errors import InvalidInputError
-from segdb.tracking.matching import RoiSet, SparseMasks, Track
+from segdb.geometry import CsrMasks
+from segdb.tracking.roi_sets import RoiSet
+from segdb.tracking.tracks import Track
 from segdb.tracking.transforms import Transform, pixel_frame
 
 # A cell is detected in about this fraction of sessions (stationary state of the chain).
@@ -91,9 +93,9 @@ class SimulatedSession:
         """Number of ROIs in the session."""
         return int(self.roi_ids.size)
 
-    def masks(self) -> SparseMasks:
-        """The ROI masks as one :class:`~segdb.tracking.matching.SparseMasks` (CSR)."""
-        return SparseMasks.from_pixel_masks(self.pixel_masks)
+    def masks(self) -> CsrMasks:
+        """The ROI masks as one :class:`~segdb.geometry.CsrMasks`."""
+        return CsrMasks.from_pixel_masks(list(self.pixel_masks))
 
     def image_masks(self) -> np.ndarray:
         """Dense ``(H, W, n)`` float32 image masks (roiextractors' layout)."""
@@ -145,7 +147,7 @@ class SimulatedFov:
         }
 
     def roi_sets(self, transforms: Sequence[Transform] | None = None, *, with_masks: bool = True) -> list[RoiSet]:
-        """One :class:`~segdb.tracking.matching.RoiSet` per session, in session 0's µm frame.
+        """One :class:`~segdb.tracking.roi_sets.RoiSet` per session, in session 0's µm frame.
 
         Parameters
         ----------
@@ -162,12 +164,11 @@ class SimulatedFov:
                 f"transforms holds {len(chosen)} transforms for {len(self.sessions)} sessions; give one per session"
             )
         to_um = pixel_frame(self.pixel_size_um)
-        return [
+        sets = [
             RoiSet.from_pixel_masks(session.roi_ids, session.masks(), to_um @ transform)
-            if with_masks
-            else RoiSet.from_pixel_masks(session.roi_ids, session.masks(), to_um @ transform).without_masks()
             for session, transform in zip(self.sessions, chosen, strict=True)
         ]
+        return sets if with_masks else [roi_set.without_masks() for roi_set in sets]
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -549,7 +550,7 @@ def evaluate(tracks: Sequence[Track], truth: SimulatedFov | Mapping[tuple[int, i
     Parameters
     ----------
     tracks : sequence of Track
-        From :func:`~segdb.tracking.matching.build_tracks` (member session indices must
+        From :func:`~segdb.tracking.tracks.build_tracks` (member session indices must
         be the truth's).
     truth : SimulatedFov or mapping
         A simulation, or ``{(session_index, roi_id): cell_id}`` covering every ROI.
@@ -621,7 +622,7 @@ def session_segmentation_dict(
         ``image_masks`` (H, W, n), ``raw`` and ``dff`` (n_frames, n), ``mean_image``,
         ``roi_ids``, ``sampling_frequency``, ``movie_dims`` and ``channel_names``.
     """
-    # ingest.synthetic pulls in roiextractors; only this helper needs it.
+    # segdb.synthetic.cells pulls in roiextractors; only this helper needs it.
     from segdb.synthetic.cells import generate_traces
 
     n_frames = _check_int("n_frames", n_frames, 1)

@@ -19,9 +19,7 @@ drift of tens of pixels, rotation of a few degrees, cells that change brightness
    log-polar correlation of spectrum magnitudes, whose low frequencies say little about
    rotation and whose window artefacts pull towards zero.
 3. Translation at that angle by phase correlation on the full-resolution images, to a
-   fraction of a pixel: :func:`skimage.registration.phase_cross_correlation` with
-   ``upsample_factor`` when scikit-image is installed, otherwise a parabola fit through
-   the correlation peak (numpy only).
+   fraction of a pixel by a parabola fit through the correlation peak.
 4. Refinement (``refine=True``): the normalised cross-correlation of the band-passed
    images over their overlap is maximised with :func:`scipy.optimize.minimize`
    (Nelder-Mead) over angle and shift, or over all six affine parameters for
@@ -46,11 +44,6 @@ import scipy.optimize
 
 from segdb.errors import InvalidInputError
 from segdb.tracking.transforms import Transform, warp_image
-
-try:  # scikit-image is optional: numpy phase correlation stands in without it.
-    from skimage.registration import phase_cross_correlation as _skimage_phase_cross_correlation
-except ImportError:  # pragma: no cover - exercised by the test that hides scikit-image
-    _skimage_phase_cross_correlation = None
 
 RegistrationMethod = Literal["translation", "rigid", "affine"]
 _METHODS = ("translation", "rigid", "affine")
@@ -197,7 +190,8 @@ def _phase_correlation_peak(reference: np.ndarray, moving: np.ndarray) -> tuple[
     return shift.astype(np.float64), float(surface[tuple(peak)]), surface
 
 
-def _subpixel_shift_numpy(reference: np.ndarray, moving: np.ndarray) -> np.ndarray:
+def _subpixel_shift(reference: np.ndarray, moving: np.ndarray) -> np.ndarray:
+    """Shift (row, col) with ``reference(p) ≈ moving(p - shift)``, refined by a parabola through the peak."""
     shift, _, surface = _phase_correlation_peak(reference, moving)
     refined = shift.copy()
     peak = [int(v) % n for v, n in zip(shift, surface.shape, strict=True)]
@@ -210,15 +204,6 @@ def _subpixel_shift_numpy(reference: np.ndarray, moving: np.ndarray) -> np.ndarr
         if curvature < 0:
             refined[axis] += 0.5 * (left - right) / curvature
     return refined
-
-
-def _subpixel_shift(reference: np.ndarray, moving: np.ndarray, upsample_factor: int) -> np.ndarray:
-    if _skimage_phase_cross_correlation is not None:
-        shift, _, _ = _skimage_phase_cross_correlation(
-            reference, moving, upsample_factor=upsample_factor, normalization="phase"
-        )
-        return np.asarray(shift, dtype=np.float64)
-    return _subpixel_shift_numpy(reference, moving)
 
 
 def _reduce(image: np.ndarray, factor: int) -> np.ndarray:
@@ -269,12 +254,8 @@ def _correlation(
     rows = np.arange(0, reference.shape[0], stride, dtype=np.float64)
     cols = np.arange(0, reference.shape[1], stride, dtype=np.float64)
     grid_rows, grid_cols = np.meshgrid(rows, cols, indexing="ij")
-    linear, offset = transform.inverse().rowcol_matrix()
-    source_rows = linear[0, 0] * grid_rows + linear[0, 1] * grid_cols + offset[0]
-    source_cols = linear[1, 0] * grid_rows + linear[1, 1] * grid_cols + offset[1]
-    warped = scipy.ndimage.map_coordinates(
-        moving, [source_rows.ravel(), source_cols.ravel()], order=1, cval=np.nan
-    )
+    source = transform.inverse().apply(np.column_stack([grid_cols.ravel(), grid_rows.ravel()]))
+    warped = scipy.ndimage.map_coordinates(moving, [source[:, 1], source[:, 0]], order=1, cval=np.nan)
     valid = np.isfinite(warped)
     count = int(np.count_nonzero(valid))
     overlap = count / warped.size
@@ -362,7 +343,6 @@ def register_images(
     highpass_sigma_px: float = 10.0,
     lowpass_sigma_px: float = 1.0,
     refine: bool = True,
-    upsample_factor: int = 20,
 ) -> Registration:
     """Estimate the transform from ``moving``'s pixel frame to ``reference``'s.
 
@@ -384,9 +364,6 @@ def register_images(
     refine : bool
         Maximise the images' normalised cross-correlation after the phase-correlation
         estimate (sub-pixel, sub-0.1° on cell-rich images; a few hundred image warps).
-    upsample_factor : int
-        Sub-pixel precision of the phase correlation (1/upsample_factor pixel) when
-        scikit-image is installed.
 
     Returns
     -------
@@ -406,8 +383,6 @@ def register_images(
             raise InvalidInputError(f"{name} must be a non-negative number of degrees, got {value!r}")
     if method != "translation" and angle_step_deg <= 0:
         raise InvalidInputError(f"angle_step_deg must be positive for method {method!r}, got {angle_step_deg!r}")
-    if int(upsample_factor) < 1:
-        raise InvalidInputError(f"upsample_factor must be a positive integer, got {upsample_factor!r}")
     ref, mov = _prepare_pair(reference, moving, float(lowpass_sigma_px), float(highpass_sigma_px))
     shape = (max(ref.shape[0], mov.shape[0]), max(ref.shape[1], mov.shape[1]))
     ref_canvas = _embed(ref, shape)
@@ -420,7 +395,7 @@ def register_images(
     turn = Transform.rigid(angle, center=center)
     turned = warp_image(mov_canvas, turn, cval=0.0) if angle != 0.0 else mov_canvas
     window = _hann(shape)
-    shift_rc = _subpixel_shift(ref_canvas * window, turned * window, int(upsample_factor))
+    shift_rc = _subpixel_shift(ref_canvas * window, turned * window)
     estimate = Transform.translation((shift_rc[1], shift_rc[0])) @ turn
     if refine:
         estimate = _refine(ref, mov, estimate, method)
@@ -460,13 +435,13 @@ def register_sessions(
             f"reference_index is {reference_index}, but there are {len(images)} sessions (0..{len(images) - 1})"
         )
     reference_index %= len(images)
-    out = []
-    for index, image in enumerate(images):
-        if index == reference_index:
-            out.append(Registration(transform=Transform.identity(), score=1.0, overlap=1.0, method=method))
-        else:
-            out.append(register_images(images[reference_index], image, method=method, **options))  # type: ignore[arg-type]
-    return out
+    reference = images[reference_index]
+    identity = Registration(transform=Transform.identity(), score=1.0, overlap=1.0, method=method)
+    return [
+        identity if index == reference_index
+        else register_images(reference, image, method=method, **options)  # type: ignore[arg-type]
+        for index, image in enumerate(images)
+    ]
 
 
 __all__ = [

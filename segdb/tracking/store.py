@@ -1,10 +1,16 @@
 """Registration, matching runs and tracks kept in the archive.
 
-The computation is :mod:`segdb.tracking` (pure numpy/scipy); this module reads what
-it needs from the archive (mean images, masks, centroids), runs it, and stores the
-results: a plane's transform into its field of view's reference frame, and each
-matching run with its parameters, scored pairs and tracks. Runs are never changed
-after they are written, so a track id always means the same cell.
+The computation is :mod:`segdb.tracking` (pure numpy/scipy); this module gets what it
+needs from the archive, runs it, and stores the results: a plane's transform into its
+field of view's reference frame, and each matching run with its parameters, scored
+pairs and tracks. Runs are never changed after they are written, so a track id always
+means the same cell.
+
+Arrays (mean images, pixel masks) come through the archive's public
+``archive.plane_handle`` and its lazy references, traces through ``archive.extractor``;
+this module opens no array file itself. Its own rows (planes of a field of view,
+registrations, matching runs, pairs, tracks) it reads and writes with the catalog's
+models in ``archive.catalog.reading()`` and ``archive.catalog.write_with_retry``.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ from segdb.archive import Archive, Record
 from segdb.archive.values import as_utc, current_user, roi_key_value
 from segdb.catalog import models as m
 from segdb.errors import InvalidInputError, NotFoundError
-from segdb.tracking.matching import MATCHING_METHOD, RoiSet, SparseMasks, build_tracks, tracking_parameters
+from segdb.tracking.pairing import MatchParameters
 from segdb.tracking.registration import register_images
+from segdb.tracking.roi_sets import RoiSet
+from segdb.tracking.tracks import DEFAULT_MAX_GAP, MATCHING_METHOD, Track, build_tracks, tracking_parameters
 from segdb.tracking.transforms import Transform, pixel_frame
 
 
@@ -158,7 +166,7 @@ def register_field_of_view(
     ``transforms`` maps a session name to a 2x3 (x, y) µm affine you supply instead.
     Every cross-session comparison (position queries, matching) then uses these transforms.
     """
-    fov_id, planes = _fov(archive, subject, field_of_view)
+    _, planes = _fov(archive, subject, field_of_view)
     reference = planes[0]
     ref_handle = archive.plane_handle(reference.segmentation_id, reference.plane_name)
     if image not in ref_handle.images and len(planes) > 1:
@@ -182,7 +190,9 @@ def register_field_of_view(
             )
         registration = register_images(ref_image, handle.images[image][:], method=method)
         # moving pixels -> reference pixels -> field of view µm, then from the plane's µm frame.
-        plane_to_fov = ref_pixel_to_fov @ registration.transform @ pixel_frame(plane.pixel_size_um, plane.origin).inverse()
+        plane_to_fov = (
+            ref_pixel_to_fov @ registration.transform @ pixel_frame(plane.pixel_size_um, plane.origin).inverse()
+        )
         if not registration.reliable:
             warnings.warn(
                 f"the registration of {subject}/{plane.session} to {reference.session} is poor (score "
@@ -230,31 +240,30 @@ def _store_registration(archive: Archive, plane: _FovPlane, reference: _FovPlane
 
 
 def match_field_of_view(
-    archive: Archive, subject: str, field_of_view: str, *, use_masks: bool = True, **parameters: Any
+    archive: Archive,
+    subject: str,
+    field_of_view: str,
+    parameters: MatchParameters | None = None,
+    *,
+    use_masks: bool = True,
+    max_gap: int | None = DEFAULT_MAX_GAP,
+    **options: float,
 ) -> MatchingRunRecord:
     """Pair ROIs across every session of a field of view and join them into tracks; store the run.
 
-    Parameters (``max_distance_um``, ``min_iou``, ``max_gap``, …) are those of
-    :func:`segdb.tracking.build_tracks`; they are stored with the run.
+    ``parameters`` and ``options`` (``max_distance_um``, ``min_iou``, ...) are those of
+    :func:`segdb.tracking.build_tracks`, as is ``max_gap``; they are stored with the run,
+    with ``use_masks`` and the segmentation matched in each session.
     """
     fov_id, planes = _fov(archive, subject, field_of_view)
-    params = tracking_parameters(**parameters)
-    sessions = []
-    for plane in planes:
-        handle = archive.plane_handle(plane.segmentation_id, plane.plane_name)
-        with archive.catalog.reading() as db:
-            roi_ids = list(db.scalars(
-                select(m.Roi.roi_id)
-                .where(m.Roi.segmentation_id == plane.segmentation_id, m.Roi.plane_id == plane.plane_id,
-                       m.Roi.kind == "cell")
-                .order_by(m.Roi.mask_index)
-            ))
-        masks = handle.masks.pixel_masks(range(len(roi_ids)))
-        roi_set = RoiSet.from_pixel_masks(np.asarray(roi_ids), SparseMasks.from_pixel_masks(masks), _pixel_to_fov(plane))
-        sessions.append(roi_set if use_masks else roi_set.without_masks())
-    tracks = build_tracks(sessions, **params)
-    stored_parameters = {**params, "use_masks": use_masks,
-                         "segmentations": {p.session: p.segmentation_id for p in planes}}
+    match = MatchParameters.resolve(parameters, options)
+    stored_parameters = {
+        **tracking_parameters(match, max_gap=max_gap),
+        "use_masks": use_masks,
+        "segmentations": {p.session: p.segmentation_id for p in planes},
+    }
+    sessions = [_session_roi_set(archive, plane, use_masks) for plane in planes]
+    tracks = build_tracks(sessions, match, max_gap=max_gap)
     creator = current_user()
 
     def write(db) -> MatchingRunRecord:
@@ -264,37 +273,59 @@ def match_field_of_view(
         )
         db.add(run)
         db.flush()
-        pairs = {}
-        for track in tracks:
-            for link in track.links:
-                pair = link.pair
-                pairs[(int(pair.a_id), int(pair.b_id))] = pair
-        if pairs:
-            db.execute(insert(m.RoiMatch), [
-                {"matching_run_id": run.matching_run_id, "roi_a_id": a, "roi_b_id": b,
-                 "distance_um": float(p.distance_um), "iou": None if p.iou is None else float(p.iou),
-                 "score": float(p.score)}
-                for (a, b), p in pairs.items()
-            ])
-        session_ids = dict(db.execute(
-            select(m.ImagingPlane.plane_id, m.ImagingPlane.session_id)
-            .where(m.ImagingPlane.plane_id.in_([p.plane_id for p in planes]))
-        ).all())
-        track_ids = db.execute(
-            insert(m.Track).returning(m.Track.track_id, sort_by_parameter_order=True),
-            [{"matching_run_id": run.matching_run_id, "num_sessions": len(t.members)} for t in tracks],
-        ).scalars().all() if tracks else []
-        members = [
-            {"track_id": track_id, "roi_id": int(member.roi_id), "matching_run_id": run.matching_run_id,
-             "session_id": session_ids[planes[member.session_index].plane_id]}
-            for track_id, track in zip(track_ids, tracks)
-            for member in track.members
-        ]
-        if members:
-            db.execute(insert(m.TrackMember), members)
+        _insert_pairs(db, run.matching_run_id, tracks)
+        _insert_tracks(db, run.matching_run_id, tracks, planes)
         return _run_record(run, subject, field_of_view)
 
     return archive.catalog.write_with_retry(write)
+
+
+def _session_roi_set(archive: Archive, plane: _FovPlane, use_masks: bool) -> RoiSet:
+    """A plane's cell ROIs (catalog ids, masks from the archive's plane handle) in its field of view's frame."""
+    with archive.catalog.reading() as db:
+        roi_ids = list(db.scalars(
+            select(m.Roi.roi_id)
+            .where(m.Roi.segmentation_id == plane.segmentation_id, m.Roi.plane_id == plane.plane_id,
+                   m.Roi.kind == "cell")
+            .order_by(m.Roi.mask_index)
+        ))
+    handle = archive.plane_handle(plane.segmentation_id, plane.plane_name)
+    masks = handle.masks.pixel_masks(range(len(roi_ids)))
+    roi_set = RoiSet.from_pixel_masks(np.asarray(roi_ids), masks, _pixel_to_fov(plane))
+    return roi_set if use_masks else roi_set.without_masks()
+
+
+def _insert_pairs(db, matching_run_id: int, tracks: list[Track]) -> None:
+    """The pairs that joined the tracks, each once."""
+    pairs = {(int(link.pair.a_id), int(link.pair.b_id)): link.pair for track in tracks for link in track.links}
+    if pairs:
+        db.execute(insert(m.RoiMatch), [
+            {"matching_run_id": matching_run_id, "roi_a_id": a, "roi_b_id": b,
+             "distance_um": float(p.distance_um), "iou": None if p.iou is None else float(p.iou),
+             "score": float(p.score)}
+            for (a, b), p in pairs.items()
+        ])
+
+
+def _insert_tracks(db, matching_run_id: int, tracks: list[Track], planes: list[_FovPlane]) -> None:
+    """The tracks and their members; a member names its session through its plane."""
+    if not tracks:
+        return
+    session_ids = dict(db.execute(
+        select(m.ImagingPlane.plane_id, m.ImagingPlane.session_id)
+        .where(m.ImagingPlane.plane_id.in_([p.plane_id for p in planes]))
+    ).all())
+    track_ids = db.execute(
+        insert(m.Track).returning(m.Track.track_id, sort_by_parameter_order=True),
+        [{"matching_run_id": matching_run_id, "num_sessions": len(t.members)} for t in tracks],
+    ).scalars().all()
+    members = [
+        {"track_id": track_id, "roi_id": int(member.roi_id), "matching_run_id": matching_run_id,
+         "session_id": session_ids[planes[member.session_index].plane_id]}
+        for track_id, track in zip(track_ids, tracks, strict=True)
+        for member in track.members
+    ]
+    db.execute(insert(m.TrackMember), members)
 
 
 def _run_record(run: m.MatchingRun, subject: str, field_of_view: str) -> MatchingRunRecord:

@@ -21,9 +21,10 @@ so it is the same kind of value as the catalog's ``imaging_planes.fov_transform`
 Angles follow the same axes: a positive angle turns +x towards +y. Image rows grow
 downwards, so on a picture shown with row 0 at the top a positive angle looks clockwise.
 
-Pixel masks stay ``[row, col, weight]`` (roiextractors' and the chunk files' order);
-:func:`warp_mask` and :func:`warp_masks` take and return them that way and do the
-(x, y) swap themselves.
+Pixel masks stay ``[row, col, weight]`` (roiextractors' and the chunk files' order):
+:func:`warp_mask` takes one such array, :func:`warp_masks` many as
+:class:`~segdb.geometry.CsrMasks`, and both do the (x, y) swap themselves. Points are
+moved by :func:`segdb.geometry.apply_affine`, as the archive moves ROI centroids.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import numpy as np
 import scipy.ndimage
 
 from segdb.errors import InvalidInputError
+from segdb.geometry import CsrMasks, apply_affine
 
 # Below this |determinant| a transform squeezes the plane to (nearly) a line, which no
 # registration of two images of the same field of view can mean.
@@ -224,13 +226,7 @@ class Transform:
     def apply(self, points: Any) -> np.ndarray:
         """Map (x, y) points: one ``(2,)`` point or an ``(n, 2)`` array; returns the same shape."""
         array, single = _as_points(points, "points")
-        (a, b, tx), (c, d, ty) = self.matrix
-        x, y = array[:, 0], array[:, 1]
-        # Written out rather than a matmul: an (n, 2) @ (2, 2) product goes through BLAS,
-        # whose thread hand-off costs more than the arithmetic on a busy machine.
-        out = np.empty_like(array)
-        out[:, 0] = a * x + b * y + tx
-        out[:, 1] = c * x + d * y + ty
+        out = apply_affine(self.matrix, array)
         return out[0] if single else out
 
     def apply_rowcol(self, points: Any) -> np.ndarray:
@@ -324,25 +320,12 @@ def warp_image(
     )
 
 
-def _check_csr(indptr: np.ndarray, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray) -> None:
-    if indptr.ndim != 1 or indptr.size < 1 or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
-        raise InvalidInputError("mask indptr must start at 0 and never decrease (CSR layout, one entry per ROI + 1)")
-    if not (rows.shape == cols.shape == weights.shape == (int(indptr[-1]),)):
-        raise InvalidInputError(
-            f"mask rows, cols and weights must each hold indptr[-1] = {int(indptr[-1])} values, got "
-            f"{rows.shape}, {cols.shape}, {weights.shape}"
-        )
-
-
 def warp_masks(
-    indptr: np.ndarray,
-    rows: np.ndarray,
-    cols: np.ndarray,
-    weights: np.ndarray,
+    masks: CsrMasks,
     transform: Transform,
     output_shape: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Carry many sparse pixel masks (CSR, as in the chunk files) into another pixel frame.
+    """Carry many sparse pixel masks into another pixel frame.
 
     A destination pixel belongs to a mask when the source pixel nearest to its
     pre-image does (nearest-neighbour resampling), and keeps that pixel's weight. Going
@@ -351,28 +334,29 @@ def warp_masks(
 
     Parameters
     ----------
-    indptr : (n + 1,) int
-        Mask ``i`` is ``rows/cols/weights[indptr[i]:indptr[i + 1]]``.
-    rows, cols : (m,) int
-        Source pixel coordinates.
-    weights : (m,) float
-        Pixel weights.
+    masks : CsrMasks
+        The masks in their source pixel frame.
     transform : Transform
         Source pixel (x, y) -> destination pixel (x, y).
     output_shape : (height, width), optional
-        Drop destination pixels outside this frame; ``None`` keeps them all (they may
-        be negative).
+        Drop destination pixels outside this frame; ``None`` keeps them all.
 
     Returns
     -------
     indptr, rows, cols, weights
-        The warped masks, pixels of each mask in row-major order.
+        The warped masks in CSR form, pixels of each mask in row-major order: int64
+        ``indptr``, ``rows`` and ``cols``, float32 ``weights``. Plain arrays rather than
+        :class:`~segdb.geometry.CsrMasks`, because without ``output_shape`` a pixel may
+        land at a negative row or column, which a frame's masks cannot hold but an
+        overlap measured on an unbounded grid must count.
     """
-    indptr = np.asarray(indptr, dtype=np.int64)
-    rows = np.asarray(rows, dtype=np.int64)
-    cols = np.asarray(cols, dtype=np.int64)
-    weights = np.asarray(weights, dtype=np.float64)
-    _check_csr(indptr, rows, cols, weights)
+    if not isinstance(masks, CsrMasks):
+        raise InvalidInputError(
+            f"masks must be CsrMasks (build them with CsrMasks.from_pixel_masks), got {type(masks).__name__}"
+        )
+    indptr, weights = masks.indptr, masks.weight
+    # Destination pixels may fall at negative indices, so the arithmetic is in int64.
+    rows, cols = masks.row.astype(np.int64), masks.col.astype(np.int64)
     n_masks = indptr.size - 1
     counts = np.diff(indptr)
     owner = np.repeat(np.arange(n_masks), counts)
@@ -409,7 +393,7 @@ def _warp_by_inverse_mapping(
     n_masks = counts.size
     if rows.size == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty, np.zeros(0, dtype=np.float64)
+        return empty, empty, empty, weights[:0]
     present = counts > 0
     big = np.iinfo(np.int64).max
     r0 = np.full(n_masks, big, dtype=np.int64)
@@ -488,15 +472,7 @@ def warp_mask(
     numpy.ndarray
         (k', 3) float64 ``[row, col, weight]``; see :func:`warp_masks` for the resampling.
     """
-    array = np.asarray(pixel_mask, dtype=np.float64)
-    if array.ndim != 2 or array.shape[1] != 3:
-        raise InvalidInputError(f"pixel_mask must be (k, 3) [row, col, weight] rows, got shape {array.shape}")
-    if not np.all(array[:, :2] == np.round(array[:, :2])):
-        raise InvalidInputError("pixel_mask rows and columns must be whole pixel indices")
-    _, rows, cols, weights = warp_masks(
-        np.array([0, len(array)]), array[:, 0].astype(np.int64), array[:, 1].astype(np.int64), array[:, 2],
-        transform, output_shape,
-    )
+    _, rows, cols, weights = warp_masks(CsrMasks.from_pixel_masks([pixel_mask]), transform, output_shape)
     return np.stack([rows, cols, weights], axis=1).astype(np.float64)
 
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from segdb.errors import InvalidInputError
+from segdb.geometry import CsrMasks
 from segdb.synthetic import SimulatedFov, simulate_fov
-from segdb.tracking import Pair, RoiSet, SparseMasks, Transform, match_sessions, pixel_frame, warp_mask
+from segdb.tracking import MatchParameters, Pair, RoiSet, Transform, match_sessions, pixel_frame, warp_mask
 
 
 def centroid_set(ids, centroids) -> RoiSet:
@@ -112,6 +113,40 @@ def test_weights_set_the_score():
     assert distance_only.score == pytest.approx(0.75)
 
 
+def test_parameters_given_as_one_value_or_by_name_are_the_same():
+    rng = np.random.default_rng(2)
+    a = centroid_set(np.arange(200), rng.uniform(0, 100, size=(200, 2)))
+    b = centroid_set(np.arange(200), rng.uniform(0, 100, size=(200, 2)))
+    by_name = match_sessions(a, b, max_distance_um=4.0)
+    assert match_sessions(a, b, MatchParameters(max_distance_um=4.0)) == by_name
+    assert by_name != match_sessions(a, b)
+    # A name given next to the value replaces that field of it.
+    assert match_sessions(a, b, MatchParameters(max_distance_um=9.0), max_distance_um=4.0) == by_name
+    assert MatchParameters().to_dict() == {"max_distance_um": 8.0, "min_iou": 0.1, "distance_weight": 1.0,
+                                           "iou_weight": 1.0}
+
+
+def test_unknown_or_mistyped_parameters_are_refused_by_name():
+    roi_set = centroid_set([1], [[0.0, 0.0]])
+    with pytest.raises(InvalidInputError, match=r"unknown matching parameter\(s\) \['max_distance'\]"):
+        match_sessions(roi_set, roi_set, max_distance=4.0)
+    with pytest.raises(InvalidInputError, match="parameters must be MatchParameters, got dict"):
+        match_sessions(roi_set, roi_set, {"max_distance_um": 4.0})  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="min_iou must be between 0 and 1"):
+        MatchParameters(min_iou=-0.5)
+
+
+def test_selected_masks_keep_their_pixels_in_the_order_asked():
+    masks = CsrMasks.from_pixel_masks([bar(0, 0, 1, 2), bar(5, 5, 2, 2), bar(9, 1, 1, 1)])
+    chosen = masks.select([2, 0, 2])
+    assert len(chosen) == 3
+    for position, source in enumerate([2, 0, 2]):
+        np.testing.assert_array_equal(chosen.pixel_mask(position), masks.pixel_mask(source))
+    assert len(masks.select([])) == 0
+    with pytest.raises(IndexError, match=r"mask positions \[3\] are out of range for 3 masks"):
+        masks.select([0, 3])
+
+
 def test_empty_sets_give_no_pairs():
     empty = centroid_set(np.zeros(0, dtype=int), np.zeros((0, 2)))
     assert match_sessions(empty, centroid_set([1], [[0.0, 0.0]])) == []
@@ -156,16 +191,18 @@ def test_large_sessions_match_in_one_call():
         (lambda: RoiSet(ids=np.array([1]), centroids_um=np.array([[np.nan, 0.0]])), "ROIs [1]"),
         (
             lambda: RoiSet(ids=np.array([1]), centroids_um=np.zeros((1, 2)),
-                           masks=SparseMasks.from_pixel_masks([bar(0, 0, 2, 2)])),
+                           masks=CsrMasks.from_pixel_masks([bar(0, 0, 2, 2)])),
             "pixel_to_reference",
         ),
         (
             lambda: RoiSet(ids=np.array([1, 2]), centroids_um=np.zeros((2, 2)),
-                           masks=SparseMasks.from_pixel_masks([bar(0, 0, 2, 2)]), pixel_to_reference=pixel_frame(1.0)),
+                           masks=CsrMasks.from_pixel_masks([bar(0, 0, 2, 2)]), pixel_to_reference=pixel_frame(1.0)),
             "1 masks for 2 ids",
         ),
-        (lambda: SparseMasks.from_pixel_masks([np.zeros((3, 2))]), "pixel mask 0 must be (k, 3)"),
-        (lambda: SparseMasks(np.array([0, 2]), np.array([0]), np.array([0]), np.array([1.0])), "indptr[-1] = 2"),
+        (lambda: CsrMasks.from_pixel_masks([np.zeros((3, 2))]), "pixel mask 0 must have shape (n_pixels, 3)"),
+        (lambda: CsrMasks(np.array([0, 2]), np.array([0]), np.array([0]), np.array([1.0])), "end at nnz=1"),
+        (lambda: RoiSet(ids=np.array([1]), centroids_um=np.zeros((1, 2)), masks=[bar(0, 0, 2, 2)],
+                        pixel_to_reference=pixel_frame(1.0)), "masks must be CsrMasks"),
         (lambda: RoiSet.from_pixel_masks([1], [np.zeros((0, 3))], pixel_frame(1.0)), "empty masks"),
     ],
 )

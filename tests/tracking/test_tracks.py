@@ -9,7 +9,16 @@ import pytest
 
 from segdb.errors import InvalidInputError
 from segdb.synthetic import SimulatedFov, evaluate
-from segdb.tracking import MATCHING_METHOD, Pair, RoiSet, Track, build_tracks, match_sessions, tracking_parameters
+from segdb.tracking import (
+    MATCHING_METHOD,
+    MatchParameters,
+    Pair,
+    RoiSet,
+    Track,
+    build_tracks,
+    match_sessions,
+    tracking_parameters,
+)
 
 
 def centroid_set(ids, centroids) -> RoiSet:
@@ -147,6 +156,9 @@ def test_parameters_are_json_and_repeat_the_run(default_fov: SimulatedFov):
     assert MATCHING_METHOD.startswith("segdb.tracking/")
     sessions = default_fov.roi_sets()[:3]
     assert build_tracks(sessions, **params) == build_tracks(sessions, max_distance_um=7.0)
+    as_value = MatchParameters(max_distance_um=7.0)
+    assert tracking_parameters(as_value) == params
+    assert build_tracks(sessions, as_value) == build_tracks(sessions, **params)
 
 
 def test_bad_arguments_are_refused():

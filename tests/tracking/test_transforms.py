@@ -10,6 +10,7 @@ import pytest
 from scipy.ndimage import binary_fill_holes
 
 from segdb.errors import InvalidInputError
+from segdb.geometry import CsrMasks
 from segdb.tracking import Transform, pixel_frame, warp_image, warp_mask, warp_masks
 
 
@@ -146,13 +147,14 @@ def test_warp_masks_keeps_masks_apart_clips_and_handles_empty_masks():
     indptr = np.array([0, 2, 2, 3])
     rows, cols, weights = np.array([0, 1, 9]), np.array([0, 0, 9]), np.array([1.0, 2.0, 3.0])
     out_indptr, out_rows, _, out_weights = warp_masks(
-        indptr, rows, cols, weights, Transform.translation((0.0, 1.2)),
-        output_shape=(10, 10),
+        CsrMasks(indptr, rows, cols, weights), Transform.translation((0.0, 1.2)), output_shape=(10, 10)
     )
     np.testing.assert_array_equal(out_indptr, [0, 2, 2, 2])
     np.testing.assert_array_equal(out_rows, [1, 2])
     np.testing.assert_array_equal(out_weights, [1.0, 2.0])
     with pytest.raises(InvalidInputError, match="indptr"):
-        warp_masks(np.array([1, 2]), rows[:1], cols[:1], weights[:1], Transform.identity())
+        warp_masks(CsrMasks(np.array([1, 2]), rows[:1], cols[:1], weights[:1]), Transform.identity())
+    with pytest.raises(InvalidInputError, match="masks must be CsrMasks"):
+        warp_masks((indptr, rows, cols, weights), Transform.identity())  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match=r"\[row, col, weight\]"):
         warp_mask(np.zeros((3, 2)), Transform.identity())
