@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import URL, make_url
 
 from segdb.catalog import models as m
-from segdb.catalog.engine import Catalog
+from segdb.catalog.engine import Catalog, redacted_url
 from segdb.errors import (
     InvalidInputError,
 )
@@ -44,7 +43,7 @@ def resolve_target(target: str | os.PathLike | None, storage_root: str | os.Path
         if root is None and database:
             # A SQLite catalog named by URL keeps the folder layout: arrays/ beside the file.
             root = Path(database).expanduser().resolve().parent / ARRAYS_DIRNAME
-        return ArchiveTarget(url=text, location=_redact(text), storage_root=root, is_folder=False)
+        return ArchiveTarget(url=text, location=redacted_url(text), storage_root=root, is_folder=False)
     folder = Path(text).expanduser().resolve()
     if folder.suffix in (".sqlite", ".db") or folder.is_file():
         raise InvalidInputError(
@@ -68,10 +67,6 @@ def recorded_storage_root(catalog: Catalog, location: str) -> Path:
             "(or --storage-root, or set SEGDB_STORAGE_ROOT)"
         )
     return Path(value)
-
-
-def _redact(url: str) -> str:
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
 def url_without_password(url: str) -> str:

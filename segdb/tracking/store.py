@@ -112,12 +112,12 @@ def _fov(archive: Archive, subject: str, field_of_view: str) -> tuple[int, list[
     with archive.catalog.reading() as db:
         fov_id = db.scalar(
             select(m.FieldOfView.fov_id)
-            .join(m.Subject, m.Subject.subject_id == m.FieldOfView.subject_id)
+            .join(m.FieldOfView.subject)
             .where(m.Subject.subject_name == subject, m.FieldOfView.fov_name == field_of_view)
         )
         if fov_id is None:
             names = list(db.scalars(
-                select(m.FieldOfView.fov_name).join(m.Subject, m.Subject.subject_id == m.FieldOfView.subject_id)
+                select(m.FieldOfView.fov_name).join(m.FieldOfView.subject)
                 .where(m.Subject.subject_name == subject)))
             raise NotFoundError(
                 f"subject {subject!r} has no field of view {field_of_view!r}; it has {sorted(names)} (a plane's "
@@ -338,7 +338,7 @@ def matching_runs(archive: Archive, subject: str | None = None) -> list[Matching
         query = (
             select(m.MatchingRun, m.Subject.subject_name, m.FieldOfView.fov_name)
             .join(m.FieldOfView, m.FieldOfView.fov_id == m.MatchingRun.fov_id)
-            .join(m.Subject, m.Subject.subject_id == m.FieldOfView.subject_id)
+            .join(m.FieldOfView.subject)
             .order_by(m.MatchingRun.matching_run_id)
         )
         if subject is not None:
@@ -368,7 +368,7 @@ def track(archive: Archive, track_id: int) -> TrackRecord:
             select(m.Roi, m.ImagingSession.session_name, m.ImagingSession.session_start, m.ImagingPlane.plane_name)
             .join(m.TrackMember, m.TrackMember.roi_id == m.Roi.roi_id)
             .join(m.ImagingSession, m.ImagingSession.session_id == m.TrackMember.session_id)
-            .join(m.ImagingPlane, m.ImagingPlane.plane_id == m.Roi.plane_id)
+            .join(m.Roi.plane)
             .where(m.TrackMember.track_id == row.track_id)
             .order_by(m.ImagingSession.session_start, m.ImagingSession.session_name)
         ).all()
