@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from segdb.archive.base import ArchiveBase, SegmentationRef
@@ -26,6 +26,7 @@ from segdb.archive.values import (
     check_name,
 )
 from segdb.catalog import models as m
+from segdb.errors import NotFoundError
 
 
 class RoiAccess(ArchiveBase):
@@ -156,3 +157,25 @@ class RoiAccess(ArchiveBase):
         with self.catalog.reading() as db:
             seg_id, plane_id, _ = self.resolve_plane(db, segmentation, plane)
             return plane_property_names(db, seg_id, plane_id)
+
+    def place_plane(self, db: Session, plane_id: int, fov_transform: Sequence[Sequence[float]]) -> None:
+        """Set a plane's 2x3 affine (µm, plane frame -> field of view frame) and move its ROIs' field-of-view
+        positions with it, inside the caller's unit of work.
+
+        The positions are computed in SQL from each ROI's centroid, as :func:`segdb.geometry.apply_affine`
+        computes them at ingest.
+        """
+        (a, b, c), (d, e, f) = fov_transform
+        row = db.get(m.ImagingPlane, plane_id)
+        if row is None:
+            raise NotFoundError(f"imaging plane {plane_id} is not in the archive at {self.location}")
+        row.fov_transform = [list(map(float, line)) for line in fov_transform]
+        db.execute(
+            update(m.Roi)
+            .where(m.Roi.plane_id == plane_id)
+            .values(
+                fov_id=row.fov_id,
+                fov_x_um=a * m.Roi.centroid_x_um + b * m.Roi.centroid_y_um + c,
+                fov_y_um=d * m.Roi.centroid_x_um + e * m.Roi.centroid_y_um + f,
+            )
+        )

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 
 from segdb.archive import Archive, Record
 from segdb.archive.values import as_utc, current_user, roi_key_value
@@ -208,20 +208,9 @@ def register_field_of_view(
 def _store_registration(archive: Archive, plane: _FovPlane, reference: _FovPlane | None, plane_to_fov: Transform,
                         method: str, score: float | None, reliable: bool) -> RegistrationRecord:
     matrix = plane_to_fov.to_list()
-    (a, b, c), (d, e, f) = matrix
 
     def write(db) -> None:
-        row = db.get(m.ImagingPlane, plane.plane_id)
-        row.fov_transform = matrix
-        db.execute(
-            update(m.Roi)
-            .where(m.Roi.plane_id == plane.plane_id)
-            .values(
-                fov_id=row.fov_id,
-                fov_x_um=a * m.Roi.centroid_x_um + b * m.Roi.centroid_y_um + c,
-                fov_y_um=d * m.Roi.centroid_x_um + e * m.Roi.centroid_y_um + f,
-            )
-        )
+        archive.place_plane(db, plane.plane_id, matrix)
         existing = db.get(m.PlaneRegistration, plane.plane_id)
         if existing is not None:
             db.delete(existing)
