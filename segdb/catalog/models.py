@@ -197,6 +197,23 @@ class SegmentationPlane(Base):
     timestamps_dataset: Mapped[str | None] = mapped_column(String(255))
 
 
+def _in_segmentation_plane() -> ForeignKeyConstraint:
+    """The (segmentation_id, plane_id) key of a row that belongs to one plane of one segmentation."""
+    return ForeignKeyConstraint(
+        ["segmentation_id", "plane_id"],
+        ["segmentation_planes.segmentation_id", "segmentation_planes.plane_id"],
+        ondelete="CASCADE",
+    )
+
+
+class PlaneArray:
+    """Columns of a row that describes one dataset of a plane in one of its segmentation's chunk files."""
+
+    segmentation_id: Mapped[int] = mapped_column(Integer)
+    plane_id: Mapped[int] = mapped_column(Integer)
+    array_file_id: Mapped[int] = mapped_column(ForeignKey("array_files.array_file_id", ondelete="RESTRICT"), index=True)
+
+
 class Roi(Base):
     """One ROI (or background component) as the source pipeline named it."""
 
@@ -205,11 +222,7 @@ class Roi(Base):
         # Keys are unique per plane: suite2p numbers the ROIs of every plane from 0.
         UniqueConstraint("segmentation_id", "plane_id", "roi_key"),
         UniqueConstraint("segmentation_id", "plane_id", "kind", "mask_index"),
-        ForeignKeyConstraint(
-            ["segmentation_id", "plane_id"],
-            ["segmentation_planes.segmentation_id", "segmentation_planes.plane_id"],
-            ondelete="CASCADE",
-        ),
+        _in_segmentation_plane(),
         CheckConstraint("kind IN ('cell', 'background')", name="known_kind"),
         CheckConstraint("roi_key_type IN ('int', 'str')", name="known_key_type"),
         CheckConstraint("pixel_count >= 0", name="nonnegative_pixel_count"),
@@ -300,74 +313,53 @@ class PropertyDescription(Base):
     value_shape: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
-class TraceSeries(Base):
+class TraceSeries(PlaneArray, Base):
     """One named trace series of one plane: a (num_samples, num_columns) dataset in a chunk file."""
 
     __tablename__ = "trace_series"
     __table_args__ = (
         UniqueConstraint("segmentation_id", "plane_id", "kind", "trace_name"),
-        ForeignKeyConstraint(
-            ["segmentation_id", "plane_id"],
-            ["segmentation_planes.segmentation_id", "segmentation_planes.plane_id"],
-            ondelete="CASCADE",
-        ),
+        _in_segmentation_plane(),
         CheckConstraint("kind IN ('cell', 'background')", name="known_kind"),
     )
 
     trace_series_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    segmentation_id: Mapped[int] = mapped_column(Integer)
-    plane_id: Mapped[int] = mapped_column(Integer)
     trace_name: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(16))
-    array_file_id: Mapped[int] = mapped_column(ForeignKey("array_files.array_file_id", ondelete="RESTRICT"), index=True)
     dataset: Mapped[str] = mapped_column(String(255))
     num_samples: Mapped[int] = mapped_column(Integer)
     num_columns: Mapped[int] = mapped_column(Integer)
     dtype: Mapped[str] = mapped_column(String(32))
 
 
-class SummaryImage(Base):
+class SummaryImage(PlaneArray, Base):
     """A summary image (mean, correlation, max projection, …) of one plane."""
 
     __tablename__ = "summary_images"
     __table_args__ = (
         UniqueConstraint("segmentation_id", "plane_id", "image_name"),
-        ForeignKeyConstraint(
-            ["segmentation_id", "plane_id"],
-            ["segmentation_planes.segmentation_id", "segmentation_planes.plane_id"],
-            ondelete="CASCADE",
-        ),
+        _in_segmentation_plane(),
     )
 
     summary_image_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    segmentation_id: Mapped[int] = mapped_column(Integer)
-    plane_id: Mapped[int] = mapped_column(Integer)
     image_name: Mapped[str] = mapped_column(String(255))
-    array_file_id: Mapped[int] = mapped_column(ForeignKey("array_files.array_file_id", ondelete="RESTRICT"), index=True)
     dataset: Mapped[str] = mapped_column(String(255))
     height: Mapped[int] = mapped_column(Integer)
     width: Mapped[int] = mapped_column(Integer)
     dtype: Mapped[str] = mapped_column(String(32))
 
 
-class MaskSet(Base):
+class MaskSet(PlaneArray, Base):
     """Masks derived from a plane's ROIs (e.g. neuropil masks), one per cell ROI in mask order."""
 
     __tablename__ = "mask_sets"
     __table_args__ = (
         UniqueConstraint("segmentation_id", "plane_id", "mask_set_name"),
-        ForeignKeyConstraint(
-            ["segmentation_id", "plane_id"],
-            ["segmentation_planes.segmentation_id", "segmentation_planes.plane_id"],
-            ondelete="CASCADE",
-        ),
+        _in_segmentation_plane(),
     )
 
     mask_set_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    segmentation_id: Mapped[int] = mapped_column(Integer)
-    plane_id: Mapped[int] = mapped_column(Integer)
     mask_set_name: Mapped[str] = mapped_column(String(255))
-    array_file_id: Mapped[int] = mapped_column(ForeignKey("array_files.array_file_id", ondelete="RESTRICT"), index=True)
     csr_group: Mapped[str] = mapped_column(String(255))
     num_masks: Mapped[int] = mapped_column(Integer)
     # How the masks were made (e.g. motion border, dilation), for provenance.

@@ -170,39 +170,23 @@ def _add_cropped_images(extractor: SegmentationExtractor, options: dict, frame_s
 def _set_pipeline_properties(extractor: SegmentationExtractor, plane_folder: Path, stat: np.ndarray) -> None:
     """Give every suite2p extractor the same acceptance and stat-derived properties."""
     roi_ids = extractor.get_roi_ids()
-    iscell_path = plane_folder / "iscell.npy"
-    if iscell_path.is_file():
-        iscell = np.load(iscell_path)
-        # The cell decision lives in iscell.npy for both channels; roiextractors' own
-        # "iscell" property holds redcell.npy's column instead when chan2 is read.
-        extractor.set_property(
-            "accepted",
-            iscell[:, 0].astype(bool),
-            roi_ids,
-            description="Whether suite2p classified the ROI as a cell (iscell.npy column 0)",
-        )
-        if iscell.ndim == 2 and iscell.shape[1] > 1:
+    # The cell decision lives in iscell.npy for both channels; roiextractors' own "iscell"
+    # property holds redcell.npy's column instead when chan2 is read.
+    classifiers = (
+        ("iscell.npy", "accepted", "Whether suite2p classified the ROI as a cell (iscell.npy column 0)",
+         "cell_probability", "suite2p classifier probability that the ROI is a cell (iscell.npy column 1)"),
+        ("redcell.npy", "redcell", "suite2p red-cell decision (redcell.npy column 0)",
+         "redcell_probability", "suite2p red-cell probability (redcell.npy column 1)"),
+    )
+    for file_name, decision, decision_text, probability, probability_text in classifiers:
+        path = plane_folder / file_name
+        if not path.is_file():
+            continue
+        columns = np.load(path)
+        extractor.set_property(decision, columns[:, 0].astype(bool), roi_ids, description=decision_text)
+        if columns.ndim == 2 and columns.shape[1] > 1:
             extractor.set_property(
-                "cell_probability",
-                iscell[:, 1].astype(np.float64),
-                roi_ids,
-                description="suite2p classifier probability that the ROI is a cell (iscell.npy column 1)",
-            )
-    redcell_path = plane_folder / "redcell.npy"
-    if redcell_path.is_file():
-        redcell = np.load(redcell_path)
-        extractor.set_property(
-            "redcell",
-            redcell[:, 0].astype(bool),
-            roi_ids,
-            description="suite2p red-cell decision (redcell.npy column 0)",
-        )
-        if redcell.ndim == 2 and redcell.shape[1] > 1:
-            extractor.set_property(
-                "redcell_probability",
-                redcell[:, 1].astype(np.float64),
-                roi_ids,
-                description="suite2p red-cell probability (redcell.npy column 1)",
+                probability, columns[:, 1].astype(np.float64), roi_ids, description=probability_text
             )
     for key, description in STAT_PROPERTIES.items():
         if not any(key in entry for entry in stat):

@@ -311,19 +311,6 @@ class RoiMask(Mask):
     some frames do not cover, so :func:`calculate_traces` gives it NaN instead.
     """
 
-    def init_by_mask(self, border: Border, array: Any) -> None:
-        """Initialise the ROI from an image-sized array.
-
-        Parameters
-        ----------
-        border
-            Motion border ``[right_shift, left_shift, down_shift, up_shift]``.
-        array
-            ``(image_h, image_w)`` array of any real dtype; pixels above zero belong to
-            the ROI, background is zero. Weights are not kept: traces are unweighted.
-        """
-        super().init_by_mask(border, array)
-
     def _set_from_window(
         self, usable: tuple[int, int, int, int], window: np.ndarray, row0: int, col0: int
     ) -> None:

@@ -154,14 +154,14 @@ def write_synthetic_nwb(
     seed: int = 0,
     mask_type: str = "pixel",
 ) -> Path:
-    """Write :func:`~segdb.ingest.synthetic.synthetic_segmentation` with the same arguments to NWB.
+    """Write :func:`~segdb.synthetic.synthetic_segmentation` with the same arguments to NWB.
 
     Parameters
     ----------
     path : str or Path
         File to write (overwritten).
     n_rois, n_frames, frame_shape, sampling_frequency, seed
-        As for :func:`~segdb.ingest.synthetic.synthetic_segmentation`; reading the file
+        As for :func:`~segdb.synthetic.synthetic_segmentation`; reading the file
         back gives that extractor's ROIs, traces, images and ``accepted`` property.
     mask_type : {"pixel", "image"}
         Store ``pixel_mask`` or ``image_mask``.
