@@ -262,11 +262,26 @@ class Mask(abc.ABC):
         member = _membership(array, f"mask array of {self._what()}", self.img_rows, self.img_cols)
         self._set_from_window(usable, member, 0, 0)
 
-    @abc.abstractmethod
     def _set_from_window(
         self, usable: tuple[int, int, int, int], window: np.ndarray, row0: int, col0: int
     ) -> None:
-        """Set the mask from a boolean window at (row0, col0) holding all of its pixels.
+        """Set the mask from a boolean window at (row0, col0) holding all of its pixels."""
+        self.flags.discard(FLAG_ZERO_PIXELS)
+        self.flags.discard(FLAG_OVERLAPS_MOTION_BORDER)
+        bounds = _bounds(window, row0, col0)
+        if bounds is None:
+            self._set_empty()
+            return
+        top, bottom, left, right = self._fit_box(usable, *bounds)
+        self.x, self.y = left, top
+        self.width, self.height = right - left + 1, bottom - top + 1
+        self.mask = _box(window, row0, col0, top, bottom, left, right)
+
+    @abc.abstractmethod
+    def _fit_box(
+        self, usable: tuple[int, int, int, int], top: int, bottom: int, left: int, right: int
+    ) -> tuple[int, int, int, int]:
+        """The mask's box (top, bottom, left, right) given its pixels' bounds and the usable area.
 
         ROIs and neuropil differ only here: an ROI is flagged when it crosses the
         motion border, a neuropil mask is cropped to it.
@@ -311,22 +326,13 @@ class RoiMask(Mask):
     some frames do not cover, so :func:`calculate_traces` gives it NaN instead.
     """
 
-    def _set_from_window(
-        self, usable: tuple[int, int, int, int], window: np.ndarray, row0: int, col0: int
-    ) -> None:
-        self.flags.discard(FLAG_ZERO_PIXELS)
-        self.flags.discard(FLAG_OVERLAPS_MOTION_BORDER)
-        bounds = _bounds(window, row0, col0)
-        if bounds is None:
-            self._set_empty()
-            return
-        top, bottom, left, right = bounds
+    def _fit_box(
+        self, usable: tuple[int, int, int, int], top: int, bottom: int, left: int, right: int
+    ) -> tuple[int, int, int, int]:
         first_col, last_col, first_row, last_row = usable
         if left < first_col or right > last_col or top < first_row or bottom > last_row:
             self.flags.add(FLAG_OVERLAPS_MOTION_BORDER)
-        self.x, self.y = left, top
-        self.width, self.height = right - left + 1, bottom - top + 1
-        self.mask = _box(window, row0, col0, top, bottom, left, right)
+        return top, bottom, left, right
 
 
 class NeuropilMask(Mask):
@@ -335,37 +341,16 @@ class NeuropilMask(Mask):
     Build it with :func:`create_neuropil_mask`.
     """
 
-    def init_by_mask(self, border: Border, array: Any) -> None:
-        """Initialise the neuropil from an image-sized array, cropped to the usable area.
-
-        Parameters
-        ----------
-        border
-            Motion border ``[right_shift, left_shift, down_shift, up_shift]``; pixels
-            outside its usable area are dropped.
-        array
-            ``(image_h, image_w)`` array of any real dtype; pixels above zero belong.
-        """
-        super().init_by_mask(border, array)
-
-    def _set_from_window(
-        self, usable: tuple[int, int, int, int], window: np.ndarray, row0: int, col0: int
-    ) -> None:
-        self.flags.discard(FLAG_ZERO_PIXELS)
-        bounds = _bounds(window, row0, col0)
-        if bounds is None:
-            self._set_empty()
-            return
-        top, bottom, left, right = bounds
+    def _fit_box(
+        self, usable: tuple[int, int, int, int], top: int, bottom: int, left: int, right: int
+    ) -> tuple[int, int, int, int]:
         first_col, last_col, first_row, last_row = usable
         # Clamp the box edge by edge as AllenSDK does, so that x, y, width and height
         # match it even when every pixel lies in the border (the box then keeps one
         # empty row or column at the edge of the usable area).
         left, right = _clamp_span(left, right, first_col, last_col)
         top, bottom = _clamp_span(top, bottom, first_row, last_row)
-        self.x, self.y = left, top
-        self.width, self.height = right - left + 1, bottom - top + 1
-        self.mask = _box(window, row0, col0, top, bottom, left, right)
+        return top, bottom, left, right
 
 
 def _clamp_span(low: int, high: int, first: int, last: int) -> tuple[int, int]:
