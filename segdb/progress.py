@@ -6,8 +6,6 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 
-from tqdm.auto import tqdm
-
 
 @contextlib.contextmanager
 def progress_bar(
@@ -25,6 +23,8 @@ def progress_bar(
     if not show:
         yield lambda n: None
         return
+    from tqdm.auto import tqdm
+
     scale = unit == "B"
     with tqdm(total=total, desc=desc, unit=unit, unit_scale=scale, leave=False, file=sys.stderr) as bar:
         yield bar.update

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from segdb.errors import SchemaVersionError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 # The head revision of migrations/ that these models describe; a test pins it to
 # Alembic's own head so the two cannot drift apart.
 SCHEMA_REVISION = "0005"
+
+# Alembic's table holding the revision a database is at.
+VERSION_TABLE = "alembic_version"
 
 
 def migrations_directory() -> Path:
@@ -36,6 +38,8 @@ def migrations_directory() -> Path:
 
 def alembic_config(engine: Engine) -> Config:
     """An Alembic config for this catalog, built at run time (no alembic.ini needed)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations_directory()))
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
@@ -44,19 +48,32 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(_script_only_config())
     return script.get_current_head()
 
 
 def _script_only_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations_directory()))
     return config
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The catalog's schema revision (Alembic's version table), or None for a database without one.
+
+    Read with plain SQL, so that opening an archive does not import Alembic.
+    """
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table(VERSION_TABLE):
+            return None
+        revisions = list(connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+    if len(revisions) > 1:
+        raise SchemaVersionError(f"the catalog has several schema revisions {revisions}; it was not made by segdb")
+    return revisions[0] if revisions else None
 
 
 def catalog_has_tables(engine: Engine) -> bool:
@@ -86,21 +103,30 @@ def check_schema(engine: Engine, where: str) -> None:
 
 
 def _known_revisions() -> list[str]:
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(_script_only_config())
     return [rev.revision for rev in reversed(list(script.walk_revisions()))]
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
     command.downgrade(alembic_config(engine), revision)
 
 
 
 def schema_drift(engine: Engine) -> list[str]:
     """Differences between the live tables and the models (empty when they agree)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
     from segdb.catalog.models import Base
 
     with engine.connect() as connection:
