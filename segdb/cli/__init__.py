@@ -1,0 +1,54 @@
+"""The `segdb` command.
+
+Each command group lives in its own module, which adds its parser and binds a handler
+with ``set_defaults(handler=...)``. Building the parser imports nothing heavy: a handler
+imports what its command needs when it runs, so ``segdb --help`` and ``segdb ls`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from segdb.cli import archive, curate, db, extract, ingest, query, track
+from segdb.errors import SegDBError
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segdb", description="A lab archive for calcium-imaging segmentations."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    archive.add_init(commands)
+    ingest.add_ingest(commands)
+    archive.add_ls(commands)
+    archive.add_delete(commands)
+    curate.add_curate(commands)
+    query.add_query(commands)
+    track.add_track(commands)
+    archive.add_verify(commands)
+    archive.add_gc(commands)
+    db.add_db(commands)
+    extract.add_extract_traces(commands)
+    archive.add_demo(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `segdb` command; returns its exit code (2 for any segdb error, printed as one line)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except SegDBError as exc:
+        print(f"segdb: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as other Unix tools do.
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("segdb: interrupted; nothing half-written is visible (`segdb gc` lists leftovers)", file=sys.stderr)
+        return 130

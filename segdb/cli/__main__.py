@@ -1,0 +1,7 @@
+"""``python -m segdb.cli``: the `segdb` command."""
+
+import sys
+
+from segdb.cli import main
+
+sys.exit(main())

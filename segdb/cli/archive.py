@@ -1,0 +1,146 @@
+"""`segdb init`, `ls`, `delete`, `verify`, `gc` and `demo`: the archive as a whole."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+from segdb.cli.arguments import add_archive_option, add_json_option, open_archive, segmentation_ref
+from segdb.cli.output import print_json, print_records
+from segdb.errors import InvalidInputError
+
+LS_COLUMNS = {
+    "subjects": ["name", "species", "num_sessions"],
+    "sessions": ["session_id", "subject", "name", "session_start", "num_segmentations"],
+    "segmentations": ["segmentation_id", "subject", "session", "name", "source_format", "planes", "num_rois",
+                      "num_samples", "status"],
+    "rois": ["roi_id", "plane", "key", "kind", "centroid_px", "centroid_um", "pixel_count", "source_accepted"],
+}
+
+
+def add_init(commands: Any) -> None:
+    init = commands.add_parser("init", help="create a new, empty archive")
+    init.add_argument("target", help="archive folder or database URL")
+    init.add_argument("--storage-root", default=None, help="array folder (required for a database URL)")
+    init.set_defaults(handler=run_init)
+
+
+def add_ls(commands: Any) -> None:
+    ls = commands.add_parser("ls", help="list what the archive holds")
+    ls.add_argument("what", choices=list(LS_COLUMNS))
+    add_archive_option(ls)
+    add_json_option(ls)
+    ls.add_argument("--subject", default=None)
+    ls.add_argument("--session", default=None)
+    ls.add_argument("--segmentation", "-s", default=None, help="id or subject/session/name (for rois)")
+    ls.add_argument("--plane", default=None, help="only this plane (for rois)")
+    ls.add_argument("--kind", choices=["cell", "background", "all"], default="cell", help="for rois")
+    ls.add_argument("--all", action="store_true", help="include unfinished ingests (for segmentations)")
+    ls.set_defaults(handler=run_ls)
+
+
+def add_delete(commands: Any) -> None:
+    delete = commands.add_parser("delete", help="delete a segmentation and its array files")
+    delete.add_argument("segmentation", help="id or subject/session/name")
+    delete.add_argument("--force", action="store_true", help="delete even if people have curated it")
+    add_archive_option(delete)
+    delete.set_defaults(handler=run_delete)
+
+
+def add_verify(commands: Any) -> None:
+    verify = commands.add_parser("verify", help="recompute every array file's sha256 and name damaged files")
+    add_archive_option(verify)
+    add_json_option(verify)
+    verify.set_defaults(handler=run_verify)
+
+
+def add_gc(commands: Any) -> None:
+    gc = commands.add_parser("gc", help="list (and with --apply delete) orphan files and unfinished ingests")
+    add_archive_option(gc)
+    add_json_option(gc)
+    gc.add_argument("--apply", action="store_true", help="delete what is listed")
+    gc.add_argument("--older-than-hours", type=float, default=6.0,
+                    help="treat another machine's unfinished ingest as crashed after this long (default 6)")
+    gc.set_defaults(handler=run_gc)
+
+
+def add_demo(commands: Any) -> None:
+    demo = commands.add_parser("demo", help="build a small synthetic lab archive and show what it holds")
+    demo.add_argument("folder", nargs="?", default="./demo-archive")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(handler=run_demo)
+
+
+def run_init(args: argparse.Namespace) -> int:
+    from segdb.archive import Archive
+
+    archive = Archive.create(args.target, storage_root=args.storage_root)
+    print(f"created an empty archive at {archive.location} (arrays in {archive.storage_root})")
+    archive.close()
+    return 0
+
+
+def run_ls(args: argparse.Namespace) -> int:
+    if args.what == "rois" and args.segmentation is None:
+        raise InvalidInputError("`segdb ls rois` lists one segmentation's ROIs: give --segmentation ID or "
+                                "subject/session/name (`segdb ls segmentations` lists them)")
+    with open_archive(args) as archive:
+        if args.what == "subjects":
+            records = archive.subjects()
+        elif args.what == "sessions":
+            records = archive.sessions(subject=args.subject)
+        elif args.what == "segmentations":
+            records = archive.segmentations(subject=args.subject, session=args.session, include_unfinished=args.all)
+        else:
+            kind = None if args.kind == "all" else args.kind
+            records = archive.rois(segmentation_ref(args.segmentation), plane=args.plane, kind=kind)
+        print_records(records, LS_COLUMNS[args.what], as_json=args.json)
+    return 0
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    with open_archive(args) as archive:
+        record = archive.delete_segmentation(segmentation_ref(args.segmentation), force=args.force)
+    print(f"deleted segmentation {record.segmentation_id} {record.subject}/{record.session}/{record.name}")
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    with open_archive(args) as archive:
+        report = archive.verify()
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print(f"checked {report.files_checked} array file(s), {report.bytes_checked / 1e6:.1f} MB")
+        for problem in report.problems:
+            print(f"  {problem.relative_path}: {problem.problem}")
+        print("all files intact" if report.ok else f"{len(report.problems)} file(s) missing or damaged")
+    return 0 if report.ok else 1
+
+
+def run_gc(args: argparse.Namespace) -> int:
+    with open_archive(args) as archive:
+        report = archive.gc(apply=args.apply, older_than=dt.timedelta(hours=args.older_than_hours))
+    if args.json:
+        print_json(report.to_dict())
+        return 0
+    verb = "deleted" if report.applied else "would delete"
+    print(f"{len(report.orphan_files)} orphan file(s), {report.orphan_bytes / 1e6:.1f} MB; "
+          f"{len(report.stale_segmentations)} unfinished ingest(s)")
+    for path in report.orphan_files:
+        print(f"  {verb}: {path}")
+    for seg_id in report.stale_segmentations:
+        print(f"  {verb}: unfinished segmentation {seg_id}")
+    if not report.applied and (report.orphan_files or report.stale_segmentations):
+        print("run `segdb gc --apply` to delete them")
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from segdb.demo import build_demo_archive
+
+    build_demo_archive(Path(args.folder), seed=args.seed, out=sys.stdout)
+    return 0

@@ -1,0 +1,62 @@
+"""`segdb query`: ROIs across sessions, every filter evaluated in SQL."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from segdb.cli.arguments import add_archive_option, add_json_option, open_archive
+from segdb.cli.output import print_records
+from segdb.errors import InvalidInputError
+
+
+def add_query(commands: Any) -> None:
+    query = commands.add_parser("query", help="find ROIs across sessions (filters evaluated in SQL)")
+    add_archive_option(query)
+    add_json_option(query)
+    query.add_argument("--subject")
+    query.add_argument("--session", action="append", help="session name (repeatable)")
+    query.add_argument("--after", help="sessions that started on or after this date")
+    query.add_argument("--before", help="sessions that started on or before this date")
+    query.add_argument("--fov", help="field of view (needed for --near / --box)")
+    query.add_argument("--plane")
+    query.add_argument("--segmentation", help="segmentation name")
+    query.add_argument("--kind", choices=["cell", "background", "all"], default="cell")
+    query.add_argument("--where", help="e.g. \"snr > 5 and pixel_count >= 40\"")
+    query.add_argument("--accepted", action="store_true", help="only accepted ROIs (under --policy)")
+    query.add_argument("--rejected", action="store_true", help="only ROIs not accepted (under --policy)")
+    query.add_argument("--policy", default="latest", help="curation policy: latest, majority, unanimous, curator:NAME")
+    query.add_argument("--near", type=float, nargs=3, metavar=("X_UM", "Y_UM", "RADIUS_UM"))
+    query.add_argument("--box", type=float, nargs=4, metavar=("X0", "Y0", "X1", "Y1"))
+    query.add_argument("--limit", type=int)
+    query.add_argument("--count", action="store_true", help="print only how many ROIs match (counted in SQL)")
+    query.add_argument("--explain", action="store_true", help="print the database's query plan instead")
+    query.set_defaults(handler=run_query)
+
+
+def run_query(args: argparse.Namespace) -> int:
+    if args.accepted and args.rejected:
+        raise InvalidInputError("--accepted and --rejected exclude each other; give one of them, or neither "
+                                "for ROIs of any curation label")
+    filters = dict(
+        subject=args.subject, session=args.session, date_from=args.after, date_to=args.before,
+        field_of_view=args.fov, plane=args.plane, segmentation=args.segmentation,
+        kind=None if args.kind == "all" else args.kind, where=args.where,
+        accepted=True if args.accepted else (False if args.rejected else None), curation=args.policy,
+        near=tuple(args.near) if args.near else None, box=tuple(args.box) if args.box else None, limit=args.limit,
+    )
+    with open_archive(args) as archive:
+        if args.explain:
+            print(archive.explain_query(count=args.count, **filters))
+            return 0
+        if args.count:
+            count = archive.count_rois(**filters)
+            print(json.dumps({"count": count}) if args.json else count)
+            return 0
+        hits = archive.query_rois(**filters)
+    print_records(hits, ["roi_id", "subject", "session", "segmentation", "plane", "key", "fov_um", "pixel_count"],
+                  as_json=args.json)
+    if not args.json:
+        print(f"{len(hits)} ROI(s)")
+    return 0
