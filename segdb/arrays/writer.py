@@ -105,10 +105,9 @@ def write_chunk_file(
 
     Parameters
     ----------
-    root : Path
-        Storage root.
-    relative_path : str
-        Where the file goes under ``root``; must not exist yet.
+    root, relative_path
+        As for :func:`~segdb.arrays.durable.write_file_once`: the storage root, and where the
+        file goes under it (it must not exist yet).
     arrays : PlaneArrays
     progress : callable, optional
         Called with the number of trace samples written after each block, for a

@@ -79,10 +79,7 @@ def run_label(args: argparse.Namespace) -> int:
     with open_archive(args) as archive:
         records = curation.curate(archive, segmentation_ref(args.segmentation), args.rois, args.label,
                                   plane=args.plane, note=args.note, expected_revision=args.expect_revision)
-    if not args.json:
-        print(f"labelled {len(records)} ROI(s) {args.label}")
-    print_records(records, EVENT_COLUMNS, as_json=args.json)
-    return 0
+    return _print_events(args, records, f"labelled {len(records)} ROI(s) {args.label}")
 
 
 def run_undo(args: argparse.Namespace) -> int:
@@ -90,10 +87,7 @@ def run_undo(args: argparse.Namespace) -> int:
 
     with open_archive(args) as archive:
         records = curation.undo_curation(archive, segmentation_ref(args.segmentation))
-    if not args.json:
-        print(f"undid your last labelling of {len(records)} ROI(s)")
-    print_records(records, EVENT_COLUMNS, as_json=args.json)
-    return 0
+    return _print_events(args, records, f"undid your last labelling of {len(records)} ROI(s)")
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -161,4 +155,12 @@ def run_require_roles(args: argparse.Namespace) -> int:
     with open_archive(args) as archive:
         curation.require_curator_roles(archive, not args.off)
     print("curators must now write as their own database role" if not args.off else "role check off")
+    return 0
+
+
+def _print_events(args: argparse.Namespace, records: list, summary: str) -> int:
+    """The events a command appended: a summary line and a table, or only the JSON with --json."""
+    if not args.json:
+        print(summary)
+    print_records(records, EVENT_COLUMNS, as_json=args.json)
     return 0
