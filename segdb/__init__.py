@@ -13,7 +13,8 @@ import importlib
 import os
 from typing import TYPE_CHECKING, Any
 
-from segdb.errors import (
+from segdb import errors
+from segdb.errors import (  # noqa: F401 - re-exported through errors.__all__
     ConflictError,
     IntegrityError,
     InvalidInputError,
@@ -87,11 +88,6 @@ def open(  # noqa: A001 - segdb.open mirrors h5py.File / zarr.open
 __all__ = [
     "open",
     *_LAZY,
-    "SegDBError",
-    "NotFoundError",
-    "InvalidInputError",
-    "ConflictError",
-    "SchemaVersionError",
-    "IntegrityError",
+    *errors.__all__,
     "__version__",
 ]
