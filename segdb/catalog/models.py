@@ -206,6 +206,11 @@ def _in_segmentation_plane() -> ForeignKeyConstraint:
     )
 
 
+def _named_per_plane(*name_columns: str) -> tuple[UniqueConstraint, ForeignKeyConstraint]:
+    """Table arguments of a per-plane array table: its names are unique within a plane of a segmentation."""
+    return UniqueConstraint("segmentation_id", "plane_id", *name_columns), _in_segmentation_plane()
+
+
 class PlaneArray:
     """Columns of a row that describes one dataset of a plane in one of its segmentation's chunk files."""
 
@@ -318,8 +323,7 @@ class TraceSeries(PlaneArray, Base):
 
     __tablename__ = "trace_series"
     __table_args__ = (
-        UniqueConstraint("segmentation_id", "plane_id", "kind", "trace_name"),
-        _in_segmentation_plane(),
+        *_named_per_plane("kind", "trace_name"),
         CheckConstraint("kind IN ('cell', 'background')", name="known_kind"),
     )
 
@@ -336,10 +340,7 @@ class SummaryImage(PlaneArray, Base):
     """A summary image (mean, correlation, max projection, …) of one plane."""
 
     __tablename__ = "summary_images"
-    __table_args__ = (
-        UniqueConstraint("segmentation_id", "plane_id", "image_name"),
-        _in_segmentation_plane(),
-    )
+    __table_args__ = _named_per_plane("image_name")
 
     summary_image_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     image_name: Mapped[str] = mapped_column(String(255))
@@ -353,10 +354,7 @@ class MaskSet(PlaneArray, Base):
     """Masks derived from a plane's ROIs (e.g. neuropil masks), one per cell ROI in mask order."""
 
     __tablename__ = "mask_sets"
-    __table_args__ = (
-        UniqueConstraint("segmentation_id", "plane_id", "mask_set_name"),
-        _in_segmentation_plane(),
-    )
+    __table_args__ = _named_per_plane("mask_set_name")
 
     mask_set_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     mask_set_name: Mapped[str] = mapped_column(String(255))
