@@ -9,9 +9,9 @@ only as a lab's own scripts would.
 * :mod:`~segdb.synthetic.suite2p`, :mod:`~segdb.synthetic.caiman`, :mod:`~segdb.synthetic.nwb`:
   the same written as each pipeline writes its output.
 * :mod:`~segdb.synthetic.fov`: a field of view imaged over many sessions with known cell
-  identities, and :func:`evaluate` for tracks against that truth.
-* :mod:`~segdb.synthetic.groundtruth`: such a field of view ingested into an archive, and a
-  stored matching run scored against it.
+  identities.
+* :mod:`~segdb.synthetic.groundtruth`: tracks scored against that truth (:func:`evaluate`),
+  and such a field of view ingested into an archive with a stored run scored against it.
 
 May import: everything below the command line (ingest, tracking, archive, errors).
 """
@@ -20,14 +20,8 @@ from __future__ import annotations
 
 from segdb.synthetic.caiman import write_synthetic_caiman_hdf5
 from segdb.synthetic.cells import SyntheticCell, generate_cells, generate_traces, synthetic_segmentation
-from segdb.synthetic.fov import (
-    PairAccuracy,
-    SimulatedFov,
-    SimulatedSession,
-    evaluate,
-    session_segmentation_dict,
-    simulate_fov,
-)
+from segdb.synthetic.fov import SimulatedFov, SimulatedSession, session_segmentation_dict, simulate_fov
+from segdb.synthetic.groundtruth import PairAccuracy, evaluate
 from segdb.synthetic.nwb import write_segmentation_nwb, write_synthetic_nwb
 from segdb.synthetic.suite2p import write_suite2p_folder
 

@@ -2,7 +2,7 @@
 
 :func:`simulate_fov` is the ground truth for registration and tracking: every ROI of
 every session knows which cell it is, every session knows its true transform to
-session 0, and :func:`evaluate` scores tracks against that truth.
+session 0; :func:`segdb.synthetic.groundtruth.evaluate` scores tracks against that truth.
 
 The model
 ---------
@@ -34,7 +34,7 @@ The model
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +45,6 @@ from segdb.conventions import DEFAULT_CHANNEL_NAME
 from segdb.errors import InvalidInputError
 from segdb.geometry import CsrMasks
 from segdb.tracking.roi_sets import RoiSet
-from segdb.tracking.tracks import Track
 from segdb.tracking.transforms import Transform, pixel_frame
 
 # A cell is detected in about this fraction of sessions (stationary state of the chain).
@@ -509,89 +508,6 @@ def _noisy_mask(
     return np.stack([gy[keep], gx[keep], weight], axis=1).astype(np.float64)
 
 
-@dataclass(frozen=True)
-class PairAccuracy:
-    """Pairwise accuracy of tracks against the truth (see :func:`evaluate`).
-
-    Attributes
-    ----------
-    precision : float
-        True positives / predicted pairs (1.0 when nothing is predicted).
-    recall : float
-        True positives / true pairs (1.0 when there is nothing to find).
-    true_positives, predicted_pairs, true_pairs : int
-        The counts behind them.
-    """
-
-    precision: float
-    recall: float
-    true_positives: int
-    predicted_pairs: int
-    true_pairs: int
-
-    @property
-    def f1(self) -> float:
-        """Harmonic mean of precision and recall."""
-        total = self.precision + self.recall
-        return 0.0 if total == 0 else 2 * self.precision * self.recall / total
-
-
-def evaluate(tracks: Sequence[Track], truth: SimulatedFov | Mapping[tuple[int, int], int]) -> PairAccuracy:
-    """Score tracks by the same-cell pairs they imply.
-
-    Every two members of one track (two ROIs of different sessions) are a *predicted
-    pair*; a *true pair* is any two ROIs of different sessions whose true identity is the
-    same cell, whatever the sessions between them. A predicted pair is a true positive
-    when it is a true pair. Precision = true positives / predicted pairs, recall = true
-    positives / true pairs. Counting all pairs rather than consecutive links charges a
-    wrong merge of two long tracks in proportion to the damage it does to queries such as
-    "this cell in every session".
-
-    Parameters
-    ----------
-    tracks : sequence of Track
-        From :func:`~segdb.tracking.tracks.build_tracks` (member session indices must
-        be the truth's).
-    truth : SimulatedFov or mapping
-        A simulation, or ``{(session_index, roi_id): cell_id}`` covering every ROI.
-
-    Returns
-    -------
-    PairAccuracy
-    """
-    identities = truth.identities() if isinstance(truth, SimulatedFov) else dict(truth)
-    seen: set[tuple[int, int]] = set()
-    true_positives = 0
-    predicted = 0
-    for track in tracks:
-        cells: dict[int, int] = {}
-        for member in track.members:
-            key = (member.session_index, member.roi_id)
-            if key not in identities:
-                raise InvalidInputError(
-                    f"track {track.track_id} holds ROI {member.roi_id} of session {member.session_index}, "
-                    "which the truth does not know; evaluate tracks built from the same sessions as the truth"
-                )
-            if key in seen:
-                raise InvalidInputError(
-                    f"ROI {member.roi_id} of session {member.session_index} is in more than one track"
-                )
-            seen.add(key)
-            cell = identities[key]
-            cells[cell] = cells.get(cell, 0) + 1
-        size = len(track.members)
-        predicted += size * (size - 1) // 2
-        true_positives += sum(count * (count - 1) // 2 for count in cells.values())
-    per_cell: dict[int, int] = {}
-    for cell in identities.values():
-        per_cell[cell] = per_cell.get(cell, 0) + 1
-    true_pairs = sum(count * (count - 1) // 2 for count in per_cell.values())
-    precision = 1.0 if predicted == 0 else true_positives / predicted
-    recall = 1.0 if true_pairs == 0 else true_positives / true_pairs
-    return PairAccuracy(precision=precision, recall=recall, true_positives=true_positives,
-                        predicted_pairs=predicted, true_pairs=true_pairs)
-
-
 def session_segmentation_dict(
     session: SimulatedSession,
     *,
@@ -641,10 +557,8 @@ def session_segmentation_dict(
 
 
 __all__ = [
-    "PairAccuracy",
     "SimulatedFov",
     "SimulatedSession",
-    "evaluate",
     "session_segmentation_dict",
     "simulate_fov",
 ]
