@@ -21,6 +21,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -46,9 +47,15 @@ def _postgres_base_url() -> str:
     return url
 
 
+# A test's commits need not wait for the server's disk: nothing here survives a server
+# crash anyway, and what other connections see is the same. It makes the PostgreSQL
+# tests about a third faster.
+_NO_COMMIT_FLUSH = "-csynchronous_commit%3Doff"
+
+
 def _schema_url(base: str, schema: str) -> str:
     separator = "&" if "?" in base else "?"
-    return f"{base}{separator}options=-csearch_path%3D{schema}"
+    return f"{base}{separator}options=-csearch_path%3D{schema}%20{_NO_COMMIT_FLUSH}"
 
 
 class PostgresSchemas:
@@ -58,7 +65,7 @@ class PostgresSchemas:
         from sqlalchemy import create_engine
 
         self.base_url = base_url
-        self.engine = create_engine(base_url)
+        self.engine = create_engine(base_url, connect_args={"options": unquote(_NO_COMMIT_FLUSH)})
         now = datetime.datetime.now(datetime.timezone.utc)
         # The random part keeps two runs (or two xdist workers) that start in the same second apart.
         self.run_prefix = f"{SCHEMA_PREFIX}{now.strftime(_STAMP_FORMAT)}_{uuid.uuid4().hex[:6]}_"
@@ -265,3 +272,11 @@ def real_suite2p_dir() -> Path:
     if not (REAL_SUITE2P_DIR / "plane0" / "stat.npy").is_file():
         pytest.skip(f"the real suite2p example is not at {REAL_SUITE2P_DIR.resolve()} (shared/data is absent)")
     return REAL_SUITE2P_DIR
+
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    # pyproject's addopts asks pytest-xdist for workers; without xdist (-p no:xdist, or not
+    # installed) the tests run in this process, and the option must still parse.
+    if not pluginmanager.has_plugin("xdist"):
+        parser.addoption("--numprocesses", help="ignored: pytest-xdist is not active, the tests run in one process")
