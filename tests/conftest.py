@@ -21,9 +21,13 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 import pytest
+
+if TYPE_CHECKING:
+    from segdb import Archive
 
 POSTGRES_ENV = "SEGDB_TEST_POSTGRES_URL"
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -86,7 +90,8 @@ class PostgresSchemas:
 
     def drop(self, schema: str) -> None:
         with self.engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+            # IF EXISTS: another run's sweep may have got there first.
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
     def drop_this_runs_leftovers(self) -> None:
         """Drop what a test's own teardown could not (it failed before it got there)."""
@@ -101,8 +106,7 @@ class PostgresSchemas:
                 continue
             started = datetime.datetime.strptime(match[1], _STAMP_FORMAT).replace(tzinfo=datetime.timezone.utc)
             if now - started > _STALE_AFTER:
-                with contextlib.suppress(Exception):  # another run may be dropping it too
-                    self.drop(schema)
+                self.drop(schema)
 
     def _schemas_named(self, prefix: str) -> list[str]:
         from sqlalchemy import text
@@ -122,7 +126,7 @@ def _record_sql() -> Iterator[list[tuple[str, object, bool]]]:
 
     statements: list[tuple[str, object, bool]] = []
 
-    def record(_conn, _cursor, statement, parameters, _context, executemany) -> None:  # noqa: ANN001
+    def record(_conn, _cursor, statement, parameters, _context, executemany) -> None:
         statements.append((statement, parameters, executemany))
 
     event.listen(Engine, "before_cursor_execute", record)
@@ -151,7 +155,7 @@ class ArchiveMaker:
         self._postgres_creation: tuple[list, str] | None = None
 
     @contextlib.contextmanager
-    def new(self, backend: str, folder: Path) -> Iterator:
+    def new(self, backend: str, folder: Path) -> Iterator[Archive]:
         """An open archive whose files live under ``folder``; closed (and its schema dropped) on exit."""
         import segdb
         from segdb.arrays import close_all
@@ -168,12 +172,14 @@ class ArchiveMaker:
             target = _schema_url(self.postgres().base_url, schema)
         else:
             raise ValueError(f"no test archive backend {backend!r}; use 'sqlite' or 'postgresql'")
-        opened = segdb.open(target, storage_root=storage_root, create=False)
         try:
-            yield opened
+            opened = segdb.open(target, storage_root=storage_root, create=False)
+            try:
+                yield opened
+            finally:
+                close_all()
+                opened.close()
         finally:
-            close_all()
-            opened.close()
             if schema is not None:
                 self.postgres().drop(schema)
 
@@ -215,13 +221,13 @@ class ArchiveMaker:
             if any(schema in sql or _swapped(params, schema, None) != params for sql, params, _ in statements):
                 raise RuntimeError(
                     f"creating a PostgreSQL archive named its schema {schema!r} in its SQL, so replaying that SQL "
-                    "in another schema would not make an archive there; update ArchiveMaker._postgres_template"
+                    "in another schema would not make an archive there; update ArchiveMaker._postgres_creation_sql"
                 )
             if sum(_swapped(params, placeholder, None) != params for _, params, _ in statements) != 1:
                 raise RuntimeError(
                     f"creating a PostgreSQL archive no longer passes its storage root {placeholder!r} as exactly "
                     "one statement parameter, so tests/conftest.py cannot give each copy its own root; "
-                    "update ArchiveMaker._postgres_template"
+                    "update ArchiveMaker._postgres_creation_sql"
                 )
             self._postgres_creation = (statements, placeholder)
         statements, placeholder = self._postgres_creation
@@ -272,7 +278,6 @@ def real_suite2p_dir() -> Path:
     if not (REAL_SUITE2P_DIR / "plane0" / "stat.npy").is_file():
         pytest.skip(f"the real suite2p example is not at {REAL_SUITE2P_DIR.resolve()} (shared/data is absent)")
     return REAL_SUITE2P_DIR
-
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
