@@ -13,12 +13,28 @@ from segdb.arrays import close_all, io_stats, reset_io_stats, trace_chunk_shape
 from segdb.synthetic import synthetic_segmentation
 
 
+@pytest.fixture(scope="module")
+def short_and_long_sources():
+    """Simulating 60,000 frames takes seconds: once for both backends."""
+    return (synthetic_segmentation(n_rois=64, n_frames=2_000, seed=1),
+            synthetic_segmentation(n_rois=64, n_frames=60_000, seed=1))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def ingested(request, archive_maker, tmp_path_factory, short_and_long_sources):
+    """A short and a long segmentation, ingested once per backend: the tests here only read them."""
+    short_source, long_source = short_and_long_sources
+    with archive_maker.new(request.param, tmp_path_factory.mktemp("laziness")) as archive:
+        short = archive.ingest(short_source, subject="m1", session="short")
+        long = archive.ingest(long_source, subject="m1", session="long")
+        yield archive, short, long
+
+
 @pytest.fixture
-def long_and_short(archive):
-    short = archive.ingest(synthetic_segmentation(n_rois=64, n_frames=2_000, seed=1), subject="m1", session="short")
-    long = archive.ingest(synthetic_segmentation(n_rois=64, n_frames=60_000, seed=1), subject="m1", session="long")
+def long_and_short(ingested):
+    # Each test starts with no array file open, whatever the test before it read.
     close_all()
-    return archive, short, long
+    return ingested
 
 
 def test_opening_an_extractor_and_making_views_reads_no_array(long_and_short):
