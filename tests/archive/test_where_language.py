@@ -44,8 +44,7 @@ EXPRESSIONS = [
 ]
 
 
-@pytest.fixture
-def labelled(archive):
+def _ingest_labelled(archive):
     """Twelve cells with a numeric, two text and a boolean property, and their values as Python rows."""
     source = synthetic_segmentation(n_rois=12, n_frames=8, seed=3)
     ids = source.get_roi_ids()
@@ -60,6 +59,19 @@ def labelled(archive):
         for i, key in enumerate(ids)
     ]
     return archive, record, rows
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def labelled(request, archive_maker, tmp_path_factory):
+    """The labelled archive, shared by the tests of this module that only read it."""
+    with archive_maker.new(request.param, tmp_path_factory.mktemp("labelled")) as archive:
+        yield _ingest_labelled(archive)
+
+
+@pytest.fixture
+def labelled_to_curate(archive):
+    """A labelled archive of the test's own, for tests that write to it."""
+    return _ingest_labelled(archive)
 
 
 def _python(expression: str, rows: list[dict]) -> list:
@@ -100,8 +112,8 @@ def test_the_mapping_form_and_lists_of_strings_combine_with_or(labelled):
     assert sorted(hit.key for hit in archive.query(where=where)) == expected
 
 
-def test_acceptance_under_a_curation_policy_combines_with_or(labelled):
-    archive, record, rows = labelled
+def test_acceptance_under_a_curation_policy_combines_with_or(labelled_to_curate):
+    archive, record, rows = labelled_to_curate
     archive.curate(record, [2], "rejected", curator="alice")
     archive.curate(record, [5], "accepted", curator="alice")
     expected = [r["key"] for r in rows if (r["accepted"] and r["key"] != 2 or r["key"] == 5) or r["snr"] > 8]
