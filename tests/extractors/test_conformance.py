@@ -11,6 +11,7 @@ purpose, or the behaviour is the archive's own, the test runs on the archive onl
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass
 
@@ -61,8 +62,37 @@ def _numpy_extractor(truth: Truth) -> NumpySegmentationExtractor:
     return extractor
 
 
-@pytest.fixture(params=["numpy", "archive-sqlite", "archive-postgresql"])
-def case(request, tmp_path, archive_maker):
+CASES = ["numpy", "archive-sqlite", "archive-postgresql"]
+
+
+@pytest.fixture(scope="module")
+def shared_archives(archive_maker, tmp_path_factory):
+    """One archive per backend holding the generated truth, for the tests that only read it."""
+    opened: dict[str, tuple] = {}
+    with contextlib.ExitStack() as stack:
+
+        def archived(backend: str) -> tuple:
+            if backend not in opened:
+                archive = stack.enter_context(archive_maker.new(backend, tmp_path_factory.mktemp(backend)))
+                opened[backend] = (archive, archive.ingest(_numpy_extractor(_truth()), subject="m1", session="s1"))
+            return opened[backend]
+
+        yield archived
+
+
+@pytest.fixture(params=CASES)
+def case(request, shared_archives):
+    """(truth, a new extractor of it, whether it is an archive's); the archive's is shared with other readers."""
+    truth = _truth()
+    if request.param == "numpy":
+        return truth, _numpy_extractor(truth), False
+    archive, record = shared_archives(request.param.removeprefix("archive-"))
+    return truth, archive.extractor(record), True
+
+
+@pytest.fixture(params=CASES)
+def writable_case(request, tmp_path, archive_maker):
+    """Like ``case``, with an archive of the test's own: for tests that write properties to the catalog."""
     truth = _truth()
     source = _numpy_extractor(truth)
     if request.param == "numpy":
@@ -247,8 +277,8 @@ def test_properties_come_back_for_the_ids_asked(case):
         subject.get_property("nothing", ids)
 
 
-def test_set_property_then_get_it(case):
-    truth, subject, _ = case
+def test_set_property_then_get_it(writable_case):
+    truth, subject, _ = writable_case
     values = np.arange(N_ROIS, dtype=np.float64) * 1.5
     subject.set_property("snr", values, truth.roi_ids)
     np.testing.assert_array_equal(subject.get_property("snr", truth.roi_ids), values)
@@ -340,8 +370,8 @@ def test_accepted_and_rejected_lists_come_from_the_archive(case):
     assert rejected == [i for i in truth.roi_ids if i not in truth.accepted]
 
 
-def test_set_property_is_seen_by_another_reader_of_the_archive(case):
-    truth, subject, is_archive = case
+def test_set_property_is_seen_by_another_reader_of_the_archive(writable_case):
+    truth, subject, is_archive = writable_case
     if not is_archive:
         pytest.skip("write-through to a shared catalog is an archive feature")
     subject.set_property("snr", np.arange(N_ROIS, dtype=float), truth.roi_ids)
