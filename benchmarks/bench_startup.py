@@ -7,6 +7,8 @@ Each of these runs as a fresh Python process, N times, interleaved round by roun
 that all of them see the same load on a shared machine:
 
 * baseline: ``python -c "import sqlalchemy, h5py, numpy"``, what any catalog + HDF5 tool pays;
+* floor: the baseline plus ``sqlalchemy.orm`` and declaring segdb's models, which every
+  command that reads the catalog needs (shown to say how much of the rest is segdb's own);
 * ``segdb --help``;
 * ``segdb ls subjects --archive EMPTY`` on a freshly created, empty archive;
 * ``python -c "import segdb; segdb.open(EMPTY)"``.
@@ -37,6 +39,10 @@ def _commands(empty: Path) -> dict[str, list[str]]:
     python = sys.executable
     return {
         "baseline: import sqlalchemy, h5py, numpy": [python, "-c", "import sqlalchemy, h5py, numpy"],
+        # What any SQLAlchemy-ORM catalog pays before it runs a query: the ORM and its models declared.
+        "floor: + sqlalchemy.orm and segdb's models": [
+            python, "-c", "import sqlalchemy, h5py, numpy, sqlalchemy.orm, segdb.catalog.models",
+        ],
         "segdb --help": [python, "-m", "segdb.cli", "--help"],
         "segdb ls subjects (empty archive)": [python, "-m", "segdb.cli", "ls", "subjects", "--archive", str(empty)],
         "import segdb; segdb.open(empty)": [python, "-c", f"import segdb; segdb.open({str(empty)!r}).close()"],
