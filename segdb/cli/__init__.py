@@ -3,6 +3,10 @@
 Each command group lives in its own module, which adds its parser and binds a handler
 with ``set_defaults(handler=...)``. Building the parser imports nothing heavy: a handler
 imports what its command needs when it runs, so ``segdb --help`` and ``segdb ls`` start fast.
+
+May import: every layer's public names (the facade, the archive, the feature packages, the
+demo); never the catalog itself or SQL (a test holds it): what it needs of the database
+is in :mod:`segdb.archive.admin`.
 """
 
 from __future__ import annotations

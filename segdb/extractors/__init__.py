@@ -7,8 +7,8 @@
 - :mod:`~segdb.extractors.arguments`: the checks of ROI ids and sample windows both share.
 
 This package may import roiextractors, numpy, ``segdb.archive`` (its public names and
-``segdb.archive.reader.PlaneHandle``, ``segdb.archive.values``), ``segdb.errors`` and
-``segdb.geometry``; never ``segdb.api``, ``segdb.arrays``, ``segdb.ingest``,
+``segdb.archive.reader.PlaneHandle``, ``segdb.archive.values``), ``segdb.errors``,
+``segdb.conventions`` and ``segdb.geometry``; never ``segdb.api``, ``segdb.arrays``, ``segdb.ingest``,
 ``segdb.curation`` or ``segdb.tracking``.
 """
 
