@@ -9,6 +9,7 @@ references and a 'writing' reservation; `segdb gc` reports both.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import os
@@ -247,7 +248,7 @@ class Ingesting(Listing):
                     num_background=len(payload.background_keys),
                     sampling_frequency=payload.sampling_frequency,
                     channel_names=payload.channel_names,
-                    timestamps_dataset="timestamps" if payload.timestamps is not None else None,
+                    timestamps_dataset="timestamps" if payload.arrays.timestamps is not None else None,
                 )
             )
             db.flush()
@@ -255,8 +256,8 @@ class Ingesting(Listing):
             insert_property_rows(db, seg_id, roi_ids, payload.properties, described)
             _insert_pipeline_decisions(db, seg_id, seg.source_format, roi_ids, payload.source_accepted)
             for kind, group, traces in (
-                ("cell", "traces", payload.traces),
-                ("background", "background_traces", payload.background_traces),
+                ("cell", "traces", payload.arrays.traces),
+                ("background", "background_traces", payload.arrays.background_traces),
             ):
                 for trace_name, data in traces.items():
                     info = written.datasets[f"{group}/{trace_name}"]
@@ -267,7 +268,7 @@ class Ingesting(Listing):
                             num_samples=int(info.shape[0]), num_columns=int(info.shape[1]), dtype=str(info.dtype),
                         )
                     )
-            for image_name, image in payload.images.items():
+            for image_name, image in payload.arrays.images.items():
                 db.add(
                     m.SummaryImage(
                         segmentation_id=seg_id, plane_id=plane_id, image_name=image_name,
@@ -444,15 +445,9 @@ def _insert_pipeline_decisions(
 
 
 def _plane_arrays(payload: PlanePayload, source_format: str) -> PlaneArrays:
-    return PlaneArrays(
-        masks=payload.masks,
-        background_masks=payload.background_masks,
-        traces=payload.traces,
-        background_traces=payload.background_traces,
-        images=payload.images,
-        timestamps=payload.timestamps,
-        attributes={"source": source_format, "segdb_version": __version__, "plane": payload.plane_name},
-    )
+    """The payload's arrays with the chunk file's root attributes."""
+    attributes = {"source": source_format, "segdb_version": __version__, "plane": payload.plane_name}
+    return dataclasses.replace(payload.arrays, attributes=attributes)
 
 
 def _roi_rows(

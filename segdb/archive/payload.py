@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from segdb.arrays import PlaneArrays
 from segdb.conventions import ACCEPTANCE_PROPERTIES, DEFAULT_CHANNEL_NAME, REJECTION_PROPERTIES
 from segdb.errors import InvalidInputError
 from segdb.geometry import CsrMasks, weighted_centroids
@@ -58,14 +59,10 @@ class PlanePayload:
     channel_names: list[str]
     roi_keys: list[int | str]
     background_keys: list[int | str]
-    masks: CsrMasks
-    background_masks: CsrMasks | None
     roi_geometry: list[RoiGeometry]
     background_geometry: list[RoiGeometry]
-    traces: dict[str, Any]
-    background_traces: dict[str, Any]
-    images: dict[str, np.ndarray]
-    timestamps: np.ndarray | None
+    # What goes into the plane's chunk file: masks, traces, images, timestamps.
+    arrays: PlaneArrays
     properties: list[PropertyColumn] = field(default_factory=list)
     source_accepted: list[bool | None] = field(default_factory=list)
 
@@ -116,14 +113,16 @@ def payload_from_extractor(extractor: SegmentationExtractor, plane_name: str) ->
         channel_names=_channel_names(extractor),
         roi_keys=roi_keys,
         background_keys=background_keys,
-        masks=masks,
-        background_masks=background_masks,
         roi_geometry=geometry,
         background_geometry=background_geometry,
-        traces=traces,
-        background_traces=background_traces,
-        images=images,
-        timestamps=timestamps,
+        arrays=PlaneArrays(
+            masks=masks,
+            background_masks=background_masks,
+            traces=traces,
+            background_traces=background_traces,
+            images=images,
+            timestamps=timestamps,
+        ),
         properties=properties,
         source_accepted=_source_acceptance(properties, len(roi_keys)),
     )
