@@ -15,6 +15,7 @@ from segdb.archive.locations import (
     resolve_target,
     url_with_known_password,
 )
+from segdb.archive.metadata import Describing
 from segdb.archive.rois import RoiAccess
 from segdb.archive.upkeep import Upkeep
 from segdb.catalog import models as m
@@ -33,7 +34,7 @@ from segdb.errors import (
 )
 
 
-class Archive(Ingesting, Upkeep, RoiAccess):
+class Archive(Ingesting, Upkeep, RoiAccess, Describing):
     """A segdb archive: catalog rows in SQL, arrays in write-once HDF5 chunk files.
 
     Open one with :func:`segdb.open`.

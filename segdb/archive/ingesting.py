@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from segdb.archive.base import ProgressArg, SegmentationRef
 from segdb.archive.listing import Listing
+from segdb.archive.metadata import check_species, checked_metadata, fill_plane, fill_session, fill_subject
 from segdb.archive.payload import (
     PlanePayload,
     RoiGeometry,
@@ -84,6 +85,7 @@ class Ingesting(Listing):
         pixel_size_um: float = 1.0,
         origin_um: Sequence[float] = (0.0, 0.0, 0.0),
         species: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
         created_by: str | None = None,
         progress: ProgressArg = None,
     ) -> SegmentationRecord:
@@ -98,6 +100,11 @@ class Ingesting(Listing):
             Created if they do not exist yet.
         name
             The segmentation's name within its session (default: the source format).
+        metadata
+            What the source knows of its subject, session and planes, as
+            ``{"subject": {...}, "session": {...}, "planes": {plane name: {...}}}`` with the
+            fields of :meth:`set_subject`, :meth:`set_session` and :meth:`set_plane`. It fills
+            only fields that are still empty: what a person set is never overwritten.
         progress
             True for a progress bar, False for none, a callable to receive sample counts;
             None shows a bar only on a terminal.
@@ -116,12 +123,15 @@ class Ingesting(Listing):
         if len(origin) != 3 or not all(math.isfinite(v) for v in origin):
             raise InvalidInputError(f"origin_um is {origin_um!r}; give three finite numbers (x, y, z) in µm")
         started = parse_datetime(session_start)
+        described = checked_metadata(metadata)
+        if species is not None:
+            described["subject"].setdefault("species", check_species(species))
         payloads = [payload_from_extractor(ex, plane_name) for plane_name, ex in plane_extractors.items()]
         seg_id = self._reserve_segmentation(
             subject=subject,
             session=session,
             name=name,
-            species=species,
+            described=described,
             session_start=started,
             source_format=source_format,
             source_path=None if source_path is None else str(source_path),
@@ -142,7 +152,8 @@ class Ingesting(Listing):
                     files.append(result)
             self.catalog.write_with_retry(
                 lambda db: self._insert_planes(
-                    db, seg_id, payloads, files, field_of_view=field_of_view, pixel_size_um=pixel_size_um, origin=origin
+                    db, seg_id, payloads, files, field_of_view=field_of_view, pixel_size_um=pixel_size_um, origin=origin,
+                    plane_metadata=described["planes"],
                 )
             )
         except BaseException:
@@ -152,14 +163,16 @@ class Ingesting(Listing):
             raise
         return self.segmentation(seg_id)
 
-    def _reserve_segmentation(self, *, subject: str, session: str, name: str, species: str | None,
+    def _reserve_segmentation(self, *, subject: str, session: str, name: str, described: dict[str, Any],
                               session_start: dt.datetime | None, **fields: Any) -> int:
         def reserve(db: Session) -> int:
-            subject_id = get_or_create(db, m.Subject, {"subject_name": subject}, {"species": species})
+            subject_id = get_or_create(db, m.Subject, {"subject_name": subject})
             session_id = get_or_create(
                 db, m.ImagingSession, {"subject_id": subject_id, "session_name": session},
                 {"session_start": session_start},
             )
+            fill_subject(db, subject_id, described["subject"], only_empty=True)
+            fill_session(db, session_id, described["session"], only_empty=True)
             existing = db.execute(
                 select(m.Segmentation).where(
                     m.Segmentation.session_id == session_id, m.Segmentation.segmentation_name == name
@@ -211,7 +224,8 @@ class Ingesting(Listing):
         )
 
     def _insert_planes(self, db: Session, seg_id: int, payloads: list[PlanePayload], files: list, *,
-                       field_of_view: str | None, pixel_size_um: float, origin: tuple[float, float, float]) -> None:
+                       field_of_view: str | None, pixel_size_um: float, origin: tuple[float, float, float],
+                       plane_metadata: Mapping[str, Mapping[str, Any]]) -> None:
         seg = db.get(m.Segmentation, seg_id)
         if seg is None or seg.status != "writing":
             raise ConflictError(
@@ -229,6 +243,7 @@ class Ingesting(Listing):
                 fov_name = field_of_view if len(payloads) == 1 else f"{field_of_view}:{payload.plane_name}"
             fov_id = get_or_create(db, m.FieldOfView, {"subject_id": session_row.subject_id, "fov_name": fov_name})
             plane = self._plane_for(db, seg.session_id, payload, fov_id, pixel_size_um, origin)
+            fill_plane(db, plane, plane_metadata.get(payload.plane_name, {}), only_empty=True)
             plane_id = plane.plane_id
             file_row = m.ArrayFile(
                 relative_path=check_relative_path(written.relative_path),

@@ -36,7 +36,13 @@ class Listing(ArchiveBase):
                 .group_by(m.Subject.subject_id)
                 .order_by(m.Subject.subject_name)
             ).all()
-            return [SubjectRecord(s.subject_id, s.subject_name, s.species, int(n)) for s, n in rows]
+            return [
+                SubjectRecord(
+                    s.subject_id, s.subject_name, s.species, int(n), sex=s.sex, age=s.age,
+                    date_of_birth=as_utc(s.date_of_birth), genotype=s.genotype, strain=s.strain,
+                )
+                for s, n in rows
+            ]
 
     def sessions(self, subject: str | None = None) -> list[SessionRecord]:
         ready = (
@@ -55,7 +61,11 @@ class Listing(ArchiveBase):
             query = query.where(m.Subject.subject_name == subject)
         with self.catalog.reading() as session:
             return [
-                SessionRecord(s.session_id, subj, s.session_name, as_utc(s.session_start), int(n or 0))
+                SessionRecord(
+                    s.session_id, subj, s.session_name, as_utc(s.session_start), int(n or 0),
+                    experimenters=tuple(s.experimenters or ()), description=s.session_description, lab=s.lab,
+                    institution=s.institution,
+                )
                 for s, subj, n in session.execute(query).all()
             ]
 
@@ -179,6 +189,12 @@ def _plane_record(plane: m.ImagingPlane, fov_name: str | None) -> PlaneRecord:
         origin_um=(plane.origin_x_um, plane.origin_y_um, plane.origin_z_um),
         sampling_frequency=plane.sampling_frequency,
         field_of_view=fov_name,
+        indicator=plane.indicator,
+        location=plane.location,
+        excitation_nm=plane.excitation_nm,
+        emission_nm=plane.emission_nm,
+        device=plane.device,
+        description=plane.plane_description,
     )
 
 

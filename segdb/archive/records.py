@@ -27,6 +27,11 @@ class SubjectRecord(Record):
     name: str
     species: str | None
     num_sessions: int
+    sex: str | None = None
+    age: str | None = None
+    date_of_birth: dt.datetime | None = None
+    genotype: str | None = None
+    strain: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,10 @@ class SessionRecord(Record):
     name: str
     session_start: dt.datetime | None
     num_segmentations: int
+    experimenters: tuple[str, ...] = ()
+    description: str | None = None
+    lab: str | None = None
+    institution: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,12 @@ class PlaneRecord(Record):
     origin_um: tuple[float, float, float]
     sampling_frequency: float | None
     field_of_view: str | None
+    indicator: str | None = None
+    location: str | None = None
+    excitation_nm: float | None = None
+    emission_nm: float | None = None
+    device: str | None = None
+    description: str | None = None
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,13 @@ class Subject(Base):
     subject_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject_name: Mapped[str] = mapped_column(String(255), unique=True)
     species: Mapped[str | None] = mapped_column(String(255))
+    # What NWB's Subject and DANDI ask for; each is optional and checked when set (segdb.archive.metadata).
+    sex: Mapped[str | None] = mapped_column(String(1))
+    # ISO 8601 duration at the first session (P90D), or a range (P90D/P120D).
+    age: Mapped[str | None] = mapped_column(String(64))
+    date_of_birth: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    genotype: Mapped[str | None] = mapped_column(Text)
+    strain: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
@@ -83,6 +90,11 @@ class ImagingSession(Base):
     session_name: Mapped[str] = mapped_column(String(255))
     # When imaging started, if known; date-range queries run on this column.
     session_start: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # People who ran the session, as "Last, First" (NWB's experimenter), in order.
+    experimenters: Mapped[list[Any] | None] = mapped_column(JSON)
+    session_description: Mapped[str | None] = mapped_column(Text)
+    lab: Mapped[str | None] = mapped_column(String(255))
+    institution: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
     # For joins (select(...).join(ImagingSession.subject)); never loaded implicitly.
@@ -128,6 +140,13 @@ class ImagingPlane(Base):
     # 2x3 affine from this plane's µm frame to its field of view's reference frame;
     # None means identity.
     fov_transform: Mapped[list[Any] | None] = mapped_column(JSON)
+    # How the plane was imaged, as NWB's ImagingPlane and OpticalChannel record it.
+    indicator: Mapped[str | None] = mapped_column(String(255))
+    location: Mapped[str | None] = mapped_column(String(255))
+    excitation_nm: Mapped[float | None] = mapped_column(Float)
+    emission_nm: Mapped[float | None] = mapped_column(Float)
+    device: Mapped[str | None] = mapped_column(String(255))
+    plane_description: Mapped[str | None] = mapped_column(Text)
 
 
 class ArrayFile(Base):

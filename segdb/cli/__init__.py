@@ -15,7 +15,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from segdb.cli import archive, curate, db, extract, ingest, query, track
+from segdb.cli import archive, curate, db, describe, extract, ingest, query, track
 from segdb.errors import SegDBError
 
 __all__ = ["build_parser", "main"]
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_ingest(commands)
     archive.add_ls(commands)
     archive.add_delete(commands)
+    describe.add_describe(commands)
     curate.add_curate(commands)
     query.add_query(commands)
     track.add_track(commands)

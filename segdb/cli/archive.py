@@ -9,14 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from segdb.cli.arguments import add_archive_option, add_json_option, open_archive, segmentation_ref
+from segdb.cli.describe import PLANE_COLUMNS, SESSION_COLUMNS, SUBJECT_COLUMNS
 from segdb.cli.output import print_json, print_records
 from segdb.errors import InvalidInputError
 
 LS_COLUMNS = {
-    "subjects": ["name", "species", "num_sessions"],
-    "sessions": ["session_id", "subject", "name", "session_start", "num_segmentations"],
+    "subjects": SUBJECT_COLUMNS,
+    "sessions": ["session_id", *SESSION_COLUMNS[:-1], "num_segmentations"],
     "segmentations": ["segmentation_id", "subject", "session", "name", "source_format", "planes", "num_rois",
                       "num_samples", "status"],
+    "planes": PLANE_COLUMNS,
     "rois": ["roi_id", "plane", "key", "kind", "centroid_px", "centroid_um", "pixel_count", "source_accepted"],
 }
 
@@ -35,7 +37,7 @@ def add_ls(commands: Any) -> None:
     add_json_option(ls)
     ls.add_argument("--subject", default=None)
     ls.add_argument("--session", default=None)
-    ls.add_argument("--segmentation", "-s", default=None, help="id or subject/session/name (for rois)")
+    ls.add_argument("--segmentation", "-s", default=None, help="id or subject/session/name (for planes and rois)")
     ls.add_argument("--plane", default=None, help="only this plane (for rois)")
     ls.add_argument("--kind", choices=["cell", "background", "all"], default="cell", help="for rois")
     ls.add_argument("--all", action="store_true", help="include unfinished ingests (for segmentations)")
@@ -84,14 +86,16 @@ def run_init(args: argparse.Namespace) -> int:
 
 
 def run_ls(args: argparse.Namespace) -> int:
-    if args.what == "rois" and args.segmentation is None:
-        raise InvalidInputError("`segdb ls rois` lists one segmentation's ROIs: give --segmentation ID or "
-                                "subject/session/name (`segdb ls segmentations` lists them)")
+    if args.what in ("planes", "rois") and args.segmentation is None:
+        raise InvalidInputError(f"`segdb ls {args.what}` lists one segmentation's {args.what}: give --segmentation "
+                                "ID or subject/session/name (`segdb ls segmentations` lists them)")
     with open_archive(args) as archive:
         if args.what == "subjects":
             records = archive.subjects()
         elif args.what == "sessions":
             records = archive.sessions(subject=args.subject)
+        elif args.what == "planes":
+            records = archive.planes(segmentation_ref(args.segmentation))
         elif args.what == "segmentations":
             records = archive.segmentations(subject=args.subject, session=args.session, include_unfinished=args.all)
         else:

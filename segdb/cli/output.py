@@ -34,5 +34,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, (list, tuple)):
-        return "(" + ", ".join(_cell(v) for v in value) + ")"
+        # Names written "Last, First" keep their commas, so such a list is joined with semicolons.
+        separator = "; " if any(isinstance(v, str) and "," in v for v in value) else ", "
+        return "(" + separator.join(_cell(v) for v in value) + ")"
     return str(value)
