@@ -123,7 +123,6 @@ def test_cli_setters_and_ls(tmp_path, capsys):
     assert main(["subject", "set", "m12", "-a", str(folder), "--age", "three months"]) == 2
     assert "segdb: error: age 'three months' is not an ISO 8601 duration" in capsys.readouterr().err
     assert main(["ls", "planes", "-a", str(folder)]) == 2
-    # The demo's planes are registered and tracked in µm: their pixel size stays.
-    assert main(["plane", "set", "m12/2026-03-01/suite2p", "-a", str(folder), "--plane", "plane0",
-                 "--pixel-size-um", "2"]) == 2
+    # The demo's m40 planes are registered and tracked in µm: their pixel size stays.
+    assert main(["plane", "set", "m40/2026-04-13/simulated", "-a", str(folder), "--pixel-size-um", "2"]) == 2
     assert "its pixel size cannot change now" in capsys.readouterr().err
