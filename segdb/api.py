@@ -8,6 +8,7 @@ each method calls the feature package's public function.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -185,6 +186,25 @@ class Archive(core.Archive):
         """Close a segmentation's curation; later labels are refused."""
         curation.freeze_curation(self, segmentation, reason=reason)
 
+
+    # -- sharing as NWB ----------------------------------------------------------------------
+
+    def export_nwb(self, segmentation: core.SegmentationRef, path: str | os.PathLike, **options: Any):
+        """Write a segmentation (every plane, its traces, images and curation state) to one NWB file.
+
+        Options: accepted_only, policy, image_masks, dandi, overwrite, progress; see
+        :func:`segdb.export.export_nwb`.
+        """
+        from segdb.export import export_nwb
+
+        return export_nwb(self, segmentation, path, **options)
+
+    def export_nwb_files(self, folder: str | os.PathLike, **options: Any) -> list:
+        """Export a segmentation or every segmentation of a subject into a folder (DANDI's layout with dandi=True);
+        see :func:`segdb.export.export_nwb_files`."""
+        from segdb.export import export_nwb_files
+
+        return export_nwb_files(self, folder, **options)
 
     # -- cross-session queries and tracking --------------------------------------------------
 

@@ -14,4 +14,24 @@ REJECTION_PROPERTIES: tuple[str, ...] = ("is_rejected", "rejected")
 #: roiextractors' name for the channel of an extractor that says nothing else.
 DEFAULT_CHANNEL_NAME = "OpticalChannel"
 
-__all__ = ["ACCEPTANCE_PROPERTIES", "DEFAULT_CHANNEL_NAME", "REJECTION_PROPERTIES"]
+#: NWB series names in ``Fluorescence`` that roiextractors and NeuroConv read and write, and the
+#: roiextractors trace each one holds.
+NWB_FLUORESCENCE_SERIES: dict[str, str] = {
+    "RoiResponseSeries": "raw",
+    "Neuropil": "neuropil",
+    "Deconvolved": "deconvolved",
+    "Denoised": "denoised",
+    "Baseline": "baseline",
+    "Background": "background",
+}
+
+#: The same for ``DfOverF``: its ``RoiResponseSeries`` is dF/F.
+NWB_DFOVERF_SERIES: dict[str, str] = {"RoiResponseSeries": "dff"}
+
+__all__ = [
+    "ACCEPTANCE_PROPERTIES",
+    "DEFAULT_CHANNEL_NAME",
+    "NWB_DFOVERF_SERIES",
+    "NWB_FLUORESCENCE_SERIES",
+    "REJECTION_PROPERTIES",
+]

@@ -15,7 +15,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from segdb.cli import archive, curate, db, describe, extract, ingest, query, track
+from segdb.cli import archive, curate, db, describe, export, extract, ingest, query, track
 from segdb.errors import SegDBError
 
 __all__ = ["build_parser", "main"]
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_gc(commands)
     db.add_db(commands)
     extract.add_extract_traces(commands)
+    export.add_export(commands)
     archive.add_demo(commands)
     return parser
 

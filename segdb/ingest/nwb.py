@@ -172,8 +172,12 @@ class NwbPlaneSegmentationExtractor(NwbSegmentationExtractor):
         self._roi_ids = [int(roi_id) for roi_id in table.id.data[:]]
         ophys = self.nwbfile.processing["ophys"]
 
-        # Summary images from every Images container, stored (x, y) in NWB.
-        for interface in ophys.data_interfaces.values():
+        # Summary images, stored (x, y) in NWB: a multi-plane file's plane has its own container
+        # (SegmentationImagesPlane0); otherwise every Images container.
+        suffix = table.name.removeprefix("PlaneSegmentation") if table.name.startswith("PlaneSegmentation") else ""
+        own = [interface for name, interface in ophys.data_interfaces.items()
+               if isinstance(interface, Images) and suffix and name.endswith(suffix)]
+        for interface in own or ophys.data_interfaces.values():
             if isinstance(interface, Images):
                 for name, image in interface.images.items():
                     data = np.asarray(image.data[:])
@@ -271,10 +275,14 @@ class NwbPlaneSegmentationExtractor(NwbSegmentationExtractor):
                 names, prefix = DFOVERF_SERIES, "dff_"
             else:
                 continue
+            # A multi-plane file names each plane's objects with one suffix (NeuroConv and segdb's
+            # export: PlaneSegmentationPlane0, RoiResponseSeriesPlane0, NeuropilPlane0).
+            suffix = table.name.removeprefix("PlaneSegmentation") if table.name.startswith("PlaneSegmentation") else ""
             for series_name, series in interface.roi_response_series.items():
                 if series.rois.table is not table:
                     continue
-                trace_name = names.get(series_name, prefix + series_name)
+                base_name = series_name.removesuffix(suffix) if suffix and series_name.endswith(suffix) else series_name
+                trace_name = names.get(base_name, prefix + base_name)
                 rows = np.asarray(series.rois.data[:], dtype=np.int64)
                 data = series.data
                 if data.ndim == 1:
