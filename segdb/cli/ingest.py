@@ -1,4 +1,4 @@
-"""`segdb ingest suite2p|caiman|nwb`: archive a pipeline's output."""
+"""`segdb ingest suite2p|caiman|nwb|cnmfe|extract|minian|inscopix|sima|numpy`: archive a pipeline's output."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ def add_ingest(commands: Any) -> None:
         else:
             sub.add_argument("--plane", default="plane0", help="plane name (default plane0)")
         sub.set_defaults(handler=run_ingest)
+    add_reader_formats(formats)
 
 
 def run_ingest(args: argparse.Namespace) -> int:
@@ -58,4 +59,94 @@ def run_ingest(args: argparse.Namespace) -> int:
                 f"ingested segmentation {record.segmentation_id} {record.subject}/{record.session}/{record.name}: "
                 f"{record.num_rois} ROIs on {len(record.planes)} plane(s), {record.num_samples} samples"
             )
+    return 0
+
+
+#: The formats read by one roiextractors reader each: name, what PATH is, and what --rate does.
+READER_FORMATS = (
+    ("cnmfe", "a CNMF-E results .mat file (CIAtah's cnmfeAnalysisOutput, MATLAB v7.3)",
+     "frame rate in Hz (default: samples / time.totalTime from the file)"),
+    ("extract", "an EXTRACT results .mat file (MATLAB v7.3)",
+     "frame rate in Hz (required for EXTRACT 1.0+, which does not record it)"),
+    ("minian", "a Minian output folder (A.zarr, C.zarr, ... as save_minian writes them)",
+     "frame rate in Hz (needed when the folder has no timeStamps.csv)"),
+    ("inscopix", "an Inscopix cell set (.isxd)", None),
+    ("sima", "a SIMA dataset folder (.sima)", "frame rate in Hz (SIMA does not record it)"),
+    ("numpy", "a folder of .npy files", "frame rate in Hz (needed without timestamps.npy)"),
+)
+
+NUMPY_FOLDER_HELP = """\
+The folder holds arrays saved with numpy.save under these names (image_masks.npy and one
+trace file are required; any other .npy file is refused):
+
+  image_masks.npy   (height, width, n_rois)  each ROI's weights over the frame
+  raw.npy           (n_samples, n_rois)      fluorescence
+  dff.npy           (n_samples, n_rois)      dF/F
+  neuropil.npy      (n_samples, n_rois)      neuropil fluorescence
+  deconvolved.npy   (n_samples, n_rois)      deconvolved activity
+  mean.npy          (height, width)          mean image
+  correlation.npy   (height, width)          correlation image
+  roi_ids.npy       (n_rois,) int or str     ROI ids (default 0..n_rois-1)
+  accepted.npy      (n_rois,) bool           the pipeline's accept decision
+  timestamps.npy    (n_samples,) float       each sample's time in seconds
+"""
+
+
+def add_reader_formats(formats: Any) -> None:
+    """The `segdb ingest` subcommands of :data:`READER_FORMATS`, each one single-plane segmentation."""
+    for fmt, noun, rate_help in READER_FORMATS:
+        extra = {"description": NUMPY_FOLDER_HELP, "formatter_class": argparse.RawDescriptionHelpFormatter}
+        sub = formats.add_parser(fmt, help=f"ingest {noun}", **(extra if fmt == "numpy" else {}))
+        sub.add_argument("path", help=noun)
+        add_archive_option(sub)
+        sub.add_argument("--subject", required=True)
+        sub.add_argument("--session", required=True)
+        sub.add_argument("--name", default=None, help="segmentation name (default: the format)")
+        sub.add_argument("--session-start", default=None, help="when imaging started, ISO date/time")
+        sub.add_argument("--field-of-view", default=None, help="field of view the plane belongs to")
+        sub.add_argument("--pixel-size", type=float, default=1.0, help="µm per pixel (default 1)")
+        sub.add_argument("--plane", default="plane0", help="plane name (default plane0)")
+        sub.add_argument("--no-progress", action="store_true", help="no progress bar")
+        if rate_help is not None:
+            sub.add_argument("--rate", type=float, default=None, help=rate_help)
+        if fmt == "extract":
+            sub.add_argument("--output-struct", dest="output_struct_name", default=None, metavar="NAME",
+                             help="the struct holding EXTRACT's results (default: output, else extractAnalysisOutput)")
+        elif fmt == "minian":
+            sub.add_argument("--timestamps", dest="timestamps_path", default=None, metavar="CSV",
+                             help="Miniscope's timeStamps.csv (default: timeStamps.csv in the folder, if there)")
+        elif fmt == "sima":
+            sub.add_argument("--label", dest="segmentation_label", default=None,
+                             help="which ROI set to read when the dataset has several (default auto_ROIs)")
+        sub.set_defaults(handler=run_reader_ingest)
+
+
+def run_reader_ingest(args: argparse.Namespace) -> int:
+    from segdb.ingest.frontends import ingest_reader
+
+    reader_options = {
+        option: getattr(args, option)
+        for option in ("output_struct_name", "timestamps_path", "segmentation_label")
+        if getattr(args, option, None) is not None
+    }
+    with open_archive(args, create=True) as archive:
+        [record] = ingest_reader(
+            archive,
+            args.format,
+            Path(args.path),
+            subject=args.subject,
+            session=args.session,
+            name=args.name,
+            plane=args.plane,
+            sampling_frequency=getattr(args, "rate", None),
+            reader_options=reader_options,
+            session_start=args.session_start,
+            field_of_view=args.field_of_view,
+            pixel_size_um=args.pixel_size,
+            progress=False if args.no_progress else None,
+        )
+        print(
+            f"ingested segmentation {record.segmentation_id} {record.subject}/{record.session}/{record.name}: "
+            f"{record.num_rois} ROIs on {len(record.planes)} plane(s), {record.num_samples} samples"
+        )
     return 0

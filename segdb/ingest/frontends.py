@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from segdb.archive import Archive, SegmentationRecord
 from segdb.errors import InvalidInputError, NotFoundError
 
-FORMATS = ("suite2p", "caiman", "nwb")
+if TYPE_CHECKING:
+    from roiextractors import SegmentationExtractor
+
+FORMATS = ("suite2p", "caiman", "nwb", "cnmfe", "extract", "minian", "inscopix", "sima", "numpy")
+
+#: The formats read by one roiextractors reader each (:func:`open_reader`), one plane per input.
+READER_FORMATS = ("cnmfe", "extract", "minian", "inscopix", "sima", "numpy")
 
 
 def ingest_path(
@@ -35,6 +42,11 @@ def ingest_path(
     path = Path(path)
     if not path.exists():
         raise NotFoundError(f"{fmt} input {str(path)!r} does not exist; check the path")
+    if fmt in READER_FORMATS:
+        return ingest_reader(
+            archive, fmt, path, subject=subject, session=session, name=name, plane=plane,
+            sampling_frequency=sampling_frequency, **ingest_options,
+        )
     if fmt == "suite2p":
         from segdb.ingest.suite2p import find_suite2p_planes, suite2p_extractor
 
@@ -67,6 +79,90 @@ def ingest_path(
         extractor = nwb_extractor(path)
     else:
         raise InvalidInputError(f"unknown input format {fmt!r}; segdb ingests {', '.join(FORMATS)}")
+    return [
+        archive.ingest(
+            extractor, subject=subject, session=session, plane=plane, name=name, source_format=fmt,
+            source_path=str(path.resolve()), **ingest_options,
+        )
+    ]
+
+
+def open_reader(
+    fmt: str,
+    path: str | os.PathLike,
+    *,
+    sampling_frequency: float | None = None,
+    **reader_options: Any,
+) -> SegmentationExtractor:
+    """The extractor of one of :data:`READER_FORMATS` for ``path``, its reader's quirks corrected.
+
+    Parameters
+    ----------
+    fmt : str
+        ``cnmfe``, ``extract``, ``minian``, ``inscopix``, ``sima`` or ``numpy``.
+    path : str or PathLike
+        The file or folder the pipeline wrote.
+    sampling_frequency : float, optional
+        The frame rate in Hz, for formats that do not record it (EXTRACT, SIMA, a .npy
+        folder, Minian without timestamps) or to replace the one they derive.
+    **reader_options
+        ``output_struct_name`` (extract), ``timestamps_path`` (minian),
+        ``segmentation_label`` (sima).
+    """
+    path = Path(path)
+    if sampling_frequency is not None:
+        rate = float(sampling_frequency)
+        if not math.isfinite(rate) or rate <= 0:
+            raise InvalidInputError(f"the frame rate {sampling_frequency!r} is not a positive number of Hz; fix --rate")
+        sampling_frequency = rate
+    if fmt == "cnmfe":
+        from segdb.ingest.cnmfe import cnmfe_extractor
+
+        return cnmfe_extractor(path, sampling_frequency=sampling_frequency, **reader_options)
+    if fmt == "extract":
+        from segdb.ingest.extract import extract_extractor
+
+        return extract_extractor(path, sampling_frequency=sampling_frequency, **reader_options)
+    if fmt == "minian":
+        from segdb.ingest.minian import minian_extractor
+
+        return minian_extractor(path, sampling_frequency=sampling_frequency, **reader_options)
+    if fmt == "inscopix":
+        from segdb.ingest.inscopix import inscopix_extractor
+
+        if sampling_frequency is not None:
+            raise InvalidInputError("an Inscopix cell set records its own sample period; leave out --rate")
+        return inscopix_extractor(path, **reader_options)
+    if fmt == "sima":
+        from segdb.ingest.sima import sima_extractor
+
+        return sima_extractor(path, sampling_frequency=sampling_frequency, **reader_options)
+    if fmt == "numpy":
+        from segdb.ingest.npy_folder import numpy_folder_extractor
+
+        return numpy_folder_extractor(path, sampling_frequency=sampling_frequency, **reader_options)
+    raise InvalidInputError(f"unknown reader format {fmt!r}; the readers are {', '.join(READER_FORMATS)}")
+
+
+def ingest_reader(
+    archive: Archive,
+    fmt: str,
+    path: str | os.PathLike,
+    *,
+    subject: str,
+    session: str,
+    name: str | None = None,
+    plane: str | None = None,
+    sampling_frequency: float | None = None,
+    reader_options: Mapping[str, Any] | None = None,
+    **ingest_options: Any,
+) -> list[SegmentationRecord]:
+    """Ingest the output of one of :data:`READER_FORMATS` as one single-plane segmentation.
+
+    ``reader_options`` go to :func:`open_reader`, ``ingest_options`` to ``Archive.ingest``.
+    """
+    path = Path(path)
+    extractor = open_reader(fmt, path, sampling_frequency=sampling_frequency, **dict(reader_options or {}))
     return [
         archive.ingest(
             extractor, subject=subject, session=session, plane=plane, name=name, source_format=fmt,
