@@ -35,6 +35,7 @@ class Archive(core.Archive):
         plane: str | None = None,
         where: WhereSpec = None,
         curation: str = "latest",
+        mask_type: str = "pixel",
     ) -> ArchiveSegmentationExtractor:
         """One plane of a segmentation as a roiextractors ``SegmentationExtractor``.
 
@@ -50,6 +51,10 @@ class Archive(core.Archive):
         curation
             Consensus policy that 'accepted' means (in ``where``, the ``accepted`` property and
             get_accepted_list): latest, majority, unanimous or curator:NAME.
+        mask_type
+            ``"pixel"`` (what the archive stores) or ``"image"``: the masks NeuroConv's
+            ``add_segmentation_to_nwbfile`` writes for this extractor (see
+            :class:`~segdb.extractors.ArchiveSegmentationExtractor`).
 
         Nothing is read from the array files until data is asked for.
         """
@@ -58,22 +63,37 @@ class Archive(core.Archive):
         check_policy(curation)
         handle = self.plane_handle(segmentation, plane)
         if where is None:
-            return ArchiveSegmentationExtractor(self, handle.segmentation_id, handle, curation=curation)
+            return ArchiveSegmentationExtractor(
+                self, handle.segmentation_id, handle, curation=curation, mask_type=mask_type
+            )
         cells, background = self.matching_mask_indices(
             handle.segmentation_id, handle.plane_name, where, curation=curation
         )
         return ArchiveSegmentationExtractor(
-            self, handle.segmentation_id, handle, cells=cells, background=background, curation=curation
+            self, handle.segmentation_id, handle, cells=cells, background=background, curation=curation,
+            mask_type=mask_type,
         )
 
     def multiplane_extractor(
-        self, segmentation: core.SegmentationRef, *, where: WhereSpec = None, curation: str = "latest"
+        self,
+        segmentation: core.SegmentationRef,
+        *,
+        where: WhereSpec = None,
+        curation: str = "latest",
+        mask_type: str = "pixel",
     ) -> MultiSegmentationExtractor:
-        """Every plane of a segmentation, combined as roiextractors' MultiSegmentationExtractor describes."""
+        """Every plane of a segmentation, combined as roiextractors' MultiSegmentationExtractor describes.
+
+        NWB keeps one PlaneSegmentation per plane: give NeuroConv the planes' extractors
+        (``.segmentations``), each made with ``mask_type`` as :meth:`extractor` makes it.
+        """
         from segdb.extractors import MultiSegmentationExtractor
 
         handles = self.plane_handles(segmentation)
-        planes = [self.extractor(segmentation, plane=h.plane_name, where=where, curation=curation) for h in handles]
+        planes = [
+            self.extractor(segmentation, plane=h.plane_name, where=where, curation=curation, mask_type=mask_type)
+            for h in handles
+        ]
         return MultiSegmentationExtractor(planes, plane_names=[h.plane_name for h in handles])
 
 

@@ -130,17 +130,37 @@ def payload_from_extractor(extractor: SegmentationExtractor, plane_name: str) ->
 
 def _frame_shape(extractor: SegmentationExtractor, where: str) -> tuple[int, int]:
     shape = tuple(int(v) for v in np.asarray(extractor.get_frame_shape()).ravel())
+    if len(shape) == 3 and _is_mask_stack_shape(extractor, shape):
+        # roiextractors' NumpySegmentationExtractor built as its docs show (no movie_dims)
+        # reports its image masks' (height, width, num_rois); the frame is their first two.
+        shape = shape[:2]
     if len(shape) != 2 or min(shape) <= 0:
         raise InvalidInputError(
             f"the frame shape of {where} is {shape}; segdb needs (height, width) with both positive"
             + (
-                " (roiextractors' NumpySegmentationExtractor reports its image_masks shape unless it is "
-                "given movie_dims=(height, width))"
+                " (segdb archives planes: ingest a volume as one extractor per plane, a mapping of plane "
+                "name to extractor)"
                 if len(shape) == 3
                 else ""
             )
         )
     return shape  # type: ignore[return-value]
+
+
+def _is_mask_stack_shape(extractor: SegmentationExtractor, shape: tuple[int, ...]) -> bool:
+    """Whether a 3-D ``shape`` is the extractor's (height, width, num_rois) image-mask stack.
+
+    It is when its last extent is the number of ROIs and one ROI's image mask is
+    ``(height, width, 1)``; a volume's masks have a depth axis and are not.
+    """
+    roi_ids = list(extractor.get_roi_ids())
+    if shape[2] != len(roi_ids):
+        return False
+    if not roi_ids:
+        # Nothing to compare; the plane is refused next for having no ROIs.
+        return True
+    one = np.shape(extractor.get_roi_image_masks(roi_ids=roi_ids[:1]))
+    return one == (shape[0], shape[1], 1)
 
 
 def _roi_key(key: Any, where: str) -> int | str:

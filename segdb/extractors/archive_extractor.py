@@ -4,6 +4,10 @@ An extractor is a view: a plane's lazy array references plus a ROI selection
 (mask indices, in the order asked for) and a sample window. Making a view reads
 nothing; `slice_samples` and `select_rois` make narrower views; data is read
 only by the methods that return data, and then only the chunks that hold it.
+
+roiextractors 0.10's private containers, which NeuroConv and roiextractors' own
+sliced extractors read, are there too (:mod:`segdb.extractors.containers`), computed
+when read.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from roiextractors import SegmentationExtractor
+from roiextractors.segmentationextractor import _PropertyInfo, _RoiResponse
 
 from segdb.archive import reopen
 from segdb.archive.reader import PlaneHandle
@@ -28,6 +33,7 @@ from segdb.extractors.arguments import (
     refuse_repeated,
     unknown_ids_error,
 )
+from segdb.extractors.containers import ArchiveRoiMasks, ComputedMapping, ComputedSequence, checked_mask_type
 from segdb.extractors.traces import TraceWindow
 
 #: The property that answers from the archive's curation state, not from stored values.
@@ -41,7 +47,20 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
     """One plane of an archived segmentation, as a roiextractors ``SegmentationExtractor``.
 
     Get one with ``archive.extractor(segmentation, plane=..., where=...)``. Any
-    roiextractors or NWB consumer takes it as it is.
+    roiextractors or NWB consumer takes it as it is; NeuroConv's
+    ``add_segmentation_to_nwbfile`` writes the masks ``mask_type`` names.
+
+    Parameters
+    ----------
+    mask_type : {"pixel", "image"}
+        The masks it hands to code that asks which kind it holds (roiextractors'
+        ``_roi_masks.mask_tpe``, which NeuroConv 0.10 follows and its own ``mask_type``
+        argument does not change). ``"pixel"``, the default, is what the archive
+        stores and what roiextractors' Suite2p and CaImAn extractors hand out; NeuroConv
+        then writes each ``[row, col, weight]`` as NWB's ``(x, y, weight)``, as it does for
+        theirs. ``"image"`` makes NeuroConv write dense ``image_mask`` columns, as for
+        roiextractors' Numpy and NWB extractors: unambiguous about orientation, but all
+        of a plane's masks are made dense at once.
     """
 
     extractor_name = "ArchiveSegmentationExtractor"
@@ -58,9 +77,11 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
         stop: int | None = None,
         times: np.ndarray | None = None,
         curation: str = "latest",
+        mask_type: str = "pixel",
     ):
         super().__init__()
         self._curation = curation
+        self._mask_type = checked_mask_type(mask_type)
         self._archive = archive
         self._segmentation_id = int(segmentation_id)
         self._plane = plane
@@ -74,6 +95,12 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
         self._channel_names = list(plane.channel_names) or [DEFAULT_CHANNEL_NAME]
         self._times = times
         self._indexes: dict[bool, IdIndex] = {}
+        # What roiextractors 0.10 keeps in these, computed from this view when read (nothing is read here):
+        # NeuroConv reads _roi_masks.mask_tpe; roiextractors' sliced extractors read all four.
+        self._roi_masks = ArchiveRoiMasks(self, self._mask_type)
+        self._roi_responses = ComputedSequence(self._responses)
+        self._summary_images = ComputedMapping(self._image_names, self.get_image)
+        self._properties = ComputedMapping(self.get_property_keys, self.get_property_info)
 
     # -- identity and shape --------------------------------------------------------------------
 
@@ -91,10 +118,15 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
     def plane_name(self) -> str:
         return self._plane.plane_name
 
+    @property
+    def mask_type(self) -> str:
+        """``"pixel"`` or ``"image"``: the masks this extractor tells NeuroConv to write."""
+        return self._mask_type
+
     def _view(self, **changes: Any) -> ArchiveSegmentationExtractor:
         state = dict(
             cells=self._cells, background=self._background, start=self._start, stop=self._stop, times=self._times,
-            curation=self._curation,
+            curation=self._curation, mask_type=self._mask_type,
         )
         state.update(changes)
         return type(self)(self._archive, self._segmentation_id, self._plane, **state)
@@ -213,6 +245,14 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
         columns = selected[self._positions(roi_ids, background=background)]
         return ref.read_columns(self._start + start, self._start + end, columns)
 
+    def _responses(self) -> list[_RoiResponse]:
+        """roiextractors' ``_roi_responses``: the series of :meth:`get_traces_dict`, each a lazy window."""
+        return [
+            _RoiResponse(name, window, list(window.roi_ids))
+            for name, window in self.get_traces_dict().items()
+            if window is not None
+        ]
+
     def get_traces_dict(self) -> dict:
         """Every trace series as a lazy (samples, rois) window; the standard names map to None where absent."""
         traces: dict[str, Any] = {}
@@ -234,6 +274,17 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
         """Dense masks, (height, width, n_rois)."""
         return self._plane.masks.image_masks(self._cells[self._positions(roi_ids)], self._plane.frame_shape)
 
+    def _masks_at(self, positions: Sequence[int]) -> list[np.ndarray]:
+        """Pixel masks at positions of [this view's ROIs, then its background components], as ``_roi_masks`` counts."""
+        num_cells = len(self._cells)
+        cells = [p for p in positions if p < num_cells]
+        background = [p - num_cells for p in positions if p >= num_cells]
+        read = iter(self._plane.masks.pixel_masks(self._cells[cells]) if cells else [])
+        read_background = iter(
+            self._plane.background_masks.pixel_masks(self._background[background]) if background else []
+        )
+        return [next(read) if p < num_cells else next(read_background) for p in positions]
+
     def get_background_pixel_masks(self, background_ids=None) -> list[np.ndarray]:
         if self._plane.background_masks is None or not len(self._background):
             self._positions(background_ids, background=True, argument="background_ids")
@@ -253,6 +304,9 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
         return locations[:, self._cells[self._positions(roi_ids)]].copy()
 
     # -- images ----------------------------------------------------------------------------------
+
+    def _image_names(self) -> list[str]:
+        return list(self._plane.images)
 
     def get_images_dict(self) -> dict:
         return {name: ref[:] for name, ref in self._plane.images.items()}
@@ -281,7 +335,13 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
         self._times = times
 
     def has_time_vector(self) -> bool:
-        return self._times is not None or self._plane.timestamps is not None
+        """Whether :meth:`get_timestamps` is a time vector rather than ``sample / rate`` from 0.
+
+        True with set times or stored timestamps, and for a view that starts after the
+        first sample: its times start at ``start / rate``, which NWB writers (NeuroConv)
+        take from the vector, where without one they would write ``starting_time=0.0``.
+        """
+        return self._times is not None or self._plane.timestamps is not None or self._start > 0
 
     def get_timestamps(self, start_sample: int | None = None, end_sample: int | None = None) -> np.ndarray:
         start = 0 if start_sample is None else int(start_sample)
@@ -330,8 +390,6 @@ class ArchiveSegmentationExtractor(SegmentationExtractor):
         return values[self._cells[positions]]
 
     def get_property_info(self, key: str):
-        from roiextractors.segmentationextractor import _PropertyInfo
-
         descriptions = self._archive.property_descriptions(self._segmentation_id)
         values = self.get_property(key, self.get_roi_ids())
         return _PropertyInfo(data=values, description=descriptions.get(key, ""))

@@ -32,6 +32,7 @@ from segdb.extractors.acceptance import (
     warn_curation_list_deprecated,
 )
 from segdb.extractors.arguments import as_id_list, checked_window, refuse_repeated
+from segdb.extractors.containers import PerPlaneMasks
 from segdb.extractors.global_ids import GlobalIds, PlaneRoi, assemble, common_dtype, plan_requests
 from segdb.extractors.traces import TraceWindow
 
@@ -100,6 +101,8 @@ class MultiSegmentationExtractor(SegmentationExtractor):
                 )
         self._segmentations: list[SegmentationExtractor] = planes
         self._plane_names: list[str] = _checked_plane_names(plane_names, len(planes))
+        # NeuroConv reads _roi_masks.mask_tpe to write one PlaneSegmentation; each plane needs its own.
+        self._roi_masks = PerPlaneMasks(self._plane_names)
 
         self._frame_shape = self._common_frame_shape()
         self._num_samples: int | None = self._common_value(
@@ -273,6 +276,17 @@ class MultiSegmentationExtractor(SegmentationExtractor):
         """Plane 0's timestamps, which stand for the volume (as in NWB's single imaging-plane clock)."""
         start, end = checked_window(start_sample, end_sample, self._num_samples, names=("start_sample", "end_sample"))
         return self._segmentations[0].get_native_timestamps(start_sample=start, end_sample=end)
+
+    def has_time_vector(self) -> bool:
+        """Whether times were set here, or plane 0 (whose clock stands for the volume) has a time vector."""
+        return self._times is not None or self._segmentations[0].has_time_vector()
+
+    def get_timestamps(self, start_sample: int | None = None, end_sample: int | None = None) -> np.ndarray:
+        """Times set here, else plane 0's: a sliced view's times start where its planes' do."""
+        start, end = checked_window(start_sample, end_sample, self._num_samples, names=("start_sample", "end_sample"))
+        if self._times is not None:
+            return self._times[start:end]
+        return self._segmentations[0].get_timestamps(start_sample=start, end_sample=end)
 
     # ------------------------------------------------------------------ traces
 

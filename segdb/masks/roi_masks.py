@@ -162,8 +162,9 @@ class Mask(abc.ABC):
         ``y .. y + height - 1``. All 0 until the mask is initialised, and for an
         empty mask.
     mask : numpy.ndarray of bool or None
-        ``(height, width)`` membership of the box's pixels; None until initialised, and
-        ``(0, 0)`` for an empty mask (AllenSDK leaves None there).
+        ``(height, width)`` membership of the box's pixels; None until initialised and
+        for a mask without pixels (flag ``"zero_pixels"``), as in AllenSDK, so code that
+        skips ``roi.mask is None`` skips the same masks here.
     flags : set of str
         ``"zero_pixels"`` and/or ``"overlaps_motion_border"``.
     img_rows, img_cols : int
@@ -181,6 +182,8 @@ class Mask(abc.ABC):
         self.height = 0
         self.mask: np.ndarray | None = None
         self.flags: set[str] = set()
+        # AllenSDK's None means both "not initialised" and "no pixels"; only the first is refused.
+        self._initialised = False
 
     def __repr__(self) -> str:
         return (
@@ -201,6 +204,10 @@ class Mask(abc.ABC):
 
     def _what(self) -> str:
         return f"{type(self).__name__} {_describe(self.label)}"
+
+    def _box_mask(self) -> np.ndarray:
+        """The box's membership as an array, ``(0, 0)`` for a mask without pixels (whose ``mask`` is None)."""
+        return np.zeros((0, 0), dtype=bool) if self.mask is None else self.mask
 
     def get_mask_plane(self) -> np.ndarray:
         """Return the mask on the full image.
@@ -276,6 +283,7 @@ class Mask(abc.ABC):
         self.x, self.y = left, top
         self.width, self.height = right - left + 1, bottom - top + 1
         self.mask = _box(window, row0, col0, top, bottom, left, right)
+        self._initialised = True
 
     @abc.abstractmethod
     def _fit_box(
@@ -288,11 +296,12 @@ class Mask(abc.ABC):
         """
 
     def _set_empty(self) -> None:
-        # AllenSDK leaves the box at 0 and mask at None; an empty (0, 0) array keeps
-        # every later step (planes, traces, validation) free of special cases.
+        # AllenSDK leaves the box at 0 and mask at None, and its users test for that None;
+        # inside segdb, _box_mask() gives the (0, 0) array that needs no special case.
         self.flags.add(FLAG_ZERO_PIXELS)
         self.x = self.y = self.width = self.height = 0
-        self.mask = np.zeros((0, 0), dtype=bool)
+        self.mask = None
+        self._initialised = True
 
 
 def _bounds(window: np.ndarray, row0: int, col0: int) -> tuple[int, int, int, int] | None:
@@ -419,7 +428,7 @@ def _require_initialised(mask: Any, what: str) -> Mask:
             f"{what} is a {type(mask).__name__}, not a segdb.masks mask; build masks with "
             "create_roi_mask or create_neuropil_mask."
         )
-    if mask.mask is None:
+    if not mask._initialised:
         raise InvalidInputError(
             f"{what} ({mask._what()}) was never initialised; call init_by_mask or "
             "init_by_pixels first, or build it with create_roi_mask."
@@ -459,7 +468,7 @@ def create_neuropil_mask(
     usable = usable_area(border, cols, rows)
     union = _membership(combined_binary_mask, "combined_binary_mask", rows, cols)
     neuropil = NeuropilMask(cols, rows, label, roi.mask_group)
-    if roi.width == 0 or not roi.mask.any():
+    if roi.width == 0 or not roi._box_mask().any():
         neuropil._set_empty()
         return neuropil
     # Dilation only reaches NEUROPIL_DILATION_ITERATIONS pixels, so a window that wide
@@ -471,7 +480,7 @@ def create_neuropil_mask(
     col1 = min(roi.x + roi.width + reach, cols)
     seed = np.zeros((row1 - row0, col1 - col0), dtype=bool)
     seed[roi.y - row0 : roi.y - row0 + roi.height, roi.x - col0 : roi.x - col0 + roi.width] = (
-        roi.mask
+        roi._box_mask()
     )
     dilated = scipy.ndimage.binary_dilation(
         seed, structure=np.ones((3, 3), dtype=bool), iterations=reach
@@ -517,7 +526,7 @@ def create_roi_mask_array(rois: Sequence[Mask]) -> np.ndarray:
                 f"rois[0] is on {shape[0]} x {shape[1]} (rows x columns); all masks must come "
                 "from the same imaging plane."
             )
-        stack[i, roi.y : roi.y + roi.height, roi.x : roi.x + roi.width] = roi.mask
+        stack[i, roi.y : roi.y + roi.height, roi.x : roi.x + roi.width] = roi._box_mask()
     return stack
 
 
@@ -539,7 +548,7 @@ def validate_mask(mask: Mask) -> list[Exclusion]:
     """
     mask = _require_initialised(mask, "mask")
     exclusions: list[Exclusion] = []
-    if FLAG_ZERO_PIXELS in mask.flags or not np.any(mask.mask):
+    if FLAG_ZERO_PIXELS in mask.flags or not np.any(mask._box_mask()):
         if isinstance(mask, NeuropilMask):
             name = "empty_neuropil_mask"
         elif isinstance(mask, RoiMask):

@@ -75,7 +75,7 @@ def _check_mask_fits(mask: Any, index: int, rows: int, cols: int) -> Mask:
             f"{mask.img_cols} image but the movie's frames are {rows} x {cols} (rows x "
             "columns); build masks with image_w and image_h of this movie."
         )
-    box = np.shape(mask.mask)
+    box = np.shape(mask._box_mask())
     inside = (
         0 <= mask.x and mask.x + mask.width <= cols and 0 <= mask.y and mask.y + mask.height <= rows
     )
@@ -158,7 +158,7 @@ def _membership_matrix(
     indptr = np.zeros(len(masks) + 1, dtype=np.int64)
     pieces = []
     for i, mask in enumerate(masks):
-        rr, cc = np.nonzero(mask.mask)
+        rr, cc = np.nonzero(mask._box_mask())
         pieces.append((rr + mask.y) * cols + (cc + mask.x))
         indptr[i + 1] = indptr[i] + rr.size
     indices = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
@@ -337,7 +337,7 @@ def calculate_traces(
     # Neighbouring rows touch neighbouring pixels: order masks by their box's corner.
     order = sorted(usable, key=lambda i: (masks[i].y, masks[i].x))
     ordered = [masks[i] for i in order]
-    counts = np.array([np.count_nonzero(m.mask) for m in ordered], dtype=np.float64)
+    counts = np.array([np.count_nonzero(m._box_mask()) for m in ordered], dtype=np.float64)
     work_dtype = _accumulator_dtype(movie_dtype, int(counts.max()))
     membership = _membership_matrix(ordered, cols, rows * cols, work_dtype)
     rows_out = np.asarray(order)
@@ -439,7 +439,7 @@ def calculate_roi_and_neuropil_traces(
                     f"image but roi_mask_list[0] is on {rows} x {cols} (rows x columns); all ROIs "
                     "must come from the same imaging plane."
                 )
-            union[roi.y : roi.y + roi.height, roi.x : roi.x + roi.width] |= roi.mask
+            union[roi.y : roi.y + roi.height, roi.x : roi.x + roi.width] |= roi._box_mask()
         neuropils = [
             create_neuropil_mask(roi, motion_border, union, _neuropil_label(roi, i))
             for i, roi in enumerate(rois)

@@ -184,6 +184,34 @@ def test_an_empty_segmentation_is_refused(archive):
         archive.ingest(empty, subject="m1", session="s1")
 
 
+def test_a_numpy_extractor_built_without_movie_dims_is_ingested_with_its_masks_frame(archive):
+    # As roiextractors' docs build it: get_frame_shape() then reports the mask stack's (20, 24, 4).
+    with_dims = _numpy_segmentation(frame=(20, 24))
+    source = _numpy_segmentation(frame=(20, 24), movie_dims=None)
+    assert tuple(source.get_frame_shape()) == (20, 24, 4)
+    record = archive.ingest(source, subject="m1", session="s1")
+    [plane] = archive.plane_handles(record)
+    assert plane.frame_shape == (20, 24)
+    extractor = archive.extractor(record)
+    np.testing.assert_array_equal(extractor.get_roi_image_masks(), source.get_roi_image_masks())
+    np.testing.assert_array_equal(extractor.get_roi_image_masks(), with_dims.get_roi_image_masks())
+    np.testing.assert_array_equal(extractor.get_traces(name="dff"), source.get_traces(name="dff"))
+
+
+def test_a_three_dimensional_frame_that_is_not_the_mask_stack_is_refused(archive):
+    source = _numpy_segmentation(frame=(20, 24))
+    source._movie_dims = (20, 24, 3)  # a volume of depth 3, not the stack of 4 masks
+    with pytest.raises(segdb.InvalidInputError, match=r"frame shape of plane 'plane0' is \(20, 24, 3\).*per plane"):
+        archive.ingest(source, subject="m1", session="s1")
+    assert _count_rows(archive)["rois"] == 0
+
+
+def test_an_empty_numpy_extractor_without_movie_dims_is_refused_for_having_no_rois(archive):
+    empty = NumpySegmentationExtractor(image_masks=np.zeros((10, 12, 0)), raw=np.zeros((5, 0)), sampling_frequency=10.0)
+    with pytest.raises(segdb.InvalidInputError, match="no ROIs"):
+        archive.ingest(empty, subject="m1", session="s1")
+
+
 def test_a_second_segmentation_with_the_same_name_is_a_conflict(archive):
     archive.ingest(_numpy_segmentation(), subject="m1", session="s1", name="run")
     with pytest.raises(segdb.ConflictError, match="already has a segmentation named 'run'"):

@@ -49,6 +49,46 @@ def test_opening_an_extractor_and_making_views_reads_no_array(long_and_short):
     assert stats.files_opened == 0 and stats.dataset_reads == 0 and stats.bytes_read == 0
 
 
+@pytest.mark.parametrize("mask_type", ["pixel", "image"])
+def test_what_neuroconv_and_roiextractors_read_from_the_private_containers_reads_no_array(long_and_short, mask_type):
+    archive, _, long = long_and_short
+    reset_io_stats()
+    extractor = archive.extractor(long, mask_type=mask_type)
+    masks = extractor._roi_masks
+    assert masks.mask_tpe == f"nwb-{mask_type}_mask"
+    assert masks.field_of_view_shape == extractor.get_frame_shape()
+    assert list(masks.roi_id_map) == extractor.get_roi_ids()
+    if mask_type == "image":
+        assert masks.data.shape == (*extractor.get_frame_shape(), 64)
+    else:
+        assert len(masks.data) == 64
+    responses = {response.response_type: response for response in extractor._roi_responses}
+    assert responses["raw"].data.shape == (60_000, 64) and responses["raw"].roi_ids == extractor.get_roi_ids()
+    assert sorted(extractor._summary_images) == sorted(archive.plane_handles(long)[0].images)
+    multi = archive.multiplane_extractor(long, mask_type=mask_type)
+    assert multi.segmentations[0]._roi_masks.mask_tpe == masks.mask_tpe
+    stats = io_stats()
+    assert stats.files_opened == 0 and stats.dataset_reads == 0 and stats.bytes_read == 0
+
+
+@pytest.mark.parametrize("mask_type", ["pixel", "image"])
+def test_indexing_the_mask_container_reads_only_the_masks_asked_for(long_and_short, mask_type):
+    archive, _, long = long_and_short
+    extractor = archive.extractor(long, mask_type=mask_type)
+    extractor.get_roi_pixel_masks([0])  # the CSR pointers are read once per file
+    reset_io_stats()
+    one = extractor._roi_masks.data[:, :, 5] if mask_type == "image" else extractor._roi_masks.data[5]
+    one_read = io_stats().bytes_read
+    reset_io_stats()
+    every = extractor.get_roi_pixel_masks()
+    assert 0 < one_read < io_stats().bytes_read / 10
+    roi_id = extractor.get_roi_ids()[5]
+    if mask_type == "image":
+        np.testing.assert_array_equal(one, extractor.get_roi_image_masks([roi_id])[:, :, 0])
+    else:
+        np.testing.assert_array_equal(one, every[5])
+
+
 def test_a_small_window_reads_a_bounded_number_of_chunks_independent_of_length(long_and_short):
     archive, short, long = long_and_short
     touched = {}

@@ -13,6 +13,7 @@ from segdb.masks import (
     NeuropilMask,
     RoiMask,
     calculate_roi_and_neuropil_traces,
+    calculate_traces,
     create_neuropil_mask,
     create_roi_mask,
     create_roi_mask_array,
@@ -225,6 +226,50 @@ def test_labels_keep_their_type_and_order():
     assert (
         np.isnan(neuropil_traces[1]).all() and np.isfinite(np.delete(neuropil_traces, 1, 0)).all()
     )
+
+
+def test_an_empty_mask_looks_as_allensdk_leaves_it():
+    roi = create_roi_mask(W, H, BORDER, roi_mask=np.zeros((H, W)), label="e")
+    theirs = ref.roi_from_array(W, H, BORDER, np.zeros((H, W), bool), "e")
+    assert roi.mask is None and theirs.mask is None
+    assert (roi.x, roi.y, roi.width, roi.height) == (theirs.x, theirs.y, theirs.width, theirs.height) == (0, 0, 0, 0)
+    assert roi.flags == theirs.flags == {"zero_pixels"}
+    assert roi.pixel_count == 0 and not roi.get_mask_plane().any()
+    neuropil = create_neuropil_mask(roi, BORDER, np.zeros((H, W), bool), label="np e")
+    assert neuropil.mask is None and (neuropil.x, neuropil.y, neuropil.width, neuropil.height) == (0, 0, 0, 0)
+    assert not create_roi_mask_array([roi, neuropil]).any()
+
+
+def test_allensdk_style_code_that_skips_empty_masks_makes_as_many_neuropil_masks_and_traces():
+    """Code written for AllenSDK tests ``roi.mask is None`` before building a neuropil mask."""
+    rng = np.random.default_rng(11)
+    border = random_border(rng)
+    arrays = random_roi_arrays(rng, H, W, 9)  # ROI 2 is empty
+    ours, theirs = segdb_and_reference_rois(arrays, W, H, border)
+    movie = rng.integers(0, 4000, (7, H, W)).astype(np.uint16)
+
+    union = create_roi_mask_array(ours).any(axis=0)
+    our_neuropils = []
+    for roi in ours:
+        if roi.mask is None:
+            continue
+        our_neuropils.append(create_neuropil_mask(roi, border, union, label="neuropil for " + roi.label))
+    our_traces, our_exclusions = calculate_traces(movie, our_neuropils)
+
+    reference_union = ref.union_of(theirs)
+    their_neuropils = []
+    for roi in theirs:
+        if roi.mask is None:
+            continue
+        their_neuropils.append(ref.neuropil_of(roi, border, reference_union, "neuropil for " + roi.label))
+    their_traces, their_exclusions = ref.traces_of(movie, their_neuropils)
+
+    assert [roi.mask is None for roi in ours] == [roi.mask is None for roi in theirs]
+    assert sum(roi.mask is None for roi in ours) == 1
+    assert len(our_neuropils) == len(their_neuropils) == 8
+    assert our_traces.shape == their_traces.shape == (8, 7)
+    assert np.array_equal(our_traces, their_traces, equal_nan=True)
+    assert our_exclusions == their_exclusions
 
 
 def test_validate_mask_records_follow_allensdk():
