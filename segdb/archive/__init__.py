@@ -23,6 +23,7 @@ the facade): those build on the names exported here.
 from segdb.archive.archive import Archive, reopen
 from segdb.archive.base import ProgressArg, SegmentationRef
 from segdb.archive.locations import resolve_target
+from segdb.archive.metadata import usable_metadata
 from segdb.archive.records import (
     FileProblem,
     GcReport,
@@ -39,6 +40,7 @@ __all__ = [
     "Archive",
     "reopen",
     "resolve_target",
+    "usable_metadata",
     "FileProblem",
     "GcReport",
     "PlaneRecord",

@@ -211,6 +211,21 @@ def usable_fields(
     return usable, problems
 
 
+def usable_metadata(metadata: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """An ingest's ``metadata`` as a source file gave it, without the values the archive cannot take,
+    and why each was left out (see :func:`usable_fields`)."""
+    problems: list[str] = []
+    parts: dict[str, Any] = {}
+    for part, checks in (("subject", SUBJECT_FIELDS), ("session", SESSION_FIELDS)):
+        parts[part], left_out = usable_fields(metadata.get(part) or {}, checks)
+        problems += left_out
+    parts["planes"] = {}
+    for name, fields in (metadata.get("planes") or {}).items():
+        parts["planes"][name], left_out = usable_fields(fields, PLANE_FIELDS)
+        problems += left_out
+    return parts, problems
+
+
 def _assign(row: Any, values: Mapping[str, Any], columns: Mapping[str, str], *, only_empty: bool) -> None:
     for name, value in values.items():
         column = columns.get(name, name)
