@@ -32,7 +32,9 @@ Writers recognised, and what they get wrong:
   than 0.10.2 in ``source_script`` is not assumed to transpose.
 - **suite2p**'s ``save_nwb`` stores ``(ypix, xpix, lam)`` as ``(x, y, weight)`` and its
   images (Ly, Lx); recognised by its ``Backgrounds_<plane>`` images and its two-column
-  ``iscell``.
+  ``iscell``. Its traces are series named after the plane in containers named for the
+  trace (``Fluorescence``, ``Neuropil``, ``Deconvolved``). Its multi-plane files hold
+  voxel masks, which segdb does not archive.
 
 ROI ids come from ``roi_name`` when the table has one (ints when every name is an int
 written the usual way, else strings), else from the table's ids. The frame (height,
@@ -89,6 +91,15 @@ FLUORESCENCE_SERIES = {
     "Background": "background",
 }
 DFOVERF_SERIES = {"RoiResponseSeries": "dff"}
+# suite2p's export names each series after its plane ("plane0") and puts each kind of trace
+# in a container of its own, named for it.
+SUITE2P_CONTAINERS = {
+    "Fluorescence": "raw",
+    "Neuropil": "neuropil",
+    "Deconvolved": "deconvolved",
+    "Fluorescence_chan2": "raw_chan2",
+    "Neuropil_chan2": "neuropil_chan2",
+}
 _MASK_COLUMNS = {"image_mask", "pixel_mask", "voxel_mask"}
 # Columns that become the uniform acceptance property rather than properties of their own.
 _ACCEPTANCE_COLUMNS = {"Accepted", "accepted", "Rejected", "rejected", "iscell"}
@@ -530,7 +541,7 @@ class NwbPlaneSegmentationExtractor(NwbSegmentationExtractor):
             roi_id_map={roi_id: index for index, roi_id in enumerate(self._roi_ids)},
         )
 
-        self._read_traces(table)
+        self._read_traces(table, suite2p=writer.name == "suite2p")
         channels = [channel.name for channel in table.imaging_plane.optical_channel]
         if channels:
             self._channel_names = channels
@@ -626,11 +637,11 @@ class NwbPlaneSegmentationExtractor(NwbSegmentationExtractor):
                 )
         return kept
 
-    def _read_traces(self, table: PlaneSegmentation) -> None:
+    def _read_traces(self, table: PlaneSegmentation, *, suite2p: bool = False) -> None:
         num_rois = len(self._roi_ids)
         self._roi_response_series = None
         for module in self.nwbfile.processing.values():
-            for interface in module.data_interfaces.values():
+            for container_name, interface in module.data_interfaces.items():
                 if isinstance(interface, Fluorescence):
                     names, prefix = FLUORESCENCE_SERIES, ""
                 elif isinstance(interface, DfOverF):
@@ -640,7 +651,11 @@ class NwbPlaneSegmentationExtractor(NwbSegmentationExtractor):
                 for series_name, series in interface.roi_response_series.items():
                     if series.rois.table is not table:
                         continue
-                    self._add_series(series_name, series, names.get(series_name, prefix + series_name), num_rois, table)
+                    if suite2p and container_name in SUITE2P_CONTAINERS:
+                        trace_name = SUITE2P_CONTAINERS[container_name]
+                    else:
+                        trace_name = names.get(series_name, prefix + series_name)
+                    self._add_series(series_name, series, trace_name, num_rois, table)
         if self._roi_response_series is None:
             raise InvalidInputError(
                 f"'{self.file_path}' has no RoiResponseSeries (in Fluorescence or DfOverF) for "

@@ -630,3 +630,85 @@ def test_files_that_are_not_whole_hdf5_files_are_refused_in_one_line(tmp_path: P
                      "--session", "s"])
         err = capsys.readouterr().err
         assert code == 2 and err.count("\n") == 1 and err.startswith("segdb: error: ")
+
+
+# --- writers whose images are stored (height, width) -------------------------------------------
+
+
+def _write_like_suite2p_export(truth, path: Path) -> Path:
+    """A single-plane file laid out as suite2p's ``save_nwb`` writes one.
+
+    Pixel masks (ypix, xpix, lam) in (x, y, weight), a two-column ``iscell``, images (Ly, Lx)
+    in ``Backgrounds_0``, and one ``plane0`` series in each of the Fluorescence, Neuropil and
+    Deconvolved containers.
+    """
+    rate = float(truth.get_sampling_frequency())
+    nwbfile = NWBFile(session_description="suite2p_proc", identifier="suite2p", session_start_time=START)
+    device = nwbfile.create_device(name="Microscope")
+    plane = nwbfile.create_imaging_plane(
+        name="ImagingPlane", optical_channel=OpticalChannel(name="OpticalChannel", description="an optical channel",
+                                                            emission_lambda=500.0),
+        imaging_rate=rate, description="standard", device=device, excitation_lambda=600.0, indicator="GCaMP",
+        location="V1", grid_spacing=[2.0, 2.0], grid_spacing_unit="microns",
+    )
+    ophys = nwbfile.create_processing_module(name="ophys", description="optical physiology processed data")
+    segmentation = ImageSegmentation()
+    ophys.add(segmentation)
+    table = segmentation.create_plane_segmentation(name="PlaneSegmentation", description="suite2p output",
+                                                   imaging_plane=plane)
+    for mask in truth.get_roi_pixel_masks():
+        table.add_roi(pixel_mask=[(int(row), int(col), float(weight)) for row, col, weight in mask])
+    accepted = truth.get_property("accepted", truth.get_roi_ids())
+    table.add_column("iscell", "two columns - iscell & probcell",
+                     np.column_stack([accepted.astype(float), np.full(accepted.size, 0.9)]))
+    region = table.create_roi_table_region(region=list(range(truth.get_num_rois())), description="ROIs for plane0")
+    for container_name, trace_name in (("Fluorescence", "raw"), ("Neuropil", "neuropil"), ("Deconvolved", "deconvolved")):
+        container = Fluorescence(name=container_name)
+        ophys.add(container)
+        container.create_roi_response_series(name="plane0", data=np.asarray(truth.get_traces(name=trace_name)),
+                                             rois=region, unit="lumens", rate=rate)
+    backgrounds = Images(name="Backgrounds_0")
+    for name, suite2p_name in (("mean", "meanImg"), ("correlation", "Vcorr")):
+        backgrounds.add_image(GrayscaleImage(name=suite2p_name, data=np.asarray(truth.get_image(name))))
+    ophys.add(backgrounds)
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwbfile)
+    return path
+
+
+def test_a_suite2p_export_is_read_with_its_masks_and_images_the_way_suite2p_wrote_them(tmp_path: Path) -> None:
+    # suite2p's masks and images are both (row, col): they agree with each other, so only the
+    # writer tells that both are the other way round from the spec.
+    truth = synthetic_segmentation(n_rois=12, n_frames=40, frame_shape=(36, 50), seed=9)
+    path = _write_like_suite2p_export(truth, tmp_path / "ophys.nwb")
+
+    with pytest.warns(UserWarning, match=r"written by suite2p's NWB export \(its 'Backgrounds_0' images"):
+        extractor = nwb_extractor(path)
+
+    assert tuple(extractor.get_frame_shape()) == (36, 50)
+    _assert_masks_equal(extractor, truth)
+    np.testing.assert_allclose(extractor.get_image("meanImg"), truth.get_image("mean"))
+    for name in ("raw", "neuropil", "deconvolved"):
+        np.testing.assert_allclose(extractor.get_traces(name=name), truth.get_traces(name=name))
+    ids = truth.get_roi_ids()
+    np.testing.assert_array_equal(extractor.get_property("accepted", ids), truth.get_property("accepted", ids))
+
+
+def test_images_stored_height_width_with_masks_as_the_spec_says_are_read_as_stored_once_the_frame_is_given(
+    tmp_path: Path,
+) -> None:
+    # The false positive the rule documents: a 6 x 12 frame whose image is stored (6, 12),
+    # i.e. (height, width), while its masks follow the spec. Read per the spec, the image
+    # makes the frame 12 x 6 and the masks look transposed; the warning says how to read
+    # the file as stored, and doing so gives the masks as written and the image as stored.
+    path = _write_nwb_by_hand(tmp_path / "hw.nwb", {"PlaneSegmentation": [[(9, 2, 1.0), (10, 2, 0.5)]]},
+                              image_shape_xy=(6, 12))
+
+    with pytest.warns(UserWarning, match=r"leave the frame \(12, 6\) \(the summary images, 'mean'\).*"
+                      r"pass pixel_mask_order='xy'"):
+        assert tuple(nwb_extractor(path).get_frame_shape()) == (12, 6)
+    with pytest.warns(UserWarning, match=r"Summary image 'mean' .* is stored \(height, width\) against NWB's \(x, y\)"):
+        as_stored = nwb_extractor(path, frame_shape=(6, 12), pixel_mask_order="xy")
+
+    assert tuple(as_stored.get_frame_shape()) == (6, 12) and as_stored.get_image("mean").shape == (6, 12)
+    np.testing.assert_array_equal(as_stored.get_roi_pixel_masks()[0], [[2, 9, 1.0], [2, 10, 0.5]])
