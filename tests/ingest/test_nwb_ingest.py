@@ -359,6 +359,25 @@ def test_neuroconv_file_on_a_square_frame_is_read_by_its_writer_and_refused_with
         np.testing.assert_allclose(actual, wanted, rtol=1e-6)
 
 
+def test_neuroconv_image_mask_file_with_string_ids_reads_back_the_source(tmp_path: Path) -> None:
+    # NeuroConv's image masks are (n, x, y) as the spec says; its roi_name keeps string ids.
+    from neuroconv.tools.roiextractors import write_segmentation_to_nwbfile
+
+    ids = ["c3", "c5", "a", "c9", "c10", "c11"]
+    truth = synthetic_segmentation(n_rois=6, n_frames=30, frame_shape=(36, 50), seed=2, roi_ids=ids)
+    path = tmp_path / "image_masks.nwb"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        write_segmentation_to_nwbfile(truth, nwbfile_path=path, metadata={"NWBFile": {"session_start_time": START}})
+
+    extractor = nwb_extractor(path)
+
+    assert extractor.get_roi_ids() == ids and tuple(extractor.get_frame_shape()) == (36, 50)
+    np.testing.assert_allclose(extractor.get_roi_image_masks(), truth.get_roi_image_masks())
+    np.testing.assert_allclose(extractor.get_image("mean_image"), truth.get_image("mean"))
+    np.testing.assert_allclose(extractor.get_traces(name="raw"), truth.get_traces(name="raw"), rtol=1e-6)
+
+
 def test_neuroconv_table_whose_masks_fit_only_as_the_spec_says_is_refused_as_contradictory(tmp_path: Path) -> None:
     # A NeuroConv table whose masks someone already put the right way round: the frame says
     # (x, y), the writer says (row, col); segdb does not pick one.
