@@ -205,8 +205,8 @@ def _open_nwb(path: Path) -> tuple[NWBHDF5IO, NWBFile]:
     io = NWBHDF5IO(str(path), "r")
     try:
         nwbfile = io.read()
-    except Exception as error:
-        # pynwb and hdmf raise many types for files they cannot build; the user needs one line.
+    except Exception as error:  # noqa: BLE001 - pynwb and hdmf raise many types for files they cannot build
+        # The user needs one line naming the file, not a traceback.
         io.close()
         raise InvalidInputError(
             f"NWB file '{path}' could not be read with pynwb ({type(error).__name__}: {_first_line(error)})."
