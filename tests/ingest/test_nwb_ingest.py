@@ -633,6 +633,9 @@ def test_files_that_are_not_whole_hdf5_files_are_refused_in_one_line(tmp_path: P
     plain = tmp_path / "plain.h5"
     with h5py.File(plain, "w") as file:
         file["data"] = np.arange(3)
+    hollow = tmp_path / "hollow.nwb"
+    with h5py.File(hollow, "w") as file:
+        file.attrs["nwb_version"] = "2.5.0"
 
     with pytest.raises(InvalidInputError, match=rf"truncated\.nwb' is truncated: it has {truncated.stat().st_size:,} "
                        rf"bytes of the {whole.stat().st_size:,} its HDF5 header records; copy or download it again"):
@@ -644,6 +647,8 @@ def test_files_that_are_not_whole_hdf5_files_are_refused_in_one_line(tmp_path: P
         nwb_extractor(tmp_path / "folder.nwb")
     with pytest.raises(InvalidInputError, match=r"plain\.h5' is an HDF5 file but not an NWB file"):
         nwb_extractor(plain)
+    with pytest.raises(InvalidInputError, match=r"hollow\.nwb' could not be read with pynwb \(ValueError: "):
+        nwb_extractor(hollow)
     for name in ("truncated.nwb", "empty.nwb"):
         code = main(["ingest", "nwb", str(tmp_path / name), "-a", str(tmp_path / "lab"), "--subject", "m",
                      "--session", "s"])
