@@ -525,7 +525,8 @@ class NwbPlaneSegmentationExtractor(NwbSegmentationExtractor):
                     f"The pixel masks of {where} are stored (row, col, weight), not NWB's (x, y, weight): "
                     + "; ".join(vote.reason for vote in votes)
                     + ". They are read as (row, col); pass pixel_mask_order='xy' (CLI: --pixel-mask-order xy) "
-                    "to read them as NWB says.",
+                    "to read them as NWB says (and frame_shape=(H, W) if it is the file's images that are stored "
+                    "the other way round).",
                     UserWarning,
                     stacklevel=3,
                 )
