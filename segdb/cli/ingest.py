@@ -31,6 +31,14 @@ def add_ingest(commands: Any) -> None:
             sub.add_argument("--rate", type=float, default=None, help="frame rate in Hz, needed only without ops.npy")
         else:
             sub.add_argument("--plane", default="plane0", help="plane name (default plane0)")
+        if fmt == "nwb":
+            sub.add_argument("--frame-shape", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"),
+                             help="frame shape, needed only when the file records none (pixel masks alone)")
+            sub.add_argument("--plane-segmentation", default=None, metavar="NAME",
+                             help="which PlaneSegmentation (NAME or MODULE/NAME), when the file has several")
+            sub.add_argument("--pixel-mask-order", choices=("xy", "rowcol"), default=None,
+                             help="how pixel_mask is written: xy as NWB says (x = column) or rowcol (as NeuroConv "
+                                  "and suite2p write it); needed only when the file cannot tell")
         sub.set_defaults(handler=run_ingest)
     add_reader_formats(formats)
 
@@ -52,6 +60,8 @@ def run_ingest(args: argparse.Namespace) -> int:
             plane=getattr(args, "plane", None),
             frame_shape=getattr(args, "frame_shape", None),
             sampling_frequency=getattr(args, "rate", None),
+            plane_segmentation=getattr(args, "plane_segmentation", None),
+            pixel_mask_order=getattr(args, "pixel_mask_order", None),
             progress=False if args.no_progress else None,
         )
         for record in records:

@@ -31,13 +31,16 @@ def ingest_path(
     plane: str | None = None,
     frame_shape: Sequence[int] | None = None,
     sampling_frequency: float | None = None,
+    plane_segmentation: str | None = None,
+    pixel_mask_order: str | None = None,
     **ingest_options: Any,
 ) -> list[SegmentationRecord]:
     """Ingest a pipeline's output folder or file; returns one record per segmentation made.
 
     A suite2p folder gives one segmentation per channel holding every plane
     (named ``suite2p`` and ``suite2p-chan2`` unless ``name`` is given); CaImAn and
-    NWB files give one single-plane segmentation.
+    NWB files give one single-plane segmentation. ``plane_segmentation`` and
+    ``pixel_mask_order`` are the NWB reader's choices (see :func:`segdb.ingest.nwb_extractor`).
     """
     path = Path(path)
     if not path.exists():
@@ -76,7 +79,12 @@ def ingest_path(
     elif fmt == "nwb":
         from segdb.ingest.nwb import nwb_extractor
 
-        extractor = nwb_extractor(path)
+        extractor = nwb_extractor(
+            path,
+            plane_segmentation_name=plane_segmentation,
+            frame_shape=None if frame_shape is None else (int(frame_shape[0]), int(frame_shape[1])),
+            pixel_mask_order=pixel_mask_order,
+        )
     else:
         raise InvalidInputError(f"unknown input format {fmt!r}; segdb ingests {', '.join(FORMATS)}")
     return [
