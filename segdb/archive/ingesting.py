@@ -82,7 +82,7 @@ class Ingesting(Listing):
         parameters: Mapping[str, Any] | None = None,
         session_start: dt.datetime | str | None = None,
         field_of_view: str | None = None,
-        pixel_size_um: float = 1.0,
+        pixel_size_um: float | None = None,
         origin_um: Sequence[float] = (0.0, 0.0, 0.0),
         species: str | None = None,
         metadata: Mapping[str, Any] | None = None,
@@ -100,6 +100,8 @@ class Ingesting(Listing):
             Created if they do not exist yet.
         name
             The segmentation's name within its session (default: the source format).
+        pixel_size_um
+            µm per pixel of every plane (default 1).
         metadata
             What the source knows of its subject, session and planes, as
             ``{"subject": {...}, "session": {...}, "planes": {plane name: {...}}}`` with the
@@ -118,7 +120,7 @@ class Ingesting(Listing):
             check_name(label, value)
         if field_of_view is not None:
             check_name("field of view", field_of_view)
-        pixel_size_um = positive_finite("pixel_size_um", pixel_size_um)
+        pixel_size_um = 1.0 if pixel_size_um is None else positive_finite("pixel_size_um", pixel_size_um)
         origin = tuple(float(v) for v in origin_um)
         if len(origin) != 3 or not all(math.isfinite(v) for v in origin):
             raise InvalidInputError(f"origin_um is {origin_um!r}; give three finite numbers (x, y, z) in µm")

@@ -23,7 +23,8 @@ def add_ingest(commands: Any) -> None:
         sub.add_argument("--name", default=None, help="segmentation name (default: the format)")
         sub.add_argument("--session-start", default=None, help="when imaging started, ISO date/time")
         sub.add_argument("--field-of-view", default=None, help="field of view the planes belong to")
-        sub.add_argument("--pixel-size", type=float, default=1.0, help="µm per pixel (default 1)")
+        sub.add_argument("--pixel-size", type=float, default=None,
+                             help="µm per pixel (default: what the file records, else 1)")
         sub.add_argument("--no-progress", action="store_true", help="no progress bar")
         if fmt == "suite2p":
             sub.add_argument("--frame-shape", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"),
@@ -114,7 +115,8 @@ def add_reader_formats(formats: Any) -> None:
         sub.add_argument("--name", default=None, help="segmentation name (default: the format)")
         sub.add_argument("--session-start", default=None, help="when imaging started, ISO date/time")
         sub.add_argument("--field-of-view", default=None, help="field of view the plane belongs to")
-        sub.add_argument("--pixel-size", type=float, default=1.0, help="µm per pixel (default 1)")
+        sub.add_argument("--pixel-size", type=float, default=None,
+                             help="µm per pixel (default: what the file records, else 1)")
         sub.add_argument("--plane", default="plane0", help="plane name (default plane0)")
         sub.add_argument("--no-progress", action="store_true", help="no progress bar")
         if rate_help is not None:

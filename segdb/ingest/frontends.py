@@ -85,6 +85,7 @@ def ingest_path(
             frame_shape=None if frame_shape is None else (int(frame_shape[0]), int(frame_shape[1])),
             pixel_mask_order=pixel_mask_order,
         )
+        ingest_options = _with_nwb_metadata(extractor, plane or "plane0", ingest_options)
     else:
         raise InvalidInputError(f"unknown input format {fmt!r}; segdb ingests {', '.join(FORMATS)}")
     return [
@@ -93,6 +94,34 @@ def ingest_path(
             source_path=str(path.resolve()), **ingest_options,
         )
     ]
+
+
+def _with_nwb_metadata(extractor: Any, plane_name: str, ingest_options: dict[str, Any]) -> dict[str, Any]:
+    """``ingest_options`` with what the NWB file says of its subject, session and plane (and its pixel size,
+    unless one was given); values the archive cannot take are left out with a warning."""
+    import warnings
+
+    from segdb.archive import usable_metadata
+    from segdb.ingest.nwb_metadata import nwb_file_metadata, nwb_pixel_size_um
+
+    table = getattr(extractor, "plane_segmentation", None)
+    if table is None:
+        table = extractor.nwbfile.processing["ophys"]["ImageSegmentation"]["PlaneSegmentation"]
+    imaging_plane = table.imaging_plane
+    metadata, problems = usable_metadata(nwb_file_metadata(extractor.nwbfile, imaging_plane, plane_name))
+    for problem in problems:
+        warnings.warn(f"the NWB file's metadata is not kept where {problem}", UserWarning, stacklevel=3)
+    options = dict(ingest_options)
+    given = options.get("metadata") or {}
+    metadata = {part: {**metadata.get(part, {}), **(given.get(part) or {})} for part in ("subject", "session")} | {
+        "planes": {**metadata["planes"], **(given.get("planes") or {})}
+    }
+    options["metadata"] = metadata
+    if options.get("pixel_size_um") is None:
+        pixel_size = nwb_pixel_size_um(imaging_plane)
+        if pixel_size is not None:
+            options["pixel_size_um"] = pixel_size
+    return options
 
 
 def open_reader(

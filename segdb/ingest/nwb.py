@@ -275,6 +275,12 @@ def _column_description(table: PlaneSegmentation, name: str) -> str | None:
 
 def _writer_of(nwbfile: NWBFile, module, table: PlaneSegmentation) -> _Writer:
     source_script = nwbfile.source_script or ""
+    generated_by = [str(entry[0]).lower() for entry in (getattr(nwbfile, "was_generated_by", None) or ()) if len(entry)]
+    if "segdb" in generated_by:
+        return _Writer(
+            "segdb",
+            OrderVote("xy", "the file was written by segdb's NWB export, which stores (x = column, y = row, weight)"),
+        )
     neuroconv_columns = [
         name
         for name, description in _NEUROCONV_COLUMN_DESCRIPTIONS.items()

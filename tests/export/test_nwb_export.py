@@ -260,3 +260,35 @@ def test_cli_export_one_segmentation_and_a_subject_for_dandi(tmp_path, capsys):
 )
 def test_locations_become_allen_ccf_terms(written, exported):
     assert ccf_location(written) == exported
+
+
+@pytest.mark.parametrize("frame_shape", [(40, 56), (48, 48)])
+def test_segdb_ingest_nwb_takes_back_the_export_with_its_metadata(archive, tmp_path, frame_shape):
+    folder = write_suite2p_folder(tmp_path / "suite2p", n_planes=2, n_rois=10, n_frames=80, frame_shape=frame_shape,
+                                  sampling_frequency=10.0, seed=4)
+    ingest_path(archive, "suite2p", folder, subject="m12", session="2026-03-01", pixel_size_um=1.5, progress=False)
+    _describe(archive)
+    exported = archive.export_nwb(SEGMENTATION, tmp_path / "out.nwb", progress=False)
+    target, storage_root = archive.reopen_spec()
+    for plane in ("plane0", "plane1"):
+        code = main(["ingest", "nwb", str(exported.path), "--archive", target, "--storage-root", storage_root,
+                     "--subject", "m12-copy", "--session", "2026-03-01", "--name", f"from-nwb-{plane}",
+                     "--plane", plane, "--plane-segmentation", f"PlaneSegmentation{plane.capitalize()}",
+                     "--no-progress"])
+        assert code == 0
+        ours = archive.extractor(SEGMENTATION, plane=plane)
+        back = archive.extractor(f"m12-copy/2026-03-01/from-nwb-{plane}")
+        assert back.get_roi_ids() == ours.get_roi_ids()
+        for a, b in zip(back.get_roi_pixel_masks(), ours.get_roi_pixel_masks()):
+            np.testing.assert_allclose(a, b, rtol=1e-6)
+        np.testing.assert_allclose(back.get_traces(name="raw"), ours.get_traces(name="raw"), rtol=1e-6)
+    copy = next(s for s in archive.subjects() if s.name == "m12-copy")
+    assert (copy.species, copy.sex, copy.age, copy.genotype, copy.strain) == (
+        "Mus musculus", "F", "P90D", "Ai93;Emx1-Cre", "C57BL/6J")
+    session = next(s for s in archive.sessions(subject="m12-copy"))
+    assert session.experimenters == ("Doe, Jane",) and session.lab == "Imaging Lab"
+    assert session.session_start.isoformat() == "2026-03-01T10:30:00+00:00"
+    plane = archive.planes("m12-copy/2026-03-01/from-nwb-plane0")[0]
+    assert (plane.indicator, plane.excitation_nm, plane.emission_nm, plane.device, plane.pixel_size_um) == (
+        "GCaMP6s", 920.0, 510.0, "Bruker Ultima", 1.5)
+    assert plane.location == "VISp2/3"
