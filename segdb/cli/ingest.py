@@ -16,16 +16,7 @@ def add_ingest(commands: Any) -> None:
     formats = ingest.add_subparsers(dest="format", required=True, metavar="FORMAT")
     for fmt, noun in FORMATS:
         sub = formats.add_parser(fmt, help=f"ingest a {noun}")
-        sub.add_argument("path", help=noun)
-        add_archive_option(sub)
-        sub.add_argument("--subject", required=True)
-        sub.add_argument("--session", required=True)
-        sub.add_argument("--name", default=None, help="segmentation name (default: the format)")
-        sub.add_argument("--session-start", default=None, help="when imaging started, ISO date/time")
-        sub.add_argument("--field-of-view", default=None, help="field of view the planes belong to")
-        sub.add_argument("--pixel-size", type=float, default=None,
-                             help="µm per pixel (default: what the file records, else 1)")
-        sub.add_argument("--no-progress", action="store_true", help="no progress bar")
+        _add_common_options(sub, noun)
         if fmt == "suite2p":
             sub.add_argument("--frame-shape", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"),
                              help="frame shape, needed only when ops.npy is missing")
@@ -44,6 +35,40 @@ def add_ingest(commands: Any) -> None:
     add_reader_formats(formats)
 
 
+def _add_common_options(sub: argparse.ArgumentParser, noun: str) -> None:
+    """What every `segdb ingest FORMAT` takes: the input, the archive, where it goes, and how it was imaged."""
+    sub.add_argument("path", help=noun)
+    add_archive_option(sub)
+    sub.add_argument("--subject", required=True)
+    sub.add_argument("--session", required=True)
+    sub.add_argument("--name", default=None, help="segmentation name (default: the format)")
+    sub.add_argument("--session-start", default=None, help="when imaging started, ISO date/time")
+    sub.add_argument("--field-of-view", default=None, help="field of view the planes belong to")
+    sub.add_argument("--pixel-size", type=float, default=None,
+                     help="µm per pixel (default: what the file records, else 1)")
+    sub.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _common_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "subject": args.subject,
+        "session": args.session,
+        "name": args.name,
+        "session_start": args.session_start,
+        "field_of_view": args.field_of_view,
+        "pixel_size_um": args.pixel_size,
+        "progress": False if args.no_progress else None,
+    }
+
+
+def _print_ingested(records: list) -> None:
+    for record in records:
+        print(
+            f"ingested segmentation {record.segmentation_id} {record.subject}/{record.session}/{record.name}: "
+            f"{record.num_rois} ROIs on {len(record.planes)} plane(s), {record.num_samples} samples"
+        )
+
+
 def run_ingest(args: argparse.Namespace) -> int:
     from segdb.ingest.frontends import ingest_path
 
@@ -52,24 +77,14 @@ def run_ingest(args: argparse.Namespace) -> int:
             archive,
             args.format,
             Path(args.path),
-            subject=args.subject,
-            session=args.session,
-            name=args.name,
-            session_start=args.session_start,
-            field_of_view=args.field_of_view,
-            pixel_size_um=args.pixel_size,
             plane=getattr(args, "plane", None),
             frame_shape=getattr(args, "frame_shape", None),
             sampling_frequency=getattr(args, "rate", None),
             plane_segmentation=getattr(args, "plane_segmentation", None),
             pixel_mask_order=getattr(args, "pixel_mask_order", None),
-            progress=False if args.no_progress else None,
+            **_common_options(args),
         )
-        for record in records:
-            print(
-                f"ingested segmentation {record.segmentation_id} {record.subject}/{record.session}/{record.name}: "
-                f"{record.num_rois} ROIs on {len(record.planes)} plane(s), {record.num_samples} samples"
-            )
+        _print_ingested(records)
     return 0
 
 
@@ -108,17 +123,8 @@ def add_reader_formats(formats: Any) -> None:
     for fmt, noun, rate_help in READER_FORMATS:
         extra = {"description": NUMPY_FOLDER_HELP, "formatter_class": argparse.RawDescriptionHelpFormatter}
         sub = formats.add_parser(fmt, help=f"ingest {noun}", **(extra if fmt == "numpy" else {}))
-        sub.add_argument("path", help=noun)
-        add_archive_option(sub)
-        sub.add_argument("--subject", required=True)
-        sub.add_argument("--session", required=True)
-        sub.add_argument("--name", default=None, help="segmentation name (default: the format)")
-        sub.add_argument("--session-start", default=None, help="when imaging started, ISO date/time")
-        sub.add_argument("--field-of-view", default=None, help="field of view the plane belongs to")
-        sub.add_argument("--pixel-size", type=float, default=None,
-                             help="µm per pixel (default: what the file records, else 1)")
+        _add_common_options(sub, noun)
         sub.add_argument("--plane", default="plane0", help="plane name (default plane0)")
-        sub.add_argument("--no-progress", action="store_true", help="no progress bar")
         if rate_help is not None:
             sub.add_argument("--rate", type=float, default=None, help=rate_help)
         if fmt == "extract":
@@ -142,23 +148,14 @@ def run_reader_ingest(args: argparse.Namespace) -> int:
         if getattr(args, option, None) is not None
     }
     with open_archive(args, create=True) as archive:
-        [record] = ingest_reader(
+        records = ingest_reader(
             archive,
             args.format,
             Path(args.path),
-            subject=args.subject,
-            session=args.session,
-            name=args.name,
             plane=args.plane,
             sampling_frequency=getattr(args, "rate", None),
             reader_options=reader_options,
-            session_start=args.session_start,
-            field_of_view=args.field_of_view,
-            pixel_size_um=args.pixel_size,
-            progress=False if args.no_progress else None,
+            **_common_options(args),
         )
-        print(
-            f"ingested segmentation {record.segmentation_id} {record.subject}/{record.session}/{record.name}: "
-            f"{record.num_rois} ROIs on {len(record.planes)} plane(s), {record.num_samples} samples"
-        )
+        _print_ingested(records)
     return 0
