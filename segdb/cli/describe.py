@@ -58,32 +58,27 @@ def _setter(commands: Any, noun: str, target: str, help_text: str) -> argparse.A
     return setter
 
 
-def run_subject_set(args: argparse.Namespace) -> int:
+def _set(args: argparse.Namespace, method: str, targets: tuple, fields: dict[str, str], columns: list[str]) -> int:
+    """Call ``archive.<method>(*targets, field=value, ...)`` with each option's value, and print the record."""
     with open_archive(args) as archive:
-        record = archive.set_subject(
-            args.target, species=args.species, sex=args.sex, age=args.age, date_of_birth=args.date_of_birth,
-            genotype=args.genotype, strain=args.strain,
-        )
-    print_records([record], SUBJECT_COLUMNS, as_json=args.json)
+        values = {field: getattr(args, option) for option, field in fields.items()}
+        record = getattr(archive, method)(*targets, **values)
+    print_records([record], columns, as_json=args.json)
     return 0
+
+
+def run_subject_set(args: argparse.Namespace) -> int:
+    fields = {name: name for name in ("species", "sex", "age", "date_of_birth", "genotype", "strain")}
+    return _set(args, "set_subject", (args.target,), fields, SUBJECT_COLUMNS)
 
 
 def run_session_set(args: argparse.Namespace) -> int:
-    with open_archive(args) as archive:
-        record = archive.set_session(
-            args.target, experimenters=args.experimenter, description=args.description, lab=args.lab,
-            institution=args.institution, session_start=args.start,
-        )
-    print_records([record], SESSION_COLUMNS, as_json=args.json)
-    return 0
+    fields = {"experimenter": "experimenters", "description": "description", "lab": "lab",
+              "institution": "institution", "start": "session_start"}
+    return _set(args, "set_session", (args.target,), fields, SESSION_COLUMNS)
 
 
 def run_plane_set(args: argparse.Namespace) -> int:
-    with open_archive(args) as archive:
-        record = archive.set_plane(
-            segmentation_ref(args.target), args.plane, indicator=args.indicator, location=args.location,
-            excitation_nm=args.excitation_nm, emission_nm=args.emission_nm, device=args.device,
-            description=args.description, pixel_size_um=args.pixel_size_um,
-        )
-    print_records([record], PLANE_COLUMNS, as_json=args.json)
-    return 0
+    fields = {name: name for name in ("indicator", "location", "excitation_nm", "emission_nm", "device",
+                                      "description", "pixel_size_um")}
+    return _set(args, "set_plane", (segmentation_ref(args.target), args.plane), fields, PLANE_COLUMNS)
