@@ -292,3 +292,25 @@ def test_segdb_ingest_nwb_takes_back_the_export_with_its_metadata(archive, tmp_p
     assert (plane.indicator, plane.excitation_nm, plane.emission_nm, plane.device, plane.pixel_size_um) == (
         "GCaMP6s", 920.0, 510.0, "Bruker Ultima", 1.5)
     assert plane.location == "VISp2/3"
+
+
+def test_the_readme_share_as_nwb_commands_run_on_the_demo_archive(tmp_path, capsys, monkeypatch):
+    import shlex
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Share as NWB / DANDI", 1)[1].split("\n### ", 1)[0]
+    block = section.split("```bash", 1)[1].split("```", 1)[0]
+    commands = [shlex.split(line, comments=True) for line in block.splitlines() if line.startswith("segdb ")]
+    assert [c[1] for c in commands] == ["subject", "session", "plane", "ls", "export", "export"]
+    lab = tmp_path / "lab"
+    main(["demo", str(lab)])
+    monkeypatch.chdir(tmp_path)
+    for argv in commands:
+        assert main([*argv[1:], "--archive", str(lab)]) == 0, argv
+    assert sorted(p.name for p in (tmp_path / "out" / "sub-m12").iterdir()) == [
+        f"sub-m12_ses-2026-03-{day}_ophys.nwb" for day in ("01", "08", "15")]
+    assert (tmp_path / "out" / "m12_2026-03-01_suite2p.nwb").is_file()
+    # The commands describe plane0 only: plane1's unknown location is the one thing the inspector flags.
+    problems = _problems(tmp_path / "out" / "sub-m12" / "sub-m12_ses-2026-03-01_ophys.nwb")
+    assert [(p.check_function_name, p.location) for p in problems] == [
+        ("check_imaging_plane_location_allen_ccf", "/general/optophysiology/ImagingPlanePlane1")]
