@@ -154,8 +154,8 @@ class Ingesting(Listing):
                     files.append(result)
             self.catalog.write_with_retry(
                 lambda db: self._insert_planes(
-                    db, seg_id, payloads, files, field_of_view=field_of_view, pixel_size_um=pixel_size_um, origin=origin,
-                    plane_metadata=described["planes"],
+                    db, seg_id, payloads, files, field_of_view=field_of_view, pixel_size_um=pixel_size_um,
+                    origin=origin, plane_metadata=described["planes"],
                 )
             )
         except BaseException:

@@ -29,7 +29,8 @@ def add_export(commands: Any) -> None:
     nwb.add_argument("--policy", default="latest",
                      help="curation policy written to the file: latest, majority, unanimous or curator:NAME")
     nwb.add_argument("--dandi", action="store_true",
-                     help="DANDI's layout (sub-<id>/sub-<id>_ses-<id>_ophys.nwb); refuse files missing what DANDI needs")
+                     help="DANDI's layout (sub-<id>/sub-<id>_ses-<id>_ophys.nwb); refuse files missing what "
+                          "DANDI needs")
     nwb.add_argument("--image-masks", action="store_true",
                      help="also write image masks (roiextractors' NWB reader reads only these)")
     nwb.add_argument("--overwrite", action="store_true", help="replace files that exist")

@@ -98,7 +98,9 @@ def missing_for_dandi(subject: SubjectRecord, session: SessionRecord) -> list[st
     if subject.age is None and subject.date_of_birth is None:
         missing.append(f"the subject's age or date of birth (`segdb subject set {subject.name} --age P90D`)")
     if session.session_start is None:
-        missing.append(f"the session's start (`segdb session set {session.subject}/{session.name} --start 2026-03-01T10:00`)")
+        missing.append(
+            f"the session's start (`segdb session set {session.subject}/{session.name} --start 2026-03-01T10:00`)"
+        )
     return missing
 
 
@@ -350,7 +352,8 @@ def _nwbfile(record: SegmentationRecord, subject: SubjectRecord, session: Sessio
     now = dt.datetime.now(dt.timezone.utc)
     notes = (
         f"Exported by segdb {__version__} at {now.isoformat(timespec='seconds')} from segmentation "
-        f"{record.subject}/{record.session}/{record.name} (id {record.segmentation_id}, source {record.source_format}). "
+        f"{record.subject}/{record.session}/{record.name} (id {record.segmentation_id}, "
+        f"source {record.source_format}). "
         f"Curation columns (accepted, curation_label, num_curators) follow the policy '{policy}' over the labels of "
         f"{len(curators)} curator(s){': ' + ', '.join(curators) if curators else ''} and the pipeline's own decisions."
     )
@@ -512,7 +515,10 @@ def _background_table(name: str, handle: PlaneHandle, imaging_plane: Any, *, ima
 def _series_name(trace_name: str, kind: str) -> tuple[str, str]:
     """The container and series name of a trace, as roiextractors' NWB reader and NeuroConv name them."""
     if kind == "background":
-        return "Fluorescence", f"Background{trace_name.capitalize()}"
+        # 'background' is roiextractors' background trace (NWB: Background); any other name x is Background<X>.
+        if trace_name == "background":
+            return "Fluorescence", "Background"
+        return "Fluorescence", f"Background{trace_name[:1].upper()}{trace_name[1:]}"
     if trace_name in NWB_DFOVERF_SERIES.values():
         return "DfOverF", next(k for k, v in NWB_DFOVERF_SERIES.items() if v == trace_name)
     for series_name, known in NWB_FLUORESCENCE_SERIES.items():

@@ -234,6 +234,11 @@ def _choose_table(
     """The (module, table) named ``name`` (``table`` or ``module/table``), or the only one."""
     listed = ", ".join(f"{module}/{table}" for module, table in sorted(tables))
     if name is None:
+        # A table's background components (Background<name>) go with it; they are not a choice of their own.
+        tables = {
+            (module, table): found for (module, table), found in tables.items()
+            if not (table.startswith("Background") and (module, table.removeprefix("Background")) in tables)
+        }
         if len(tables) > 1:
             raise InvalidInputError(
                 f"NWB file '{path}' has {len(tables)} plane segmentations ({listed}); pass "
@@ -539,11 +544,21 @@ class NwbPlaneSegmentationExtractor(NwbSegmentationExtractor):
         else:
             self.pixel_mask_order = None
             mask_data, mask_type = image_masks, "nwb-image_mask"
+        roi_id_map = {roi_id: index for index, roi_id in enumerate(self._roi_ids)}
+        self._background_table, self._background_ids = None, []
+        background = _background_table_of(module, table)
+        if background is not None and mask_type == "nwb-pixel_mask":
+            # Background components (CaImAn's b, in segdb's and NeuroConv's BackgroundPlaneSegmentation):
+            # roiextractors 0.10 tells them from cells by ids that start with "background".
+            self._background_table = background
+            self._background_ids = _background_ids(background)
+            mask_data = list(mask_data) + self._background_masks(background, self.pixel_mask_order)
+            roi_id_map.update({key: len(self._roi_ids) + i for i, key in enumerate(self._background_ids)})
         self._roi_masks = _ROIMasks(
             data=mask_data,
             mask_tpe=mask_type,
             field_of_view_shape=self._image_shape,
-            roi_id_map={roi_id: index for index, roi_id in enumerate(self._roi_ids)},
+            roi_id_map=roi_id_map,
         )
 
         self._read_traces(table, suite2p=writer.name == "suite2p")
@@ -657,6 +672,10 @@ class NwbPlaneSegmentationExtractor(NwbSegmentationExtractor):
                 else:
                     continue
                 for series_name, series in interface.roi_response_series.items():
+                    if self._background_table is not None and series.rois.table is self._background_table:
+                        self._add_background_series(series_name.removesuffix(suffix) if suffix else series_name,
+                                                    series)
+                        continue
                     if series.rois.table is not table:
                         continue
                     if suite2p and container_name in SUITE2P_CONTAINERS:
@@ -698,6 +717,29 @@ class NwbPlaneSegmentationExtractor(NwbSegmentationExtractor):
             self._roi_response_series = series
             self._sampling_frequency = series.rate if series.rate is not None else self._rate_from(series)
 
+    def _background_masks(self, background: PlaneSegmentation, order: str | None) -> list[np.ndarray]:
+        if "pixel_mask" in background.colnames:
+            return as_rows_cols(self._read_pixel_masks(background), order or "xy")
+        masks = []
+        for image in background["image_mask"].data[:]:
+            rows, cols = np.nonzero(np.asarray(image).T)
+            masks.append(np.column_stack([rows, cols, np.asarray(image).T[rows, cols]]).astype(np.float64))
+        return masks
+
+    def _add_background_series(self, series_name: str, series) -> None:
+        """A background table's series: 'Background' is roiextractors' background trace, 'BackgroundX' is x."""
+        rest = series_name.removeprefix("Background")
+        trace_name = "background" if not rest else rest[:1].lower() + rest[1:]
+        rows = np.asarray(series.rois.data[:], dtype=np.int64)
+        if sorted(rows.tolist()) != list(range(len(self._background_ids))):
+            raise InvalidInputError(
+                f"Series '{series_name}' in '{self.file_path}' covers {rows.size} of the "
+                f"{len(self._background_ids)} background components of '{self._background_table.name}'; "
+                "segdb needs a trace for every component."
+            )
+        traces = np.asarray(series.data[:]).reshape(series.data.shape[0], -1)[:, np.argsort(rows)]
+        self._roi_responses.append(_RoiResponse(trace_name, traces, list(self._background_ids)))
+
     @staticmethod
     def _rate_from(series) -> float | None:
         timestamps = np.asarray(series.timestamps[:])
@@ -723,6 +765,24 @@ def _image_segmentation_of(module, table_name: str) -> str:
         if isinstance(interface, ImageSegmentation) and table_name in interface.plane_segmentations:
             return name
     raise NotFoundError(f"No ImageSegmentation in module '{module.name}' holds '{table_name}'.")
+
+
+def _background_table_of(module, table: PlaneSegmentation) -> PlaneSegmentation | None:
+    """The table of background components that goes with ``table`` (Background<table name>), if any."""
+    for interface in module.data_interfaces.values():
+        if isinstance(interface, ImageSegmentation):
+            found = interface.plane_segmentations.get(f"Background{table.name}")
+            if found is not None and found is not table and len(found) and set(found.colnames) & {"pixel_mask",
+                                                                                               "image_mask"}:
+                return found
+    return None
+
+
+def _background_ids(background: PlaneSegmentation) -> list[str]:
+    names = [str(name) for name in background["roi_name"][:]] if "roi_name" in background.colnames else []
+    if names and all(name.startswith("background") for name in names) and len(set(names)) == len(names):
+        return names
+    return [f"background{index}" for index in range(len(background))]
 
 
 def plane_suffix_of(table_name: str) -> str:
@@ -797,7 +857,10 @@ def nwb_extractor(
         )
         return extractor
     return NwbPlaneSegmentationExtractor(
-        path, plane_segmentation_name=plane_segmentation_name, frame_shape=frame_shape, pixel_mask_order=pixel_mask_order
+        path,
+        plane_segmentation_name=plane_segmentation_name,
+        frame_shape=frame_shape,
+        pixel_mask_order=pixel_mask_order,
     )
 
 

@@ -314,3 +314,32 @@ def test_the_readme_share_as_nwb_commands_run_on_the_demo_archive(tmp_path, caps
     problems = _problems(tmp_path / "out" / "sub-m12" / "sub-m12_ses-2026-03-01_ophys.nwb")
     assert [(p.check_function_name, p.location) for p in problems] == [
         ("check_imaging_plane_location_allen_ccf", "/general/optophysiology/ImagingPlanePlane1")]
+
+
+def test_background_components_go_out_and_come_back(archive, tmp_path):
+    from segdb.synthetic import write_synthetic_caiman_hdf5
+
+    path = write_synthetic_caiman_hdf5(tmp_path / "caiman.hdf5")
+    ingest_path(archive, "caiman", path, subject="m12", session="2026-03-01", session_start="2026-03-01",
+                progress=False)
+    ours = archive.extractor("m12/2026-03-01/caiman")
+    assert ours.get_background_ids()
+    exported = archive.export_nwb("m12/2026-03-01/caiman", tmp_path / "caiman.nwb", progress=False)
+    with NWBHDF5IO(str(exported.path), "r") as io:
+        ophys = io.read().processing["ophys"]
+        background = ophys["ImageSegmentation"]["BackgroundPlaneSegmentation"]
+        assert list(background["roi_name"][:]) == [str(i) for i in ours.get_background_ids()]
+        assert ophys["Fluorescence"]["Background"].rois.table is background
+    code = main(["ingest", "nwb", str(exported.path), "--archive", archive.reopen_spec()[0], "--storage-root",
+                 archive.reopen_spec()[1], "--subject", "m12", "--session", "2026-03-01", "--name", "back",
+                 "--no-progress"])
+    assert code == 0
+    back = archive.extractor("m12/2026-03-01/back")
+    assert back.get_roi_ids() == ours.get_roi_ids()
+    assert back.get_background_ids() == ours.get_background_ids()
+    for a, b in zip(back.get_background_pixel_masks(), ours.get_background_pixel_masks()):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    np.testing.assert_allclose(back.get_traces(name="background"), ours.get_traces(name="background"), rtol=1e-6)
+    for name, traces in ours.get_traces_dict().items():
+        if traces is not None:
+            np.testing.assert_allclose(back.get_traces(name=name), traces, rtol=1e-6)
