@@ -44,3 +44,16 @@ def test_db_on_a_missing_archive_creates_nothing(tmp_path, capsys):
     missing = tmp_path / "nothing-here"
     assert main(["db", "upgrade", "--archive", str(missing)]) == 2
     assert not missing.exists()
+
+
+def test_a_warning_is_one_segdb_warning_line(tmp_path, capsys):
+    from segdb.synthetic import write_suite2p_folder
+
+    suite2p = write_suite2p_folder(tmp_path / "suite2p", n_planes=2, n_rois=6, n_frames=40, frame_shape=(48, 48))
+    (suite2p / "plane1" / "stat.npy").unlink()
+    code = main(["ingest", "suite2p", str(suite2p), "--archive", str(tmp_path / "lab"), "--subject", "m12",
+                 "--session", "s1", "--no-progress"])
+    assert code == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"segdb: warning: Skipping suite2p plane folder '{suite2p / 'plane1'}': it has no stat.npy "
+                   "(was ROI detection run?)."]
