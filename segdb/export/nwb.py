@@ -196,6 +196,7 @@ def export_nwb(
         segmentation_container.add_plane_segmentation(table)
         total_rois += len(keep)
         series = [("cell", table, keep, handle.traces)]
+        first_series = None
         if handle.background_keys:
             background = _background_table(f"BackgroundPlaneSegmentation{suffix}", handle, imaging_plane,
                                            image_masks=image_masks)
@@ -218,12 +219,15 @@ def export_nwb(
                     added_containers.add(target.name)
                 blocks = TraceBlocks(ref, None if len(columns) == len(handle_keys(handle, kind)) else columns,
                                      block_samples=block_samples)
-                timing = _timing(handle)
-                target.create_roi_response_series(
+                # The plane's first series holds its timestamps; the others link to them.
+                timing = _timing(handle) if first_series is None or handle.timestamps is None else {
+                    "timestamps": first_series}
+                created = target.create_roi_response_series(
                     name=f"{series_name}{suffix}", data=blocks, rois=region, unit="n.a.",
                     description=f"{trace_name} traces of {kind} ROIs ({record.source_format}, archived by segdb)",
                     **timing,
                 )
+                first_series = first_series or created
                 writers.append(blocks)
         images = [
             GrayscaleImage(name=name, data=np.asarray(ref[:]).T, description=f"{name} image of {plane.name}")

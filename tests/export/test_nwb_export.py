@@ -343,3 +343,24 @@ def test_background_components_go_out_and_come_back(archive, tmp_path):
     for name, traces in ours.get_traces_dict().items():
         if traces is not None:
             np.testing.assert_allclose(back.get_traces(name=name), traces, rtol=1e-6)
+
+
+def test_timestamps_are_written_once_and_linked(archive, tmp_path):
+    from segdb.synthetic import synthetic_segmentation
+
+    extractor = synthetic_segmentation(n_rois=6, n_frames=60, frame_shape=(40, 48), sampling_frequency=20.0, seed=2)
+    times = 100.0 + np.cumsum(np.full(60, 0.05))
+    extractor.set_times(times)
+    archive.ingest(extractor, subject="m12", session="2026-03-01", name="timed", session_start="2026-03-01",
+                   progress=False)
+    exported = archive.export_nwb("m12/2026-03-01/timed", tmp_path / "timed.nwb", progress=False)
+    with NWBHDF5IO(str(exported.path), "r") as io:
+        ophys = io.read().processing["ophys"]
+        series = list(ophys["Fluorescence"].roi_response_series.values()) + list(
+            ophys["DfOverF"].roi_response_series.values())
+        assert len(series) == 4
+        for one in series:
+            np.testing.assert_allclose(one.timestamps[:], times)
+        assert sum(one.timestamp_link is not None and len(one.timestamp_link) > 0 for one in series) == 1
+    back = nwb_extractor(exported.path)
+    np.testing.assert_allclose(back.get_timestamps(), times)
