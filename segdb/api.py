@@ -17,7 +17,6 @@ import numpy as np
 
 from segdb import archive as core
 from segdb import curation
-from segdb.archive.consensus import check_policy
 from segdb.archive.filters import WhereSpec
 from segdb.errors import InvalidInputError
 
@@ -60,7 +59,7 @@ class Archive(core.Archive):
         """
         from segdb.extractors import ArchiveSegmentationExtractor
 
-        check_policy(curation)
+        self.check_curation_policy(curation)
         handle = self.plane_handle(segmentation, plane)
         if where is None:
             return ArchiveSegmentationExtractor(

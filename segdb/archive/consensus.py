@@ -6,7 +6,8 @@ it). A consensus policy combines the curators' current labels into one:
 - ``latest``: the most recent current label by anyone;
 - ``majority``: the label most human curators hold (a tie is 'unsure');
 - ``unanimous``: the label every human curator holds ('unsure' when they differ);
-- ``curator:NAME``: NAME's label where NAME has one, else ``latest``.
+- ``curator:NAME``: NAME's label where NAME has one, else ``latest`` (NAME must be a curator
+  of the archive).
 
 For ``majority`` and ``unanimous`` the pipeline's decision counts only while no
 person has labelled the ROI: people overrule the pipeline, not outvote it. A ROI
@@ -17,23 +18,37 @@ pipeline that rejects nothing accepts everything.
 from __future__ import annotations
 
 from sqlalchemy import Select, and_, case, func, literal, not_, select
+from sqlalchemy.orm import Session
 
 from segdb.catalog import models as m
-from segdb.errors import InvalidInputError
+from segdb.errors import InvalidInputError, NotFoundError
 
 POLICIES = ("latest", "majority", "unanimous", "curator:NAME")
 E, C = m.CurationEvent, m.Curator
 
 
-def check_policy(policy: str) -> str:
+def check_policy(policy: str, db: Session | None = None) -> str:
+    """``policy`` if it is one of :data:`POLICIES`; with ``db``, ``curator:NAME`` must name a curator
+    of the archive (else every label would silently be the latest)."""
     if policy in ("latest", "majority", "unanimous"):
         return policy
-    if policy.startswith("curator:") and policy.removeprefix("curator:"):
-        return policy
-    raise InvalidInputError(
-        f"curation policy {policy!r} is not one of latest, majority, unanimous or curator:NAME "
-        "(e.g. curator:alice)"
-    )
+    name = policy.removeprefix("curator:") if isinstance(policy, str) else ""
+    if not (isinstance(policy, str) and policy.startswith("curator:") and name):
+        raise InvalidInputError(
+            f"curation policy {policy!r} is not one of latest, majority, unanimous or curator:NAME "
+            "(e.g. curator:alice)"
+        )
+    if db is not None and db.scalar(select(C.curator_id).where(C.curator_name == name)) is None:
+        names = list(db.scalars(select(C.curator_name).order_by(C.is_pipeline, C.curator_name).limit(_SHOWN + 1)))
+        there = ", ".join(names[:_SHOWN]) + (", …" if len(names) > _SHOWN else "") if names else "none yet"
+        raise NotFoundError(
+            f"curation policy {policy!r}: the archive has no curator {name!r}; its curators are {there} "
+            "(`segdb curate status SEGMENTATION` shows each one's labels)"
+        )
+    return policy
+
+
+_SHOWN = 12
 
 
 LABEL_CODES = {"cleared": 0, "accepted": 1, "rejected": 2, "unsure": 3}

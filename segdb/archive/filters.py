@@ -5,12 +5,15 @@ position, key) and by their properties. It can be written as
 
 - a string, read with Python's expression grammar but never evaluated:
   ``"snr > 5 and (region == 'V1 and V2' or not accepted)"``. It holds comparisons
-  (``==, !=, <, <=, >, >=``, chained as in ``1 < snr < 5``), ``in`` / ``not in`` a
-  list of values, and bare names meaning "this boolean is true" (``accepted``),
-  joined with ``and``, ``or``, ``not`` and parentheses;
+  (``==, !=, <, <=, >, >=``, chained as in ``1 < snr < 5``), ``between`` (``snr between
+  2 and 5``, both ends included), ``in`` / ``not in`` a list of values, and bare names
+  meaning "this boolean is true" (``accepted``), joined with ``and``, ``or``, ``not`` (in
+  any case: ``AND`` is ``and``) and parentheses;
 - a mapping: ``{"snr": (">", 5), "kind": "cell", "accepted": True}`` (all must hold);
 - a sequence of strings, mappings or :class:`Condition` objects (all must hold).
 
+Every property a filter names must exist in the segmentations it runs on, and be compared
+with a value of its type (:func:`check_where_fields`): a typo is an error, not an empty answer.
 A ROI without a property (or whose value is NaN) satisfies no comparison on it,
 whether negated or not, as NULL in SQL. Nothing is evaluated in Python:
 :func:`roi_filter` returns SQLAlchemy conditions on the ``rois`` table, every value
@@ -20,7 +23,9 @@ a bound parameter, that the database answers from its indexes.
 from __future__ import annotations
 
 import ast
+import difflib
 import io
+import json
 import operator
 import re
 import tokenize
@@ -28,7 +33,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, not_, or_, select, true
+import numpy as np
+from sqlalchemy import ColumnElement, Select, Text, and_, bindparam, cast, not_, or_, select, true
+from sqlalchemy.orm import Session
 
 from segdb.catalog import models as m
 from segdb.errors import InvalidInputError
@@ -163,8 +170,8 @@ _OTHER_OPERATORS = {
     ast.BitXor: "^", ast.BitAnd: "&", ast.MatMult: "@", ast.Invert: "~", ast.UAdd: "+", ast.USub: "-",
 }
 _HOW_TO_WRITE = (
-    "write conditions like \"snr > 5\", \"region == 'V1'\" or \"kind in ['cell']\" (quote text), joined with "
-    "and, or, not and parentheses"
+    "write conditions like \"snr > 5\", \"snr between 2 and 5\", \"region == 'V1'\" or \"kind in ['cell']\" "
+    "(quote text), joined with and, or, not and parentheses"
 )
 # An unquoted word on the right of a comparison is text, as in kind == cell.
 _BARE_WORD = re.compile(r"[A-Za-z_][\w.-]*")
@@ -176,8 +183,11 @@ class _ExpressionReader:
 
     def __init__(self, text: str):
         self.text = text
-        # A single '=' reads as '=='; Python's grammar would refuse it.
-        self.source = _single_equals_as_double(" ".join(text.strip().splitlines()))
+        # A single '=' reads as '=='; Python's grammar would refuse it. Keywords may be written in any case,
+        # and 'x between a and b' is read as '(x >= a and x <= b)'.
+        self.source = _between_as_comparisons(_keywords_in_lower_case(
+            _single_equals_as_double(" ".join(text.strip().splitlines()))
+        ))
 
     def read(self) -> list[Term]:
         if not self.source:
@@ -297,6 +307,68 @@ def _single_equals_as_double(source: str) -> str:
     return source
 
 
+_KEYWORDS = ("and", "or", "not", "in", "is")
+
+
+def _name_tokens(source: str) -> list[tokenize.TokenInfo] | None:
+    """The tokens of a one-line ``source``, or None when it does not tokenize (ast.parse says why)."""
+    try:
+        return [t for t in tokenize.generate_tokens(io.StringIO(source).readline)
+                if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)]
+    except (tokenize.TokenError, SyntaxError):
+        return None
+
+
+def _keywords_in_lower_case(source: str) -> str:
+    """``source`` with AND, Or, NOT, IN, … (outside quoted strings) written as Python's keywords."""
+    for token in reversed(_name_tokens(source) or []):
+        if token.type == tokenize.NAME and token.string.lower() in _KEYWORDS and not token.string.islower():
+            start, end = token.start[1], token.end[1]
+            source = source[:start] + token.string.lower() + source[end:]
+    return source
+
+
+def _between_as_comparisons(source: str) -> str:
+    """``source`` with each ``field between low and high`` written ``(field >= low and field <= high)``.
+
+    ``low`` and ``high`` are one value each (a number, possibly signed, a quoted string or a word);
+    anything else is left for ast.parse to refuse, naming the part it cannot read.
+    """
+    tokens = _name_tokens(source)
+    if tokens is None:
+        return source
+    edits: list[tuple[int, int, str]] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token.type == tokenize.NAME and token.string.lower() == "between" and i > 0 \
+                and tokens[i - 1].type == tokenize.NAME:
+            field = tokens[i - 1]
+            low_end = _value_end(tokens, i + 1)
+            if low_end is not None and low_end < len(tokens) and tokens[low_end].string.lower() == "and":
+                high_end = _value_end(tokens, low_end + 1)
+                if high_end is not None:
+                    low = source[tokens[i + 1].start[1]:tokens[low_end - 1].end[1]]
+                    high = source[tokens[low_end + 1].start[1]:tokens[high_end - 1].end[1]]
+                    edits.append((field.start[1], tokens[high_end - 1].end[1],
+                                  f"({field.string} >= {low} and {field.string} <= {high})"))
+                    i = high_end
+                    continue
+        i += 1
+    for start, end, text in reversed(edits):
+        source = source[:start] + text + source[end:]
+    return source
+
+
+def _value_end(tokens: list[tokenize.TokenInfo], i: int) -> int | None:
+    """The index after the one value (a signed number, a string or a word) that starts at ``tokens[i]``."""
+    if i < len(tokens) and tokens[i].type == tokenize.OP and tokens[i].string in ("-", "+"):
+        i += 1
+    if i < len(tokens) and tokens[i].type in (tokenize.NUMBER, tokenize.STRING, tokenize.NAME):
+        return i + 1
+    return None
+
+
 def roi_filter(
     where: WhereSpec,
     segmentation_ids: Sequence[int] | Select,
@@ -387,7 +459,8 @@ def _property_comparison(condition: Condition) -> ColumnElement[bool]:
         values = [float(v) for v in values]
     elif all(isinstance(v, str) for v in values):
         if op not in ("==", "!=", *SET_OPERATORS):
-            raise InvalidInputError(f"text property {field!r} can only be compared with ==, !=, in, not in")
+            raise InvalidInputError(f"filter {condition} compares {field} with text, which takes only ==, !=, in "
+                                    "or not in")
         column = m.RoiProperty.value_text
     else:
         raise InvalidInputError(
@@ -410,10 +483,106 @@ def _check_values(condition: Condition, kind: type | tuple[type, ...]) -> None:
     for value in values:
         if isinstance(value, bool) or not isinstance(value, kind):
             raise InvalidInputError(
-                f"filter {condition}: {condition.field!r} takes "
-                f"{'text' if kind is str else 'numbers'}, got {value!r}"
+                f"filter {condition}: {condition.field} is {'text' if kind is str else 'numeric'} (it takes "
+                f"{'text' if kind is str else 'numbers'}); compare it with "
+                f"{'a quoted string' if kind is str else 'a number'}, not {value!r}"
             )
     if condition.field == "kind":
         unknown = [v for v in values if v not in m.ROI_KINDS]
         if unknown:
             raise InvalidInputError(f"filter {condition}: ROI kinds are {m.ROI_KINDS}, not {unknown}")
+
+
+NUMERIC, TEXT, ARRAY = "numeric", "text", "an array per ROI"
+_LISTED = 25
+
+
+def property_types(db: Session, segmentation_ids: Sequence[int], names: Sequence[str]) -> dict[str, set[str]]:
+    """{property: its types (numeric, text, an array per ROI)} among ``names``, in ``segmentation_ids``.
+
+    Read from the property descriptions (one row per segmentation and property), not from the values.
+    """
+    described = m.PropertyDescription
+    rows = db.execute(
+        select(described.property_name, described.value_dtype, cast(described.value_shape, Text))
+        .where(id_in(described.segmentation_id, segmentation_ids), described.property_name.in_(sorted(set(names))))
+        .distinct()
+    ).all()
+    types: dict[str, set[str]] = {}
+    for name, dtype, shape in rows:
+        if json.loads(shape or "[]"):
+            kind = ARRAY
+        elif dtype != "object" and _dtype_kind(dtype) in "biuf":
+            kind = NUMERIC
+        else:
+            kind = TEXT
+        types.setdefault(name, set()).add(kind)
+    return types
+
+
+def _dtype_kind(dtype: str) -> str:
+    try:
+        return np.dtype(dtype).kind
+    except TypeError:
+        return "O"
+
+
+def property_names(db: Session, segmentation_ids: Sequence[int]) -> list[str]:
+    """The names of the properties ROIs of ``segmentation_ids`` carry, sorted."""
+    described = m.PropertyDescription
+    return list(db.scalars(
+        select(described.property_name).where(id_in(described.segmentation_id, segmentation_ids))
+        .distinct().order_by(described.property_name)
+    ))
+
+
+def _conditions_in(terms: Sequence[Term]) -> list[Condition]:
+    out: list[Condition] = []
+    for term in terms:
+        out.extend([term] if isinstance(term, Condition) else _conditions_in(term.terms))
+    return out
+
+
+def check_where_fields(db: Session, where: WhereSpec, segmentation_ids: Sequence[int], scope: str) -> None:
+    """Refuse a filter that names a property ``segmentation_ids`` do not have, or compares one with a
+    value of another type (``skew == 'high'`` where skew is numeric), naming the properties there are.
+
+    ``scope`` says which segmentations these are, for the message (e.g. "segmentation 3").
+    """
+    conditions = [c for c in _conditions_in(parse_where(where))
+                  if c.field not in ROI_COLUMNS and c.field not in SPECIAL_FIELDS]
+    if not conditions:
+        return
+    types = property_types(db, segmentation_ids, [c.field for c in conditions])
+    for condition in conditions:
+        field = condition.field
+        if field not in types:
+            raise InvalidInputError(_unknown_property(field, property_names(db, segmentation_ids), scope))
+        kinds = types[field]
+        values = condition.value if condition.op in SET_OPERATORS else [condition.value]
+        texts = [v for v in values if isinstance(v, str)]
+        is_are = f"{field} is {' or '.join(sorted(kinds))} in {scope}"
+        if kinds == {ARRAY}:
+            raise InvalidInputError(f"filter {condition}: {field} holds {ARRAY} in {scope}, and filters compare "
+                                    "single values")
+        if texts and TEXT not in kinds:
+            raise InvalidInputError(f"filter {condition}: {is_are}; compare it with a number, e.g. "
+                                    f"\"{field} > 0.5\" (not {texts[0]!r})")
+        if len(texts) < len(values) and NUMERIC not in kinds:
+            raise InvalidInputError(f"filter {condition}: {is_are}; compare it with a quoted string, e.g. "
+                                    f"\"{field} == 'V1'\"")
+        if texts and condition.op not in ("==", "!=", *SET_OPERATORS):
+            raise InvalidInputError(f"filter {condition}: {is_are}, and text is compared only with ==, !=, in "
+                                    "or not in")
+
+
+def _unknown_property(field: str, names: list[str], scope: str) -> str:
+    columns = ", ".join([*ROI_COLUMNS, *SPECIAL_FIELDS])
+    if not names:
+        return (f"the ROI filter names {field!r}, but the ROIs of {scope} have no properties; filter on a ROI "
+                f"column ({columns})")
+    close = difflib.get_close_matches(field, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    shown = ", ".join(names[:_LISTED]) + (f", … ({len(names)} in all)" if len(names) > _LISTED else "")
+    return (f"the ROI filter names {field!r}{hint}, which is not a property of {scope}; its properties are "
+            f"{shown}, and the ROI columns are {columns}")

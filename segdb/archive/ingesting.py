@@ -13,8 +13,10 @@ import dataclasses
 import datetime as dt
 import math
 import os
+import re
 import socket
 import uuid
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,6 +128,9 @@ class Ingesting(Listing):
             raise InvalidInputError(f"origin_um is {origin_um!r}; give three finite numbers (x, y, z) in µm")
         started = parse_datetime(session_start)
         described = checked_metadata(metadata)
+        if started is None and described["session"].get("session_start") is None and not self._has_session(
+                subject, session):
+            started = session_start_from_name(session)
         if species is not None:
             described["subject"].setdefault("species", check_species(species))
         payloads = [payload_from_extractor(ex, plane_name) for plane_name, ex in plane_extractors.items()]
@@ -164,6 +169,13 @@ class Ingesting(Listing):
             self._drop_reservation(seg_id)
             raise
         return self.segmentation(seg_id)
+
+    def _has_session(self, subject: str, session: str) -> bool:
+        with self.catalog.reading() as db:
+            return db.scalar(
+                select(m.ImagingSession.session_id).join(m.ImagingSession.subject)
+                .where(m.Subject.subject_name == subject, m.ImagingSession.session_name == session)
+            ) is not None
 
     def _reserve_segmentation(self, *, subject: str, session: str, name: str, described: dict[str, Any],
                               session_start: dt.datetime | None, **fields: Any) -> int:
@@ -414,6 +426,27 @@ class Ingesting(Listing):
             path.unlink(missing_ok=True)
             raise
         unlink_files(self.storage_root, unreferenced)
+
+
+# Session names that are a date: 2026-03-01, 2026_03_01, 2026.03.01, 20260301.
+_DATE_NAME = re.compile(r"(\d{4})([-_.]?)(\d{2})\2(\d{2})")
+
+
+def session_start_from_name(session: str) -> dt.datetime | None:
+    """The date a session's name is (midnight UTC), with a warning saying so; None when it is not a date."""
+    match = _DATE_NAME.fullmatch(session)
+    if match is None:
+        return None
+    try:
+        day = dt.date(int(match[1]), int(match[3]), int(match[4]))
+    except ValueError:
+        return None
+    warnings.warn(
+        f"session {session!r} has no start time given; taking {day.isoformat()} from its name (give --session-start, "
+        "session_start= in Python, or set it later with `segdb session set SUBJECT/SESSION --start ...`)",
+        stacklevel=3,
+    )
+    return parse_datetime(day)
 
 
 def _plane_extractors(

@@ -11,6 +11,8 @@ centroid with its plane's registration applied (rois.fov_x_um, fov_y_um).
 from __future__ import annotations
 
 import datetime as dt
+import shlex
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,11 +21,19 @@ from sqlalchemy import Select, and_, func, intersect, select
 from sqlalchemy.orm import Session
 
 from segdb.archive.consensus import accepted_clause, check_policy
-from segdb.archive.filters import WhereSpec, id_in, is_property_condition, parse_where, property_matches, roi_filter
+from segdb.archive.filters import (
+    WhereSpec,
+    check_where_fields,
+    id_in,
+    is_property_condition,
+    parse_where,
+    property_matches,
+    roi_filter,
+)
 from segdb.archive.records import Record
 from segdb.archive.values import as_utc, parse_datetime, roi_key_value
 from segdb.catalog import models as m
-from segdb.errors import InvalidInputError
+from segdb.errors import InvalidInputError, NotFoundError
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,78 @@ class RoiQuery:
             )
         return fovs
 
+    def _session_names(self) -> list[str] | None:
+        if self.session is None:
+            return None
+        return [self.session] if isinstance(self.session, str) else list(self.session)
+
+    def check_names(self, db: Session) -> None:
+        """Refuse a subject, session, segmentation, plane or field of view that the archive does not hold
+        (among what the other names select), naming what it does hold: such a name matches nothing."""
+        within: list[str] = []
+        sessions = select(m.ImagingSession.session_id).join(m.ImagingSession.subject)
+        if self.subject is not None:
+            _require_names(db, select(m.Subject.subject_name), m.Subject.subject_name, [self.subject], "subject",
+                           "the archive", "segdb ls subjects")
+            sessions = sessions.where(m.Subject.subject_name == self.subject)
+            within.append(f"subject {self.subject!r}")
+        names = self._session_names()
+        if names is not None:
+            _require_names(db, select(m.ImagingSession.session_name).where(
+                m.ImagingSession.session_id.in_(sessions)), m.ImagingSession.session_name, names, "session",
+                _within(within), _ls("sessions", subject=self.subject))
+            sessions = sessions.where(m.ImagingSession.session_name.in_(names))
+            within.append(f"session{'s' if len(names) > 1 else ''} {', '.join(map(repr, names))}")
+        segmentations = select(m.Segmentation.segmentation_id).where(
+            m.Segmentation.status == "ready", m.Segmentation.session_id.in_(sessions))
+        listing = _ls("segmentations", subject=self.subject, session=names[0] if names and len(names) == 1 else None)
+        if self.segmentation is not None:
+            _require_names(db, select(m.Segmentation.segmentation_name).where(
+                m.Segmentation.segmentation_id.in_(segmentations)), m.Segmentation.segmentation_name,
+                [self.segmentation], "segmentation named", _within(within), listing)
+            segmentations = segmentations.where(m.Segmentation.segmentation_name == self.segmentation)
+            within.append(f"segmentation {self.segmentation!r}")
+        if self.plane is not None:
+            _require_names(db, select(m.ImagingPlane.plane_name).join(
+                m.SegmentationPlane, m.SegmentationPlane.plane_id == m.ImagingPlane.plane_id).where(
+                m.SegmentationPlane.segmentation_id.in_(segmentations)), m.ImagingPlane.plane_name, [self.plane],
+                "plane", _within(within), listing, "planes")
+        if self.field_of_view is not None:
+            fovs = select(m.FieldOfView.fov_name)
+            if self.subject is not None:
+                fovs = fovs.join(m.FieldOfView.subject).where(m.Subject.subject_name == self.subject)
+            of_subject = [f"subject {self.subject!r}"] if self.subject is not None else []
+            _require_names(db, fovs, m.FieldOfView.fov_name, [self.field_of_view], "field of view", _within(of_subject),
+                           "segdb ls planes -s SEGMENTATION", "field_of_view")
+
+    def warn_of_sessions_without_start(self, db: Session) -> int:
+        """With a date range, warn of the sessions it leaves out because they have no start time; how many."""
+        if self.date_from is None and self.date_to is None:
+            return 0
+        ready = select(m.Segmentation.session_id).where(m.Segmentation.status == "ready")
+        if self.segmentation is not None:
+            ready = ready.where(m.Segmentation.segmentation_name == self.segmentation)
+        query = (
+            select(m.Subject.subject_name, m.ImagingSession.session_name)
+            .join(m.ImagingSession.subject)
+            .where(m.ImagingSession.session_start.is_(None), m.ImagingSession.session_id.in_(ready))
+            .order_by(m.Subject.subject_name, m.ImagingSession.session_name)
+        )
+        if self.subject is not None:
+            query = query.where(m.Subject.subject_name == self.subject)
+        if self._session_names() is not None:
+            query = query.where(m.ImagingSession.session_name.in_(self._session_names()))
+        missing = [f"{subject}/{session}" for subject, session in db.execute(query)]
+        if missing:
+            shown = ", ".join(missing[:3]) + (", …" if len(missing) > 3 else "")
+            warnings.warn(
+                f"the date range (--after/--before) leaves out {len(missing)} session(s) that have no start time "
+                f"({shown}); give each one with `segdb session set {missing[0]} --start 2026-03-01T09:30` "
+                "(archive.set_session(..., session_start=...))",
+                stacklevel=2,
+            )
+        return len(missing)
+
     def segmentation_ids(self, db: Session) -> list[int]:
         """The ready segmentations the subject, session and segmentation filters allow.
 
@@ -114,8 +196,7 @@ class RoiQuery:
                 m.Subject.subject_name == self.subject
             )
         if self.session is not None:
-            names = [self.session] if isinstance(self.session, str) else list(self.session)
-            query = query.where(m.ImagingSession.session_name.in_(names))
+            query = query.where(m.ImagingSession.session_name.in_(self._session_names()))
         if self.date_from is not None:
             query = query.where(m.ImagingSession.session_start >= _as_datetime(self.date_from, "date_from"))
         if self.date_to is not None:
@@ -125,7 +206,6 @@ class RoiQuery:
         return query
 
     def _conditions(self, segmentation_ids: Sequence[int], roi_ids: Sequence[int] | None) -> list:
-        check_policy(self.curation)
         conditions = [id_in(m.Roi.segmentation_id, segmentation_ids)]
         if roi_ids is not None:
             conditions.append(id_in(m.Roi.roi_id, roi_ids))
@@ -175,7 +255,6 @@ class RoiQuery:
             and self.accepted is None and self.limit is None
         )
         if property_only:
-            check_policy(self.curation)
             matches = [property_matches(c, segmentation_ids) for c in where]
             found = matches[0] if len(matches) == 1 else intersect(*matches)
             return select(func.count()).select_from(found.subquery())
@@ -208,9 +287,20 @@ class RoiQuery:
             out += [m.Roi.fov_x_um.between(min(x0, x1), max(x0, x1)), m.Roi.fov_y_um.between(min(y0, y1), max(y0, y1))]
         return out
 
+    def check(self, db: Session, segmentation_ids: Sequence[int]) -> None:
+        """Refuse what would make the answer silently empty: an unknown name, curator or property."""
+        check_policy(self.curation, db)
+        self.check_names(db)
+        self.warn_of_sessions_without_start(db)
+        if segmentation_ids:
+            scope = (f"segmentation {segmentation_ids[0]}" if len(segmentation_ids) == 1
+                     else f"the {len(segmentation_ids)} segmentations the query selects")
+            check_where_fields(db, self.where, segmentation_ids, scope)
+
     def scope(self, db: Session) -> tuple[list[int], list[int] | None] | None:
         """(segmentation ids, ROI ids found by position or None), or None when nothing can match."""
         segmentation_ids = self.segmentation_ids(db)
+        self.check(db, segmentation_ids)
         if not segmentation_ids:
             return None
         by_position = self.position_statement(db)
@@ -256,6 +346,7 @@ class RoiQuery:
         """The database's plans for this query, step by step (which indexes each uses);
         with ``count``, the plan of counting the ROIs instead of listing them."""
         segmentation_ids = self.segmentation_ids(db)
+        self.check(db, segmentation_ids)
         steps = [f"segmentations by subject, session and date ({len(segmentation_ids)} found):\n"
                  f"{explain(db, self._segmentations_statement())}"]
         if segmentation_ids:
@@ -269,6 +360,36 @@ class RoiQuery:
                 what = "counted" if count else "listed"
                 steps.append(f"the other filters, {what}:\n{explain(db, final(segmentation_ids, roi_ids))}")
         return "\n".join(f"{n}. {step}" for n, step in enumerate(steps, 1))
+
+
+def _require_names(db: Session, names: Select, column: Any, wanted: Sequence[str], what: str, where: str,
+                   command: str, column_shown: str | None = None) -> None:
+    """Raise NotFoundError naming the first of ``wanted`` that ``names`` (a SELECT of ``column``) lacks,
+    with some names it holds and the ``command`` that lists them (in its ``column_shown``)."""
+    found = set(db.scalars(names.where(column.in_(list(wanted))).distinct()))
+    missing = [name for name in wanted if name not in found]
+    if not missing:
+        return
+    shown = list(db.scalars(names.distinct().order_by(column).limit(_SHOWN + 1)))
+    if not shown:
+        there = "there are none"
+    else:
+        there = "there are " + ", ".join(shown[:_SHOWN]) + (", …" if len(shown) > _SHOWN else "")
+    listed = f"`{command}` lists them" + (f" in its {column_shown} column" if column_shown else "")
+    raise NotFoundError(f"no {what} {missing[0]!r} in {where}; {there} ({listed})")
+
+
+_SHOWN = 8
+
+
+def _within(names: list[str]) -> str:
+    return "the archive" if not names else "the archive for " + " and ".join(names)
+
+
+def _ls(what: str, **options: str | None) -> str:
+    """The `segdb ls` command that lists ``what`` with these options."""
+    given = [f"--{name} {shlex.quote(value)}" for name, value in options.items() if value is not None]
+    return " ".join(["segdb ls", what, *given])
 
 
 def _names(db: Session, id_column: Any, name_column: Any, ids: set[int]) -> dict[int, str]:

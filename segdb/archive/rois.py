@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from segdb.archive.base import ArchiveBase, SegmentationRef
 from segdb.archive.consensus import accepted_clause, check_policy, consensus
-from segdb.archive.filters import WhereSpec, roi_filter
+from segdb.archive.filters import WhereSpec, check_where_fields, roi_filter
 from segdb.archive.payload import (
     property_column,
 )
@@ -50,6 +50,17 @@ class RoiAccess(ArchiveBase):
         with self.catalog.reading() as db:
             return query.explain(db, count=count)
 
+    def check_names(self, **names: Any) -> None:
+        """Refuse a subject, session, segmentation, plane or field_of_view name the archive does not hold
+        (among what the other names select), naming what it holds; see :meth:`RoiQuery.check_names`."""
+        with self.catalog.reading() as db:
+            RoiQuery(**names).check_names(db)
+
+    def check_curation_policy(self, policy: str) -> str:
+        """``policy`` if it is a consensus policy whose ``curator:NAME`` (if any) names a curator of the archive."""
+        with self.catalog.reading() as db:
+            return check_policy(policy, db)
+
     def matching_mask_indices(
         self, segmentation: SegmentationRef, plane: str, where: WhereSpec, *, curation: str = "latest"
     ) -> tuple[list[int], list[int]]:
@@ -57,9 +68,10 @@ class RoiAccess(ArchiveBase):
 
         'accepted' in the filter means accepted under the curation policy ``curation``.
         """
-        check_policy(curation)
         with self.catalog.reading() as db:
+            check_policy(curation, db)
             seg_id = self.resolve_segmentation(db, segmentation)
+            check_where_fields(db, where, [seg_id], f"segmentation {seg_id}")
             condition = roi_filter(where, [seg_id], accepted=accepted_clause(seg_id, curation))
             rows = db.execute(
                 select(m.Roi.kind, m.Roi.mask_index)
@@ -130,8 +142,8 @@ class RoiAccess(ArchiveBase):
         self, segmentation: SegmentationRef, plane: str, mask_indices: Sequence[int], *, policy: str = "latest"
     ) -> list[str | None]:
         """The consensus label of each of a plane's cell ROIs under ``policy`` (None: nobody decided)."""
-        check_policy(policy)
         with self.catalog.reading() as db:
+            check_policy(policy, db)
             seg_id = self.resolve_segmentation(db, segmentation)
             state = consensus(seg_id, policy).subquery("state")
             labels = dict(

@@ -11,7 +11,7 @@ from typing import Any
 from segdb.cli.arguments import add_archive_option, add_json_option, open_archive, segmentation_ref
 from segdb.cli.describe import PLANE_COLUMNS, SESSION_COLUMNS, SUBJECT_COLUMNS
 from segdb.cli.output import print_json, print_records
-from segdb.errors import InvalidInputError
+from segdb.errors import InvalidInputError, NotFoundError
 
 LS_COLUMNS = {
     "subjects": SUBJECT_COLUMNS,
@@ -90,6 +90,14 @@ def run_ls(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"`segdb ls {args.what}` lists one segmentation's {args.what}: give --segmentation "
                                 "ID or subject/session/name (`segdb ls segmentations` lists them)")
     with open_archive(args) as archive:
+        # A name that is not in the archive is an error, not an empty listing.
+        if args.what in ("sessions", "segmentations"):
+            archive.check_names(subject=args.subject, session=args.session if args.what == "segmentations" else None)
+        if args.what == "rois" and args.plane is not None:
+            planes = [plane.name for plane in archive.planes(segmentation_ref(args.segmentation))]
+            if args.plane not in planes:
+                raise NotFoundError(f"segmentation {args.segmentation} has no plane {args.plane!r}; its planes are "
+                                    f"{', '.join(planes)} (`segdb ls planes -s {args.segmentation}` lists them)")
         if args.what == "subjects":
             records = archive.subjects()
         elif args.what == "sessions":

@@ -17,13 +17,15 @@ def add_query(commands: Any) -> None:
     add_json_option(query)
     query.add_argument("--subject")
     query.add_argument("--session", action="append", help="session name (repeatable)")
-    query.add_argument("--after", help="sessions that started on or after this date")
+    query.add_argument("--after", help="sessions that started on or after this date (sessions without a start "
+                                       "are left out, with a warning)")
     query.add_argument("--before", help="sessions that started on or before this date")
     query.add_argument("--fov", help="field of view (needed for --near / --box)")
     query.add_argument("--plane")
     query.add_argument("--segmentation", help="segmentation name")
     query.add_argument("--kind", choices=["cell", "background", "all"], default="cell")
-    query.add_argument("--where", help="e.g. \"snr > 5 and pixel_count >= 40\"")
+    query.add_argument("--where", help="ROI properties and columns, e.g. \"skew > 2 and pixel_count between 40 "
+                                       "and 120\" (an unknown property is an error that lists those there are)")
     query.add_argument("--accepted", action="store_true", help="only accepted ROIs (under --policy)")
     query.add_argument("--rejected", action="store_true", help="only ROIs not accepted (under --policy)")
     query.add_argument("--policy", default="latest", help="curation policy: latest, majority, unanimous, curator:NAME")

@@ -173,12 +173,12 @@ def test_not_moves_onto_the_conditions():
         ("snr > None", "None is not a number"),
         ("1 < 2", "must name a field"),
         ("True", "alone is not a condition"),
-        ("snr > 5 AND accepted", "at 'AND accepted'"),
+        ("snr > 5 also accepted", "at 'also accepted'"),
         ("(snr > 5", "cannot read the ROI filter"),
         ("", "is empty"),
         ("kind == 'neuron' or snr > 5", "ROI kinds are"),
-        ("pixel_count > 'big' or accepted", "takes numbers"),
-        ("region > 'V1'", "text property 'region' can only be compared with"),
+        ("pixel_count > 'big' or accepted", "pixel_count is numeric \\(it takes numbers\\); compare it with a number"),
+        ("region > 'V1'", "region is text in segmentation 1, and text is compared only with ==, !=, in or not in"),
     ],
 )
 def test_bad_filters_are_refused_in_one_line_naming_the_part(labelled, where, message):
