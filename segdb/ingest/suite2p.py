@@ -15,7 +15,6 @@ large) segdb builds an equivalent extractor once told the frame shape and rate.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import pickle
 import re
@@ -26,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.lib import format as npy_format
 from natsort import natsorted
+from numpy.lib import format as npy_format
 from roiextractors import SegmentationExtractor, Suite2pSegmentationExtractor
 from roiextractors.segmentationextractor import _ROIMasks, _RoiResponse
 
 from segdb.errors import InvalidInputError, NotFoundError, SegDBError
+from segdb.ingest.settings import kept_settings
 
 _PLANE_FOLDER = re.compile(r"plane\d+")
 
@@ -49,9 +49,6 @@ STAT_PROPERTIES: dict[str, str] = {
 
 #: What ``require=`` (``--require``) can insist on, and the file each needs.
 REQUIRABLE = {"raw": "F.npy", "iscell": "iscell.npy"}
-
-#: The most elements a list or array of ``ops.npy`` may have to be kept as a setting.
-MAX_SETTING_ELEMENTS = 16
 
 _COPIED = "was the folder copied completely?"
 
@@ -349,24 +346,6 @@ def check_suite2p_plane(plane: Suite2pPlane, *, require: Collection[str] = ()) -
     return Suite2pPlaneFiles(n_rois=n_rois, n_frames=n_frames, options=options, warnings=tuple(notes))
 
 
-def _setting_value(value: Any) -> Any:
-    """``value`` as a JSON scalar or short list, or None when it is an array or too big to keep."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, str):
-        return value if len(value) <= 500 else None
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    if isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) <= 1 and len(value) <= MAX_SETTING_ELEMENTS:
-        items = [_setting_value(item) for item in value]
-        return items if all(item is not None for item in items) else None
-    return None
-
-
 def suite2p_settings(options: dict) -> dict[str, Any]:
     """The settings of a suite2p run from its ``ops.npy``: scalars and short lists, no images or per-frame arrays.
 
@@ -379,10 +358,9 @@ def suite2p_settings(options: dict) -> dict[str, Any]:
     -------
     dict
         ``tau``, ``diameter``, ``fs``, ``nplanes``, … as JSON values, keys sorted; arrays of
-        more than :data:`MAX_SETTING_ELEMENTS` elements (``meanImg``, ``xoff``, …) are left out.
+        more than :data:`segdb.ingest.settings.MAX_SETTING_ELEMENTS` elements (``meanImg``, ``xoff``, …) are left out.
     """
-    kept = {str(key): _setting_value(value) for key, value in options.items()}
-    return {key: kept[key] for key in sorted(kept) if kept[key] is not None}
+    return kept_settings(options)
 
 
 def _full_frame(cropped: np.ndarray, options: dict, frame_shape: tuple[int, int]) -> np.ndarray:
@@ -656,7 +634,7 @@ def suite2p_extractor(
         raise InvalidInputError(f"sampling_frequency must be a positive rate in Hz, got {sampling_frequency}.")
     files = check_suite2p_plane(plane, require=require)
     for note in files.warnings:
-        warnings.warn(f"{note}; pass --require to make this an error", UserWarning, stacklevel=2)
+        warnings.warn(f"{note} (--require raw,iscell makes this an error)", UserWarning, stacklevel=2)
     try:
         extractor = _open_plane(plane, files, frame_shape=frame_shape, sampling_frequency=sampling_frequency)
     except SegDBError:
@@ -710,7 +688,6 @@ def _open_plane(
 
 
 __all__ = [
-    "MAX_SETTING_ELEMENTS",
     "REQUIRABLE",
     "STAT_PROPERTIES",
     "Suite2pPlane",
