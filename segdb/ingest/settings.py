@@ -53,7 +53,12 @@ def setting_value(value: Any) -> Any:
         return value if len(value) <= MAX_SETTING_CHARACTERS else SKIPPED
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat()
-    if isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) == 1 and len(value) <= MAX_SETTING_ELEMENTS:
+    if isinstance(value, np.ndarray) and value.ndim != 1:
+        return SKIPPED
+    if isinstance(value, (list, tuple, np.ndarray)) and len(value) <= MAX_SETTING_ELEMENTS:
+        # Only a flat list of scalars is a setting; nested or ragged ones are data.
+        if any(isinstance(item, (list, tuple, dict, np.ndarray)) and np.ndim(item) != 0 for item in value):
+            return SKIPPED
         items = [setting_value(item) for item in value]
         return SKIPPED if any(item is SKIPPED for item in items) else items
     return SKIPPED
