@@ -308,3 +308,70 @@ def test_undamaged_inputs_ingest(fmt: str, archive, clean_inputs: dict[str, Path
     )
     assert code == 0, err
     assert [record.source_format for record in archive.segmentations()] == [fmt]
+
+
+# --- files suite2p may leave out: said, recorded, and an error when required ----------------
+
+
+@pytest.mark.parametrize(
+    ("missing", "said"),
+    [("F.npy", "so the segmentation has no raw trace"), ("iscell.npy", "so every ROI is taken as accepted")],
+)
+def test_missing_suite2p_file_is_a_warning_on_stderr_and_in_the_ingest_record(
+    missing: str, said: str, archive, clean_inputs: dict[str, Path], tmp_path: Path, capsys
+) -> None:
+    (tmp_path / "input").mkdir()
+    folder = _damaged_copy(clean_inputs["suite2p"], tmp_path / "input", Case("", "suite2p", remove(missing), ()))
+    url, storage_root = archive.reopen_spec()
+    code, _, err = _run(
+        ["ingest", "suite2p", str(folder), "--archive", url, "--storage-root", storage_root, "--subject", "m1",
+         "--session", "s1", "--no-progress"],
+        capsys,
+    )
+    assert code == 0, err
+    note = f"{missing} is missing in {folder / PLANE}, {said}"
+    assert f"segdb: warning: {note} (--require raw,iscell makes this an error)" in err.splitlines()
+    [record] = archive.segmentations()
+    assert record.parameters["ingest_warnings"] == [note]
+    extractor = archive.extractor(record.segmentation_id)
+    if missing == "F.npy":
+        assert extractor.get_traces_dict()["raw"] is None
+    else:
+        assert bool(np.all(extractor.get_property("accepted", extractor.get_roi_ids())))
+
+
+def test_complete_suite2p_folder_records_no_ingest_warnings(archive, clean_inputs: dict[str, Path]) -> None:
+    from segdb.ingest.frontends import ingest_path
+
+    [record] = ingest_path(archive, "suite2p", clean_inputs["suite2p"], subject="m1", session="s1", progress=False)
+    assert "ingest_warnings" not in record.parameters
+
+
+@pytest.mark.parametrize("missing", ["F.npy", "iscell.npy"])
+def test_require_in_python_makes_a_missing_file_an_error_and_writes_nothing(
+    missing: str, archive, clean_inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    from segdb.errors import InvalidInputError
+    from segdb.ingest.frontends import ingest_path
+
+    (tmp_path / "input").mkdir()
+    folder = _damaged_copy(clean_inputs["suite2p"], tmp_path / "input", Case("", "suite2p", remove(missing), ()))
+    with pytest.raises(InvalidInputError, match=f"{missing} is missing in .*plane0.*it was required"):
+        ingest_path(archive, "suite2p", folder, subject="m1", session="s1", require={"raw", "iscell"}, progress=False)
+    assert archive.segmentations(include_unfinished=True) == []
+
+
+def test_require_takes_only_raw_and_iscell(clean_inputs: dict[str, Path], tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ingest", "suite2p", str(clean_inputs["suite2p"]), "--archive", str(tmp_path / "archive"),
+              "--subject", "m1", "--session", "s1", "--require", "raw,spikes"])
+    assert exit_info.value.code == 2
+    assert "'raw,spikes': pass a comma-separated list of raw, iscell" in capsys.readouterr().err
+
+
+def test_require_is_refused_for_formats_other_than_suite2p(archive, clean_inputs: dict[str, Path]) -> None:
+    from segdb.errors import InvalidInputError
+    from segdb.ingest.frontends import ingest_path
+
+    with pytest.raises(InvalidInputError, match="--require applies to suite2p folders only"):
+        ingest_path(archive, "caiman", clean_inputs["caiman"], subject="m1", session="s1", require=("raw",))
