@@ -231,13 +231,19 @@ def _checked_stat(path: Path) -> np.ndarray:
     return stat
 
 
+def _held(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} array of shape {value.shape}"
+    return f"a {type(value).__name__}"
+
+
 def _checked_options(path: Path) -> dict:
     options = _load_pickled(path)
     if isinstance(options, np.ndarray) and options.shape == () and options.dtype == object:
         options = options.item()
     if not isinstance(options, dict):
         raise InvalidInputError(
-            f"{_in_plane(path)} is not suite2p's settings: it holds a {type(options).__name__}, not a dict; "
+            f"{_in_plane(path)} is not suite2p's settings: it holds {_held(options)}, not a dict; "
             "remove it (and pass --frame-shape and --rate) or put back the ops.npy suite2p wrote"
         )
     missing = [key for key in ("Ly", "Lx", "fs") if key not in options]
@@ -258,7 +264,7 @@ def _checked_rows(path: Path, n_rois: int, *, ndim: int, meaning: str) -> tuple[
         )
     if len(shape) != ndim:
         raise InvalidInputError(
-            f"{_in_plane(path)} has shape {shape} ({len(shape)} axes); suite2p writes it as {meaning}; {_COPIED}"
+            f"{_in_plane(path)} has shape {shape}; suite2p writes it as {meaning}; {_COPIED}"
         )
     if shape[0] != n_rois:
         transposed = ndim == 2 and shape[1] == n_rois
