@@ -21,6 +21,8 @@ def add_ingest(commands: Any) -> None:
             sub.add_argument("--frame-shape", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"),
                              help="frame shape, needed only when ops.npy is missing")
             sub.add_argument("--rate", type=float, default=None, help="frame rate in Hz, needed only without ops.npy")
+            sub.add_argument("--require", type=_requirements, default=(), metavar="raw,iscell",
+                             help="make a plane without F.npy (raw) or iscell.npy (iscell) an error, not a warning")
         else:
             sub.add_argument("--plane", default="plane0", help="plane name (default plane0)")
         if fmt == "nwb":
@@ -33,6 +35,19 @@ def add_ingest(commands: Any) -> None:
                                   "and suite2p write it); needed only when the file cannot tell")
         sub.set_defaults(handler=run_ingest)
     add_reader_formats(formats)
+
+
+def _requirements(text: str) -> tuple[str, ...]:
+    """``--require raw,iscell`` as ("raw", "iscell"); an unknown name is an argparse error listing the known ones."""
+    from segdb.ingest.suite2p import REQUIRABLE
+
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in REQUIRABLE]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: pass a comma-separated list of {', '.join(REQUIRABLE)}, e.g. --require raw,iscell"
+        )
+    return names
 
 
 def _add_common_options(sub: argparse.ArgumentParser, noun: str) -> None:
@@ -82,6 +97,7 @@ def run_ingest(args: argparse.Namespace) -> int:
             sampling_frequency=getattr(args, "rate", None),
             plane_segmentation=getattr(args, "plane_segmentation", None),
             pixel_mask_order=getattr(args, "pixel_mask_order", None),
+            require=getattr(args, "require", ()),
             **_common_options(args),
         )
         _print_ingested(records)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ def ingest_path(
     sampling_frequency: float | None = None,
     plane_segmentation: str | None = None,
     pixel_mask_order: str | None = None,
+    require: Collection[str] = (),
     **ingest_options: Any,
 ) -> list[SegmentationRecord]:
     """Ingest a pipeline's output folder or file; returns one record per segmentation made.
@@ -40,7 +41,13 @@ def ingest_path(
     A suite2p folder gives one segmentation per channel holding every plane
     (named ``suite2p`` and ``suite2p-chan2`` unless ``name`` is given); CaImAn and
     NWB files give one single-plane segmentation. ``plane_segmentation`` and
-    ``pixel_mask_order`` are the NWB reader's choices (see :func:`segdb.ingest.nwb_extractor`).
+    ``pixel_mask_order`` are the NWB reader's choices (see :func:`segdb.ingest.nwb_extractor`);
+    ``require`` (``"raw"``, ``"iscell"``) makes a suite2p plane without ``F.npy`` or
+    ``iscell.npy`` an error rather than a warning.
+
+    The pipeline's settings are kept in the segmentation's ``parameters``: suite2p's
+    ``ops.npy`` settings under ``suite2p_ops`` (per plane), CaImAn's ``params`` under
+    ``caiman_params``; what was missing from a suite2p plane under ``ingest_warnings``.
     """
     path = Path(path)
     if not path.exists():
@@ -50,6 +57,8 @@ def ingest_path(
             archive, fmt, path, subject=subject, session=session, name=name, plane=plane,
             sampling_frequency=sampling_frequency, **ingest_options,
         )
+    if require and fmt != "suite2p":
+        raise InvalidInputError(f"--require applies to suite2p folders only; leave it out for {fmt}")
     if fmt == "suite2p":
         from segdb.ingest.suite2p import find_suite2p_planes, suite2p_extractor
 
@@ -59,6 +68,7 @@ def ingest_path(
                 found,
                 frame_shape=None if frame_shape is None else (int(frame_shape[0]), int(frame_shape[1])),
                 sampling_frequency=sampling_frequency,
+                require=require,
             )
             by_channel.setdefault(found.channel_name, {})[found.plane_name] = extractor
         records = []
@@ -68,14 +78,15 @@ def ingest_path(
             records.append(
                 archive.ingest(
                     planes, subject=subject, session=session, name=seg_name, source_format="suite2p",
-                    source_path=str(path.resolve()), **ingest_options,
+                    source_path=str(path.resolve()), **_with_suite2p_provenance(planes, ingest_options),
                 )
             )
         return records
     if fmt == "caiman":
-        from segdb.ingest.caiman import caiman_extractor
+        from segdb.ingest.caiman import caiman_extractor, caiman_settings
 
         extractor = caiman_extractor(path)
+        ingest_options = _with_parameters(ingest_options, {"caiman_params": caiman_settings(path)})
     elif fmt == "nwb":
         from segdb.ingest.nwb import nwb_extractor
 
@@ -94,6 +105,31 @@ def ingest_path(
             source_path=str(path.resolve()), **ingest_options,
         )
     ]
+
+
+def _with_parameters(ingest_options: dict[str, Any], provenance: Mapping[str, Any]) -> dict[str, Any]:
+    """``ingest_options`` whose ``parameters`` also hold ``provenance`` (what the caller passed wins)."""
+    options = dict(ingest_options)
+    options["parameters"] = {**provenance, **dict(options.get("parameters") or {})}
+    return options
+
+
+def _with_suite2p_provenance(planes: Mapping[str, Any], ingest_options: dict[str, Any]) -> dict[str, Any]:
+    """``ingest_options`` with each plane's ops.npy settings and what its folder was missing."""
+    from segdb.ingest.suite2p import suite2p_settings
+
+    provenance: dict[str, Any] = {}
+    settings = {
+        plane_name: suite2p_settings(extractor.plane_files.options)
+        for plane_name, extractor in planes.items()
+        if extractor.plane_files.options is not None
+    }
+    if settings:
+        provenance["suite2p_ops"] = settings
+    notes = [note for extractor in planes.values() for note in extractor.plane_files.warnings]
+    if notes:
+        provenance["ingest_warnings"] = notes
+    return _with_parameters(ingest_options, provenance)
 
 
 def _with_nwb_metadata(extractor: Any, plane_name: str, ingest_options: dict[str, Any]) -> dict[str, Any]:

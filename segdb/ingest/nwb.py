@@ -112,6 +112,8 @@ _NEUROCONV_VERSION = re.compile(r"(?:NeuroConv v|neuroconv_version:\s*)(\d+)\.(\
 _SUITE2P_IMAGES = re.compile(r"Backgrounds_\d+")
 _SUITE2P_ISCELL_DESCRIPTION = "two columns - iscell & probcell"
 _TRUNCATED = re.compile(r"truncated file: eof = (\d+).*stored_eof = (\d+)")
+# hdmf's ConstructError repeats the whole builder before saying what failed.
+_CONSTRUCT_ERROR = re.compile(r"Could not construct (\w+) object due to: ([^'\"]+)")
 
 
 # --- the file itself ---------------------------------------------------------------------
@@ -202,8 +204,15 @@ def _open_nwb(path: Path) -> tuple[NWBHDF5IO, NWBFile]:
     except Exception as error:  # noqa: BLE001 - pynwb and hdmf raise many types for files they cannot build
         # The user needs one line naming the file, not a traceback.
         io.close()
+        construct = _CONSTRUCT_ERROR.search(str(error))
+        reason = (
+            f"pynwb could not build its {construct[1]}: {construct[2]}"
+            if construct
+            else f"{type(error).__name__}: {_first_line(error)}"
+        )
         raise InvalidInputError(
-            f"NWB file '{path}' could not be read with pynwb ({type(error).__name__}: {_first_line(error)})."
+            f"NWB file '{path}' could not be read with pynwb ({reason}); the file is damaged or its writer broke "
+            "NWB's rules (nwbinspector names the problem)."
         ) from None
     return io, nwbfile
 
@@ -693,6 +702,21 @@ class NwbPlaneSegmentationExtractor(NwbSegmentationExtractor):
     def _add_series(self, series_name: str, series, trace_name: str, num_rois: int, table: PlaneSegmentation) -> None:
         rows = np.asarray(series.rois.data[:], dtype=np.int64)
         data = series.data
+        shape = tuple(data.shape)
+        if not (len(shape) == 2 and shape[1] == rows.size) and not (len(shape) == 1 and rows.size == 1):
+            transposed = len(shape) == 2 and shape[0] == rows.size
+            raise InvalidInputError(
+                f"Series '{series_name}' in '{self.file_path}' holds data of shape {shape} for {rows.size} ROIs; "
+                f"NWB stores it as (samples, rois){', and it looks transposed' if transposed else ''}: "
+                "the file is damaged or its writer broke NWB's layout (nwbinspector names the problem)."
+            )
+        if self._roi_responses and shape[0] != self._roi_responses[0].data.shape[0]:
+            first = self._roi_responses[0]
+            raise InvalidInputError(
+                f"Series '{series_name}' in '{self.file_path}' has {shape[0]} samples but trace "
+                f"'{first.response_type}' of '{table.name}' has {first.data.shape[0]}; every series of a plane "
+                "segmentation must cover the same samples: the file is damaged or was written incompletely."
+            )
         if data.ndim == 1:
             data = np.asarray(data[:])[:, None]
         elif hasattr(data, "id"):

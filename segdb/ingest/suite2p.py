@@ -15,18 +15,23 @@ large) segdb builds an equivalent extractor once told the frame shape and rate.
 
 from __future__ import annotations
 
+import math
+import pickle
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from natsort import natsorted
+from numpy.lib import format as npy_format
 from roiextractors import SegmentationExtractor, Suite2pSegmentationExtractor
 from roiextractors.segmentationextractor import _ROIMasks, _RoiResponse
 
-from segdb.errors import InvalidInputError, NotFoundError
+from segdb.errors import InvalidInputError, NotFoundError, SegDBError
+from segdb.ingest.settings import kept_settings
 
 _PLANE_FOLDER = re.compile(r"plane\d+")
 
@@ -40,6 +45,12 @@ STAT_PROPERTIES: dict[str, str] = {
     "aspect_ratio": "Aspect ratio of the ellipse fitted to the ROI (suite2p)",
     "footprint": "Spatial scale at which the ROI was detected (suite2p)",
 }
+
+
+#: What ``require=`` (``--require``) can insist on, and the file each needs.
+REQUIRABLE = {"raw": "F.npy", "iscell": "iscell.npy"}
+
+_COPIED = "was the folder copied completely?"
 
 
 @dataclass(frozen=True)
@@ -134,6 +145,229 @@ def find_suite2p_planes(folder: str | Path) -> list[Suite2pPlane]:
         for channel in _channels_of(plane_folder)
     ]
 
+@dataclass(frozen=True)
+class Suite2pPlaneFiles:
+    """What :func:`check_suite2p_plane` found in a plane folder, all files checked.
+
+    Attributes
+    ----------
+    n_rois : int
+        ROIs in ``stat.npy``; every trace and classifier file has as many rows.
+    n_frames : int
+        Frames in the trace files.
+    options : dict or None
+        The content of ``ops.npy``, or None when the plane has none.
+    warnings : tuple[str, ...]
+        What is missing and what that means for the archived segmentation, one sentence each.
+    """
+
+    n_rois: int
+    n_frames: int
+    options: dict | None
+    warnings: tuple[str, ...]
+
+
+def _in_plane(path: Path) -> str:
+    return f"{path.name} in {path.parent}"
+
+
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype a ``.npy`` file announces, checked against its size; nothing is loaded."""
+    size = path.stat().st_size
+    if size == 0:
+        raise InvalidInputError(f"{_in_plane(path)} is empty (0 bytes); {_COPIED}")
+    try:
+        with path.open("rb") as file:
+            version = npy_format.read_magic(file)
+            if version == (1, 0):
+                shape, _fortran, dtype = npy_format.read_array_header_1_0(file)
+            else:
+                shape, _fortran, dtype = npy_format.read_array_header_2_0(file)
+            data_start = file.tell()
+    except (ValueError, EOFError, SyntaxError) as error:
+        raise InvalidInputError(
+            f"{_in_plane(path)} is not a readable .npy file (its header is damaged: {error}); {_COPIED}"
+        ) from None
+    if not dtype.hasobject:
+        expected = data_start + math.prod(shape) * dtype.itemsize
+        if size < expected:
+            raise InvalidInputError(
+                f"{_in_plane(path)} is truncated: it has {size:,} bytes of the {expected:,} its header announces "
+                f"for a {dtype} array of shape {shape}; {_COPIED}"
+            )
+    return tuple(shape), dtype
+
+
+def _load_pickled(path: Path) -> Any:
+    """A ``.npy`` file suite2p writes with pickled objects (``stat.npy``, ``ops.npy``), or one clear error."""
+    _npy_header(path)
+    try:
+        return np.load(path, allow_pickle=True)
+    except (pickle.UnpicklingError, EOFError, ValueError, OSError, AttributeError, ImportError, TypeError) as error:
+        raise InvalidInputError(f"{_in_plane(path)} cannot be read ({error}); {_COPIED}") from None
+
+
+def _checked_stat(path: Path) -> np.ndarray:
+    stat = _load_pickled(path)
+    fields = ("ypix", "xpix", "lam")
+    hint = f"it must be the stat.npy suite2p wrote, one dict per ROI with {', '.join(fields)}"
+    if not isinstance(stat, np.ndarray) or stat.ndim != 1 or stat.dtype != object:
+        shape = getattr(stat, "shape", None)
+        dtype = getattr(stat, "dtype", type(stat).__name__)
+        raise InvalidInputError(
+            f"{_in_plane(path)} is not suite2p's ROI statistics: it holds a {dtype} array of shape {shape}; {hint}"
+        )
+    for index, entry in enumerate(stat):
+        missing = [field for field in fields if not isinstance(entry, dict) or field not in entry]
+        if missing:
+            what = f"has no {', '.join(missing)}" if isinstance(entry, dict) else f"is a {type(entry).__name__}"
+            raise InvalidInputError(f"{_in_plane(path)} is not suite2p's ROI statistics: ROI {index} {what}; {hint}")
+        sizes = {field: np.asarray(entry[field]).size for field in fields}
+        if len(set(sizes.values())) != 1:
+            raise InvalidInputError(
+                f"{_in_plane(path)} is damaged: ROI {index} has {sizes['ypix']} ypix, {sizes['xpix']} xpix and "
+                f"{sizes['lam']} lam values, which must be as many; {_COPIED}"
+            )
+    return stat
+
+
+def _held(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} array of shape {value.shape}"
+    return f"a {type(value).__name__}"
+
+
+def _checked_options(path: Path) -> dict:
+    options = _load_pickled(path)
+    if isinstance(options, np.ndarray) and options.shape == () and options.dtype == object:
+        options = options.item()
+    if not isinstance(options, dict):
+        raise InvalidInputError(
+            f"{_in_plane(path)} is not suite2p's settings: it holds {_held(options)}, not a dict; "
+            "remove it (and pass --frame-shape and --rate) or put back the ops.npy suite2p wrote"
+        )
+    missing = [key for key in ("Ly", "Lx", "fs") if key not in options]
+    if missing:
+        raise InvalidInputError(
+            f"{_in_plane(path)} is not suite2p's settings: it has no {', '.join(missing)}; "
+            "remove it (and pass --frame-shape and --rate) or put back the ops.npy suite2p wrote"
+        )
+    return options
+
+
+def _checked_rows(path: Path, n_rois: int, *, ndim: int, meaning: str) -> tuple[int, ...]:
+    """The shape of a numeric per-ROI file, checked: ``ndim`` axes, one row per ROI of stat.npy."""
+    shape, dtype = _npy_header(path)
+    if dtype.kind not in "biuf":
+        raise InvalidInputError(
+            f"{_in_plane(path)} holds {dtype} values, not numbers; it must be {meaning}; {_COPIED}"
+        )
+    if len(shape) != ndim:
+        raise InvalidInputError(
+            f"{_in_plane(path)} has shape {shape}; suite2p writes it as {meaning}; {_COPIED}"
+        )
+    if shape[0] != n_rois:
+        transposed = ndim == 2 and shape[1] == n_rois
+        raise InvalidInputError(
+            f"{_in_plane(path)} has {shape[0]} rows but stat.npy has {n_rois} ROIs; "
+            + (f"it looks transposed (shape {shape}): suite2p writes it as {meaning}" if transposed else _COPIED)
+        )
+    return shape
+
+
+def check_suite2p_plane(plane: Suite2pPlane, *, require: Collection[str] = ()) -> Suite2pPlaneFiles:
+    """Check every file of one plane and channel before a reader opens it.
+
+    Reads the headers of the array files (nothing is loaded), and the pickled
+    ``stat.npy`` and ``ops.npy``; checks that each file is complete, holds what suite2p
+    writes there, and that the trace and classifier files have one row per ROI of
+    ``stat.npy`` and the same number of frames.
+
+    Parameters
+    ----------
+    plane : Suite2pPlane
+        From :func:`find_suite2p_planes`.
+    require : collection of str
+        Names from :data:`REQUIRABLE`: ``"raw"`` makes a missing ``F.npy`` an error,
+        ``"iscell"`` a missing ``iscell.npy``. Otherwise each is a warning.
+
+    Returns
+    -------
+    Suite2pPlaneFiles
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the file, what is wrong with it and what to do.
+    """
+    unknown = sorted(set(require) - set(REQUIRABLE))
+    if unknown:
+        raise InvalidInputError(
+            f"cannot require {', '.join(map(repr, unknown))}; --require takes {', '.join(REQUIRABLE)} "
+            "(comma-separated)"
+        )
+    folder = plane.path
+    stat = _checked_stat(folder / "stat.npy")
+    n_rois = stat.size
+    options = _checked_options(folder / "ops.npy") if (folder / "ops.npy").is_file() else None
+
+    suffix = "" if plane.channel_name == "chan1" else "_chan2"
+    trace_names = [f"F{suffix}.npy", f"Fneu{suffix}.npy"] + (["spks.npy"] if plane.channel_name == "chan1" else [])
+    meaning = "(n_rois, n_frames), one row per ROI of stat.npy"
+    frames: dict[str, int] = {}
+    for file_name in trace_names:
+        if (folder / file_name).is_file():
+            frames[file_name] = _checked_rows(folder / file_name, n_rois, ndim=2, meaning=meaning)[1]
+    if not frames:
+        raise InvalidInputError(
+            f"{folder} has none of {', '.join(trace_names)}, so its ROIs have no traces; suite2p writes them "
+            f"after extraction: {_COPIED}"
+        )
+    if len(set(frames.values())) > 1:
+        counts = ", ".join(f"{name} has {count}" for name, count in frames.items())
+        raise InvalidInputError(f"the trace files in {folder} disagree in their number of frames ({counts}); {_COPIED}")
+    n_frames = next(iter(frames.values()))
+    if options is not None and "nframes" in options and int(options["nframes"]) != n_frames:
+        raise InvalidInputError(
+            f"ops.npy in {folder} says nframes={int(options['nframes'])} but {next(iter(frames))} has {n_frames} "
+            "frames; the ops.npy belongs to another run, or the folder was not copied completely"
+        )
+
+    for file_name in ("iscell.npy", "redcell.npy"):
+        if (folder / file_name).is_file():
+            _checked_rows(folder / file_name, n_rois, ndim=2, meaning="(n_rois, 2): decision, probability")
+
+    notes = []
+    raw_name = f"F{suffix}.npy"
+    absent = {
+        "raw": (raw_name, f"{raw_name} is missing in {folder}, so the segmentation has no raw trace"),
+        "iscell": ("iscell.npy", f"iscell.npy is missing in {folder}, so every ROI is taken as accepted"),
+    }
+    for requirement, (file_name, note) in absent.items():
+        if (folder / file_name).is_file():
+            continue
+        if requirement in require:
+            raise InvalidInputError(f"{note}; it was required (--require {requirement}): {_COPIED}")
+        notes.append(note)
+    return Suite2pPlaneFiles(n_rois=n_rois, n_frames=n_frames, options=options, warnings=tuple(notes))
+
+
+def suite2p_settings(options: dict) -> dict[str, Any]:
+    """The settings of a suite2p run from its ``ops.npy``: scalars and short lists, no images or per-frame arrays.
+
+    Parameters
+    ----------
+    options : dict
+        The content of ``ops.npy``.
+
+    Returns
+    -------
+    dict
+        ``tau``, ``diameter``, ``fs``, ``nplanes``, … as JSON values, keys sorted; arrays of
+        more than :data:`segdb.ingest.settings.MAX_SETTING_ELEMENTS` elements (``meanImg``, ``xoff``, …) are left out.
+    """
+    return kept_settings(options)
+
 
 def _full_frame(cropped: np.ndarray, options: dict, frame_shape: tuple[int, int]) -> np.ndarray:
     """Place an image computed on suite2p's registration crop back into the full frame.
@@ -206,6 +440,8 @@ class Suite2pPlaneSegmentationExtractor(Suite2pSegmentationExtractor):
     """
 
     extractor_name = "Suite2pPlaneSegmentationExtractor"
+    #: What :func:`check_suite2p_plane` found, set by :func:`suite2p_extractor`.
+    plane_files: Suite2pPlaneFiles | None = None
 
     def __init__(self, plane: Suite2pPlane, *, sampling_frequency: float | None = None):
         """Open one plane and channel of a suite2p folder that has ``ops.npy``.
@@ -237,6 +473,8 @@ class Suite2pFilesSegmentationExtractor(SegmentationExtractor):
     """
 
     extractor_name = "Suite2pFilesSegmentationExtractor"
+    #: What :func:`check_suite2p_plane` found, set by :func:`suite2p_extractor`.
+    plane_files: Suite2pPlaneFiles | None = None
 
     def __init__(
         self,
@@ -362,8 +600,12 @@ def suite2p_extractor(
     *,
     frame_shape: tuple[int, int] | None = None,
     sampling_frequency: float | None = None,
+    require: Collection[str] = (),
 ) -> SegmentationExtractor:
     """Open one plane and channel of suite2p output as a segmentation extractor.
+
+    Every file of the plane is checked first (:func:`check_suite2p_plane`); what it finds
+    missing is said in a ``UserWarning`` and kept in the extractor's ``plane_files``.
 
     Parameters
     ----------
@@ -375,6 +617,9 @@ def suite2p_extractor(
     sampling_frequency : float, optional
         Frame rate in Hz. Required when ``ops.npy`` is missing; when present it overrides
         ``ops["fs"]``.
+    require : collection of str
+        ``"raw"`` and/or ``"iscell"``: make a missing ``F.npy`` or ``iscell.npy`` an error
+        instead of a warning.
 
     Returns
     -------
@@ -387,11 +632,35 @@ def suite2p_extractor(
     Raises
     ------
     InvalidInputError
-        If ``ops.npy`` is missing and the frame shape or rate was not given, or if the
-        frame shape does not cover every ROI pixel.
+        If a file of the plane is damaged or disagrees with another, if a required file is
+        missing, if ``ops.npy`` is missing and the frame shape or rate was not given, or if
+        the frame shape does not cover every ROI pixel.
     """
     if sampling_frequency is not None and not float(sampling_frequency) > 0:
         raise InvalidInputError(f"sampling_frequency must be a positive rate in Hz, got {sampling_frequency}.")
+    files = check_suite2p_plane(plane, require=require)
+    for note in files.warnings:
+        warnings.warn(f"{note} (--require raw,iscell makes this an error)", UserWarning, stacklevel=2)
+    try:
+        extractor = _open_plane(plane, files, frame_shape=frame_shape, sampling_frequency=sampling_frequency)
+    except SegDBError:
+        raise
+    except (ValueError, KeyError, IndexError, TypeError, OSError, EOFError, pickle.UnpicklingError) as error:
+        raise InvalidInputError(
+            f"the suite2p plane {plane.path} cannot be read ({type(error).__name__}: {error}); "
+            f"its files are damaged or come from different runs: {_COPIED}"
+        ) from None
+    extractor.plane_files = files
+    return extractor
+
+
+def _open_plane(
+    plane: Suite2pPlane,
+    files: Suite2pPlaneFiles,
+    *,
+    frame_shape: tuple[int, int] | None,
+    sampling_frequency: float | None,
+) -> SegmentationExtractor:
     ops_path = plane.path / "ops.npy"
     if ops_path.is_file() and _roiextractors_can_open(plane):
         extractor = Suite2pPlaneSegmentationExtractor(plane, sampling_frequency=sampling_frequency)
@@ -402,9 +671,8 @@ def suite2p_extractor(
             )
         return extractor
 
-    options = None
-    if ops_path.is_file():
-        options = np.load(ops_path, allow_pickle=True).item()
+    options = files.options
+    if options is not None:
         frame_shape = frame_shape if frame_shape is not None else (options["Ly"], options["Lx"])
         sampling_frequency = sampling_frequency if sampling_frequency is not None else options["fs"]
     missing = [
@@ -426,8 +694,12 @@ def suite2p_extractor(
 
 
 __all__ = [
+    "REQUIRABLE",
     "STAT_PROPERTIES",
     "Suite2pPlane",
+    "Suite2pPlaneFiles",
+    "check_suite2p_plane",
+    "suite2p_settings",
     "Suite2pPlaneSegmentationExtractor",
     "Suite2pFilesSegmentationExtractor",
     "find_suite2p_planes",
