@@ -118,12 +118,36 @@ Term = Condition | AnyOf | AllOf
 WhereSpec = str | Mapping[str, Any] | Sequence[str | Condition] | Condition | None
 
 
+# A filter is a person's question, not a program: these bounds keep one from tying up the
+# database (thousands of conditions make a plan that takes minutes to build).
+MAX_FILTER_CHARACTERS = 4000
+MAX_FILTER_CONDITIONS = 64
+
+
 def parse_where(where: WhereSpec) -> list[Term]:
     """Turn any accepted filter spelling into a list of terms (all must hold).
 
     A conjunction of plain conditions gives a list of :class:`Condition`; ``or`` gives an
-    :class:`AnyOf` term, and ``not`` is moved onto the conditions it covers.
+    :class:`AnyOf` term, and ``not`` is moved onto the conditions it covers. A filter of more
+    than :data:`MAX_FILTER_CONDITIONS` conditions (or a text of more than
+    :data:`MAX_FILTER_CHARACTERS`) is refused.
     """
+    if isinstance(where, str) and len(where) > MAX_FILTER_CHARACTERS:
+        raise InvalidInputError(
+            f"the ROI filter {where[:40]!r}… is {len(where):,} characters long; keep it within "
+            f"{MAX_FILTER_CHARACTERS:,} (select by a few conditions, or curate or tag the ROIs you mean)"
+        )
+    terms = _parse_where(where)
+    count = len(_conditions_in(terms))
+    if count > MAX_FILTER_CONDITIONS:
+        raise InvalidInputError(
+            f"the ROI filter has {count} conditions; keep it within {MAX_FILTER_CONDITIONS} (use 'in [...]' for "
+            "a list of values, or a range with 'between')"
+        )
+    return terms
+
+
+def _parse_where(where: WhereSpec) -> list[Term]:
     if where is None:
         return []
     if isinstance(where, Condition):
@@ -143,7 +167,7 @@ def parse_where(where: WhereSpec) -> list[Term]:
     if isinstance(where, Sequence):
         conditions = []
         for item in where:
-            conditions.extend(parse_where(item))
+            conditions.extend(_parse_where(item))
         return conditions
     raise InvalidInputError(
         f"a ROI filter is a string like \"snr > 5 and accepted\", a mapping like {{'snr': ('>', 5)}}, or a list "

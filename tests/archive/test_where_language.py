@@ -187,3 +187,19 @@ def test_bad_filters_are_refused_in_one_line_naming_the_part(labelled, where, me
         with pytest.raises(segdb.InvalidInputError, match=message) as caught:
             run()
         assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("skew " + "and skew > 0 " * 2000, "characters long; keep it within 4,000"),
+        ("skew > 0 and " * 70 + "skew > 0", "has 71 conditions; keep it within 64"),
+        ("(" * 300 + "skew > 0" + ")" * 300, "cannot read the ROI filter"),
+    ],
+)
+def test_a_filter_too_big_to_be_a_question_is_refused_before_the_database_sees_it(where, message):
+    from segdb.archive.filters import parse_where
+
+    with pytest.raises(segdb.InvalidInputError, match=message):
+        parse_where(where)
+    assert len(parse_where("skew in [" + ", ".join(map(str, range(500))) + "]")) == 1
