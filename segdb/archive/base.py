@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from segdb.archive.locations import url_without_password
+from segdb.archive.values import is_catalog_id
 from segdb.archive.reader import (
     PlaneHandle,
     plane_handles,
@@ -59,6 +60,11 @@ class ArchiveBase:
             segmentation = segmentation.segmentation_id
         if isinstance(segmentation, (bool, np.bool_)):
             raise InvalidInputError(f"{segmentation!r} is not a segmentation; pass its id or 'subject/session/name'")
+        if isinstance(segmentation, (int, np.integer)) and not is_catalog_id(segmentation):
+            raise NotFoundError(
+                f"segmentation {int(segmentation)} is not in the archive at {self.location}: ids are positive "
+                "integers below 2**63; list them with `segdb ls segmentations`"
+            )
         if isinstance(segmentation, (int, np.integer)):
             query = select(m.Segmentation.segmentation_id, m.Segmentation.status).where(
                 m.Segmentation.segmentation_id == int(segmentation)

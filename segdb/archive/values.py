@@ -100,6 +100,16 @@ def slug(text: str) -> str:
     return slug[:64]
 
 
+# Every id the catalog hands out is a positive 64-bit integer; a larger number names nothing
+# (and SQLite's driver cannot even send it).
+LARGEST_ID = 2**63 - 1
+
+
+def is_catalog_id(value: int) -> bool:
+    """Whether ``value`` could be an id of a catalog row."""
+    return 0 < int(value) <= LARGEST_ID
+
+
 def roi_key_value(key: str, key_type: str) -> int | str:
     """A ROI key with the type its source gave it."""
     return int(key) if key_type == "int" else key

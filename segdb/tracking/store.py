@@ -24,7 +24,7 @@ import numpy as np
 from sqlalchemy import func, insert, select
 
 from segdb.archive import Archive, Record
-from segdb.archive.values import as_utc, current_user, roi_key_value
+from segdb.archive.values import as_utc, current_user, is_catalog_id, roi_key_value
 from segdb.catalog import models as m
 from segdb.errors import InvalidInputError, NotFoundError
 from segdb.tracking.pairing import MatchParameters
@@ -354,7 +354,7 @@ def tracks_of_run(archive: Archive, matching_run_id: int, *, min_sessions: int =
 def track(archive: Archive, track_id: int) -> TrackRecord:
     """A track's ROI in each session it was found in, oldest session first."""
     with archive.catalog.reading() as db:
-        row = db.get(m.Track, int(track_id))
+        row = db.get(m.Track, int(track_id)) if is_catalog_id(track_id) else None
         if row is None:
             count = db.scalar(select(func.count()).select_from(m.Track))
             raise NotFoundError(
