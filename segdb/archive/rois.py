@@ -104,7 +104,8 @@ class RoiAccess(ArchiveBase):
             unknown = [i for i in indices if i not in cells]
             if unknown:
                 raise NotFoundError(
-                    f"mask indices {unknown[:10]} are not cell ROIs of {where} (it has {len(cells)}: 0..{len(cells) - 1})"
+                    f"mask indices {unknown[:10]} are not cell ROIs of {where} "
+                    f"(it has {len(cells)}: 0..{len(cells) - 1})"
                 )
             roi_ids = [cells[i] for i in indices]
             kept = db.execute(

@@ -117,7 +117,8 @@ def test_a_replacement_widens_numbers_and_strings_without_truncating_the_kept_va
 
 def test_a_replacement_of_another_kind_is_refused_and_the_old_values_stay(scored):
     archive, extractor = scored
-    with pytest.raises(InvalidInputError, match=r"'snr' of segmentation \d+ holds float values; the new values are str"):
+    refused = r"'snr' of segmentation \d+ holds float values; the new values are str"
+    with pytest.raises(InvalidInputError, match=refused):
         extractor.select_rois([1]).set_property("snr", ["high"], [1])
     np.testing.assert_array_equal(extractor.get_property("snr", extractor.get_roi_ids()), np.arange(8.0))
     extractor.set_property("snr", np.array(["low"] * 8), extractor.get_roi_ids())
