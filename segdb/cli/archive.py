@@ -32,11 +32,11 @@ def add_init(commands: Any) -> None:
 
 def add_ls(commands: Any) -> None:
     ls = commands.add_parser("ls", help="list what the archive holds")
-    ls.add_argument("what", choices=list(LS_COLUMNS))
+    ls.add_argument("what", choices=list(LS_COLUMNS), help="what to list: " + ", ".join(LS_COLUMNS))
     add_archive_option(ls)
     add_json_option(ls)
-    ls.add_argument("--subject", default=None)
-    ls.add_argument("--session", default=None)
+    ls.add_argument("--subject", default=None, help="only this subject")
+    ls.add_argument("--session", default=None, help="only sessions of this name")
     ls.add_argument("--segmentation", "-s", default=None, help="id or subject/session/name (for planes and rois)")
     ls.add_argument("--plane", default=None, help="only this plane (for rois)")
     ls.add_argument("--kind", choices=["cell", "background", "all"], default="cell", help="for rois")
@@ -71,8 +71,8 @@ def add_gc(commands: Any) -> None:
 
 def add_demo(commands: Any) -> None:
     demo = commands.add_parser("demo", help="build a small synthetic lab archive and show what it holds")
-    demo.add_argument("folder", nargs="?", default="./demo-archive")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("folder", nargs="?", default="./demo-archive", help="where to build it (default ./demo-archive)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed of the synthetic data (default 0)")
     demo.set_defaults(handler=run_demo)
 
 

@@ -17,14 +17,8 @@ def add_curate(commands: Any) -> None:
         "curate", help="label ROIs, see curation status and history",
         description="Label ROIs as yourself ($SEGDB_CURATOR, else your login), see the consensus, move labels "
         "in and out. Every action names the segmentation with -s/--segmentation.",
-        epilog=examples(
-            "segdb curate reject 3 7 -s m1/2024-05-01/suite2p --note 'out of focus'",
-            "segdb curate status -s 12 --policy majority",
-            "segdb curate import -s 12 labels.csv",
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    actions = curate.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = curate.add_subparsers(dest="action", required=True, metavar="ACTION", help="what to do")
     for label, verb in (("accepted", "accept"), ("rejected", "reject"), ("unsure", "unsure")):
         sub = _action(actions, verb, f"label ROIs {label}", f"segdb curate {verb} 3 7 -s 12",
                       f"segdb curate {verb} roi_001 -s m1/s1/suite2p --plane plane1 --note 'checked by eye'")

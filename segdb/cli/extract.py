@@ -22,7 +22,7 @@ def add_extract_traces(commands: Any) -> None:
     extract.add_argument("--names", nargs=2, default=("raw", "neuropil"), metavar=("ROI", "NEUROPIL"),
                          help="names of the new trace series (default: raw neuropil)")
     extract.add_argument("--replace", action="store_true", help="replace existing series of those names")
-    extract.add_argument("--no-progress", action="store_true")
+    extract.add_argument("--no-progress", action="store_true", help="no progress bar")
     extract.set_defaults(handler=run_extract_traces)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,3 +39,14 @@ def _cell(value: Any) -> str:
         separator = "; " if any(isinstance(v, str) and "," in v for v in value) else ", "
         return "(" + separator.join(_cell(v) for v in value) + ")"
     return str(value)
+
+
+# The library's messages name the Python argument and the command's option side by side:
+# "pass replace=True (--replace)", "frame_shape=(H, W) (CLI: --frame-shape H W)", "--overwrite (overwrite=True)".
+_PYTHON_THEN_OPTION = re.compile(r"\b\w+=(?:\([^()]*\)|[^\s()]*)(?: or '[^']*')? \((?:CLI: )?(--[^()]*)\)")
+_OPTION_THEN_PYTHON = re.compile(r"(--[\w-]+) \(\w+=[^\s()]*\)")
+
+
+def cli_wording(message: str) -> str:
+    """A library message as the command says it: only the option, where the message names both."""
+    return _OPTION_THEN_PYTHON.sub(r"\1", _PYTHON_THEN_OPTION.sub(r"\1", message))

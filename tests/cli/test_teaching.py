@@ -1,0 +1,117 @@
+"""The command teaches: every option says what it is, every command ends its --help with examples that run."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+import pytest
+
+from segdb.cli import build_parser, main
+from segdb.cli.examples import EXAMPLES
+from segdb.cli.output import cli_wording
+from segdb.version import __version__
+
+
+def _parsers(parser: argparse.ArgumentParser, path: tuple[str, ...] = ("segdb",)):
+    """Every parser under ``parser`` with the words that reach it."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, (*path, name))
+
+
+def test_every_option_and_positional_has_help():
+    missing = [
+        f"{' '.join(path)}: {action.dest}"
+        for path, parser in _parsers(build_parser())
+        for action in parser._actions
+        if not isinstance(action, argparse._HelpAction) and not (action.help or "").strip()
+    ]
+    assert missing == []
+
+
+def test_every_command_group_help_ends_with_examples(capsys):
+    parser = build_parser()
+    groups = [("segdb",)] + [path for path, _ in _parsers(parser) if len(path) == 2]
+    for path in groups:
+        with pytest.raises(SystemExit):
+            main([*path[1:], "--help"])
+        text = capsys.readouterr().out
+        epilog = text[text.rindex("examples:"):].splitlines()
+        lines = [line.strip() for line in epilog[1:] if line.strip()]
+        assert lines and all(line.startswith(("segdb ", "SEGDB_")) for line in lines), path
+        assert 1 <= len(lines) <= 3, path
+
+
+def test_version_is_printed(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"segdb {__version__}"
+
+
+def test_curate_names_the_segmentation_with_s_in_every_action():
+    curate = dict(_parsers(build_parser()))[("segdb", "curate")]
+    [actions] = [a for a in curate._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, sub in actions.choices.items():
+        if name == "require-roles":
+            continue
+        options = {option for action in sub._actions for option in action.option_strings}
+        positionals = [action.dest for action in sub._actions if not action.option_strings]
+        assert {"-s", "--segmentation"} <= options, name
+        assert "segmentation" not in positionals, name
+
+
+# Examples that only read, run as written on the demo archive (the rest write, or need files of a lab).
+_READ_ONLY = ("segdb ls", "segdb query", "segdb curate status", "segdb verify", "segdb gc -a", "segdb db current",
+              "segdb track show")
+
+
+@pytest.fixture(scope="module")
+def demo_archive(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("teach")
+    assert main(["demo", str(folder / "demo-archive")]) == 0
+    return folder
+
+
+def test_the_read_only_examples_run_on_the_demo_archive(demo_archive, capsys, monkeypatch):
+    monkeypatch.chdir(demo_archive)
+    ran = []
+    for lines in EXAMPLES.values():
+        for line in lines:
+            if line.startswith(_READ_ONLY):
+                argv = shlex.split(line)[1:]
+                if "-a" not in argv:
+                    argv += ["-a", "demo-archive"]
+                assert main(argv) == 0, line
+                out = capsys.readouterr().out
+                assert out.strip() and "(none)" not in out, line
+                ran.append(line)
+    assert len(ran) >= 10
+
+
+@pytest.mark.parametrize(
+    "library, command",
+    [
+        ("names or pass replace=True (--replace) to point them", "names or pass --replace to point them"),
+        ("pass the imaged field's frame_shape=(H, W) (CLI: --frame-shape H W).",
+         "pass the imaged field's --frame-shape H W."),
+        ("choose another path or pass --overwrite (overwrite=True)", "choose another path or pass --overwrite"),
+        ("pass pixel_mask_order='xy' or 'rowcol' (CLI: --pixel-mask-order xy|rowcol)",
+         "pass --pixel-mask-order xy|rowcol"),
+        ("give field_of_view= (--fov) with near/box", "give --fov with near/box"),
+        ("then delete with force=True (--force)", "then delete with --force"),
+        ("pass another name (--name) or delete it", "pass another name (--name) or delete it"),
+    ],
+)
+def test_messages_speak_cli_not_python(library, command):
+    assert cli_wording(library) == command
+
+
+def test_an_error_from_the_library_names_the_option_not_the_argument(demo_archive, capsys, monkeypatch):
+    monkeypatch.chdir(demo_archive)
+    assert main(["plane", "set", "1", "--indicator", "GCaMP6s", "-a", "demo-archive"]) == 2
+    err = capsys.readouterr().err
+    assert "pass --plane NAME" in err and "plane=NAME" not in err
