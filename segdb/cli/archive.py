@@ -31,7 +31,12 @@ def add_init(commands: Any) -> None:
 
 
 def add_ls(commands: Any) -> None:
-    ls = commands.add_parser("ls", help="list what the archive holds")
+    ls = commands.add_parser(
+        "ls", help="list what the archive holds",
+        description="List what the archive holds. For rois, centroid_px(row,col) is the centroid in pixels, row "
+        "first as in numpy and roiextractors; centroid_um(x,y) is the same point in µm in the plane's frame, x "
+        "along columns and y along rows (as `segdb query --near X Y` takes it).",
+    )
     ls.add_argument("what", choices=list(LS_COLUMNS), help="what to list: " + ", ".join(LS_COLUMNS))
     add_archive_option(ls)
     add_json_option(ls)

@@ -7,6 +7,13 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+#: Table headers that say the order and unit of a coordinate pair (JSON keeps the field names).
+COLUMN_HEADERS = {
+    "centroid_px": "centroid_px(row,col)",
+    "centroid_um": "centroid_um(x,y)",
+    "fov_um": "fov_um(x,y)",
+}
+
 
 def print_json(value: Any) -> None:
     """Print a value as indented JSON; dates and other non-JSON values as their text."""
@@ -23,8 +30,9 @@ def print_records(records: Sequence[Any], columns: Sequence[str], *, as_json: bo
         print("(none)")
         return
     table = [[_cell(row.get(column)) for column in columns] for row in rows]
-    widths = [max(len(column), *(len(cells[i]) for cells in table)) for i, column in enumerate(columns)]
-    print("  ".join(column.ljust(width) for column, width in zip(columns, widths)).rstrip())
+    headers = [COLUMN_HEADERS.get(column, column) for column in columns]
+    widths = [max(len(header), *(len(cells[i]) for cells in table)) for i, header in enumerate(headers)]
+    print("  ".join(header.ljust(width) for header, width in zip(headers, widths)).rstrip())
     for cells in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip())
 

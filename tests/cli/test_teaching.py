@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 
 import pytest
@@ -115,3 +116,19 @@ def test_an_error_from_the_library_names_the_option_not_the_argument(demo_archiv
     assert main(["plane", "set", "1", "--indicator", "GCaMP6s", "-a", "demo-archive"]) == 2
     err = capsys.readouterr().err
     assert "pass --plane NAME" in err and "plane=NAME" not in err
+
+
+def test_ls_rois_names_the_order_and_unit_of_each_coordinate_pair(demo_archive, capsys, monkeypatch):
+    monkeypatch.chdir(demo_archive)
+    assert main(["ls", "rois", "-s", "1", "--plane", "plane0", "-a", "demo-archive"]) == 0
+    header, first, *_ = capsys.readouterr().out.splitlines()
+    columns = header.split()
+    assert "centroid_px(row,col)" in columns and "centroid_um(x,y)" in columns
+    pairs = re.findall(r"\(([-\d.]+), ([-\d.]+)\)", first)
+    (row, col), (x, y) = [(float(a), float(b)) for a, b in pairs]
+    assert x == pytest.approx(col * 1.2, rel=1e-3) and y == pytest.approx(row * 1.2, rel=1e-3)
+    assert main(["query", "--subject", "m12", "--limit", "1", "-a", "demo-archive"]) == 0
+    assert "fov_um(x,y)" in capsys.readouterr().out.splitlines()[0].split()
+    with pytest.raises(SystemExit):
+        main(["query", "--help"])
+    assert "x runs along columns, y along rows" in " ".join(capsys.readouterr().out.split())
