@@ -58,6 +58,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "segdb export nwb --subject m12 ./nwb --accepted --dandi -a demo-archive",
     ),
     "demo": ("segdb demo", "segdb demo ./my-demo --seed 3"),
+    "completion": ("segdb completion bash > ~/.local/share/bash-completion/completions/segdb",
+                   "segdb completion zsh > ~/.zfunc/_segdb"),
 }
 
 

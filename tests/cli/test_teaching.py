@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
+import subprocess
 
 import pytest
 
@@ -132,3 +133,25 @@ def test_ls_rois_names_the_order_and_unit_of_each_coordinate_pair(demo_archive, 
     with pytest.raises(SystemExit):
         main(["query", "--help"])
     assert "x runs along columns, y along rows" in " ".join(capsys.readouterr().out.split())
+
+
+def _bash_completions(script: str, words: list[str]) -> list[str]:
+    """What bash offers for the last of ``words`` with segdb's completion script loaded."""
+    line = " ".join(words)
+    program = (
+        f'source /dev/stdin <<"SEGDB_COMPLETION"\n{script}\nSEGDB_COMPLETION\n'
+        f"COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; COMP_LINE={shlex.quote(line)}; COMP_POINT={len(line)}\n"
+        '_shtab_segdb; printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    result = subprocess.run(["bash", "-c", program], capture_output=True, text=True, check=True)
+    return result.stdout.split()
+
+
+def test_the_bash_completion_script_completes_commands_and_options(capsys):
+    pytest.importorskip("shtab")
+    assert main(["completion", "bash"]) == 0
+    script = capsys.readouterr().out
+    assert _bash_completions(script, ["segdb", "cur"]) == ["curate"]
+    assert _bash_completions(script, ["segdb", "curate", "imp"]) == ["import", "import-iscell"]
+    assert "--policy" in _bash_completions(script, ["segdb", "curate", "status", "--po"])
+    assert "rois" in _bash_completions(script, ["segdb", "ls", ""])
