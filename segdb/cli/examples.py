@@ -52,6 +52,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "extract-traces": (
         "segdb extract-traces 1 motion_corrected.h5 --dataset data --plane plane0 -a demo-archive",
         "segdb extract-traces 1 movie.npy --plane plane0 --border 3 3 2 2 --names raw_allen neuropil_allen",
+        "segdb extract-traces 1 suite2p/plane0/data.bin --plane plane0 --border-from-ops --names raw_allen "
+        "neuropil_allen",
     ),
     "export": (
         "segdb export nwb 1 ./nwb -a demo-archive",
