@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from segdb.cli.arguments import add_archive_option, add_json_option, open_archive, segmentation_ref
+from segdb.cli.columns import parse_columns, roi_rows
 from segdb.cli.describe import PLANE_COLUMNS, SESSION_COLUMNS, SUBJECT_COLUMNS
-from segdb.cli.output import print_json, print_records
+from segdb.cli.output import print_json, print_records, print_rows
 from segdb.errors import InvalidInputError
 
 LS_COLUMNS = {
@@ -46,6 +47,11 @@ def add_ls(commands: Any) -> None:
     ls.add_argument("--plane", default=None, help="only this plane (for rois)")
     ls.add_argument("--kind", choices=["cell", "background", "all"], default="cell", help="for rois")
     ls.add_argument("--all", action="store_true", help="include unfinished ingests (for segmentations)")
+    ls.add_argument("--columns", default=None, metavar="A,B,…",
+                    help="for rois: the columns to show, from the ROI's fields, its plane's properties (e.g. snr, "
+                    "skew) and label (its curation label under --policy); default: " + ",".join(LS_COLUMNS["rois"]))
+    ls.add_argument("--policy", default="latest",
+                    help="for rois with the label column: latest, majority, unanimous or curator:NAME (default latest)")
     ls.set_defaults(handler=run_ls)
 
 
@@ -106,6 +112,12 @@ def run_ls(args: argparse.Namespace) -> int:
         else:
             kind = None if args.kind == "all" else args.kind
             records = archive.rois(segmentation_ref(args.segmentation), plane=args.plane, kind=kind)
+            if args.columns is not None:
+                columns = parse_columns(args.columns)
+                print_rows(roi_rows(archive, records, columns, policy=args.policy), columns, as_json=args.json)
+                return 0
+        if args.columns is not None:
+            raise InvalidInputError(f"--columns is for `segdb ls rois`, not `segdb ls {args.what}`")
         print_records(records, LS_COLUMNS[args.what], as_json=args.json)
     return 0
 

@@ -24,7 +24,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "ls": (
         "segdb ls segmentations -a demo-archive",
         "segdb ls rois -s 1 --plane plane0 -a demo-archive",
-        "segdb ls planes -s m12/2026-03-01/suite2p -a demo-archive --json",
+        "segdb ls rois -s m12/2026-03-01/suite2p --columns key,skew,cell_probability,label --policy majority "
+        "-a demo-archive",
     ),
     "delete": ("segdb delete 3 -a demo-archive", "segdb delete m12/2026-03-15/suite2p --force -a demo-archive"),
     "subject": ("segdb subject set m12 --species mouse --sex F --age P90D -a demo-archive",),

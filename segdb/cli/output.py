@@ -22,7 +22,11 @@ def print_json(value: Any) -> None:
 
 def print_records(records: Sequence[Any], columns: Sequence[str], *, as_json: bool) -> None:
     """Print frozen records (anything with ``to_dict``) as a table of ``columns``, or every field as JSON."""
-    rows = [record.to_dict() for record in records]
+    print_rows([record.to_dict() for record in records], columns, as_json=as_json)
+
+
+def print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, as_json: bool) -> None:
+    """Print rows (dictionaries) as a table of ``columns``, or every field as JSON."""
     if as_json:
         print_json(rows)
         return

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shlex
 import subprocess
 
+import numpy as np
 import pytest
 
 from segdb.cli import build_parser, main
 from segdb.cli.examples import EXAMPLES
 from segdb.cli.output import cli_wording
+from segdb.synthetic import synthetic_segmentation
 from segdb.version import __version__
 
 
@@ -155,3 +158,26 @@ def test_the_bash_completion_script_completes_commands_and_options(capsys):
     assert _bash_completions(script, ["segdb", "curate", "imp"]) == ["import", "import-iscell"]
     assert "--policy" in _bash_completions(script, ["segdb", "curate", "status", "--po"])
     assert "rois" in _bash_completions(script, ["segdb", "ls", ""])
+
+
+def test_ls_rois_shows_chosen_columns_with_properties_and_the_label_under_a_policy(archive, capsys):
+    record = archive.ingest(synthetic_segmentation(n_rois=4, n_frames=10, seed=1), subject="m1", session="s1")
+    extractor = archive.extractor(record)
+    extractor.set_property("snr", np.array([1.5, 2.5, 3.5, 4.5]), [0, 1, 2, 3])
+    archive.curate(record, [2], "rejected", curator="alice")
+    archive.curate(record, [2], "accepted", curator="bob")
+    archive.curate(record, [2], "rejected", curator="carol")
+    options = ["-a", archive.catalog.url, "--storage-root", str(archive.storage_root)]
+    seg = str(record.segmentation_id)
+    assert main(["ls", "rois", "-s", seg, "--columns", "key,snr,label", "--policy", "curator:bob", "--json",
+                 *options]) == 0
+    rows = {row["key"]: row for row in json.loads(capsys.readouterr().out)}
+    assert [rows[k]["snr"] for k in range(4)] == [1.5, 2.5, 3.5, 4.5]
+    assert rows[2]["label"] == "accepted"
+    assert main(["ls", "rois", "-s", seg, "--columns", "key,snr,label", *options]) == 0
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header.split() == ["key", "snr", "label"]
+    assert lines[2].split() == ["2", "3.5", "rejected"]
+    assert main(["ls", "rois", "-s", seg, "--columns", "key,snrr", *options]) == 2
+    err = capsys.readouterr().err
+    assert "--columns names ['snrr']" in err and "'snr'" in err and "'label'" in err
