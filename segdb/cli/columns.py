@@ -29,6 +29,8 @@ def roi_rows(archive: Any, records: Sequence[Any], columns: Sequence[str], *, po
     rows = [record.to_dict() for record in records]
     if not rows:
         return rows
+    if "mask_index" not in rows[0]:
+        _add_mask_indices(archive, rows)
     planes: dict[tuple[int, str], list[int]] = defaultdict(list)
     for position, row in enumerate(rows):
         if row["kind"] == "cell":
@@ -58,3 +60,16 @@ def roi_rows(archive: Any, records: Sequence[Any], columns: Sequence[str], *, po
         for column in columns:
             row.setdefault(column, None)
     return rows
+
+
+def _add_mask_indices(archive: Any, rows: list[dict[str, Any]]) -> None:
+    """Give query hits (which name ROIs by roi_id) the mask index their plane's properties are kept in."""
+    wanted: dict[tuple[int, str], set[int]] = defaultdict(set)
+    for row in rows:
+        wanted[row["segmentation_id"], row["plane"]].add(row["roi_id"])
+    index: dict[int, int] = {}
+    for (segmentation, plane), roi_ids in wanted.items():
+        index.update({r.roi_id: r.mask_index for r in archive.rois(segmentation, plane=plane, kind=None)
+                      if r.roi_id in roi_ids})
+    for row in rows:
+        row["mask_index"] = index[row["roi_id"]]

@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from segdb.cli.arguments import add_archive_option, add_json_option, open_archive
-from segdb.cli.output import print_records
+from segdb.cli.columns import parse_columns, roi_rows
+from segdb.cli.output import print_records, print_rows
 from segdb.errors import InvalidInputError
 
 
@@ -35,6 +36,9 @@ def add_query(commands: Any) -> None:
     query.add_argument("--limit", type=int, help="at most this many ROIs")
     query.add_argument("--count", action="store_true", help="print only how many ROIs match (counted in SQL)")
     query.add_argument("--explain", action="store_true", help="print the database's query plan instead")
+    query.add_argument("--columns", default=None, metavar="A,B,…",
+                       help="the columns to show: the hit's fields, properties (e.g. those --where tests) and label "
+                       "(the curation label under --policy)")
     query.set_defaults(handler=run_query)
 
 
@@ -58,6 +62,12 @@ def run_query(args: argparse.Namespace) -> int:
             print(json.dumps({"count": count}) if args.json else count)
             return 0
         hits = archive.query_rois(**filters)
+        if args.columns is not None:
+            columns = parse_columns(args.columns)
+            print_rows(roi_rows(archive, hits, columns, policy=args.policy), columns, as_json=args.json)
+            if not args.json:
+                print(f"{len(hits)} ROI(s)")
+            return 0
     print_records(hits, ["roi_id", "subject", "session", "segmentation", "plane", "key", "fov_um", "pixel_count"],
                   as_json=args.json)
     if not args.json:

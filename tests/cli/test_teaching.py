@@ -181,3 +181,16 @@ def test_ls_rois_shows_chosen_columns_with_properties_and_the_label_under_a_poli
     assert main(["ls", "rois", "-s", seg, "--columns", "key,snrr", *options]) == 2
     err = capsys.readouterr().err
     assert "--columns names ['snrr']" in err and "'snr'" in err and "'label'" in err
+
+
+def test_query_shows_the_values_its_where_tested_and_the_label(archive, capsys):
+    first = archive.ingest(synthetic_segmentation(n_rois=4, n_frames=10, seed=1), subject="m1", session="s1")
+    second = archive.ingest(synthetic_segmentation(n_rois=3, n_frames=10, seed=2), subject="m1", session="s2")
+    archive.extractor(first).set_property("snr", np.array([1.0, 6.0, 2.0, 7.0]), [0, 1, 2, 3])
+    archive.extractor(second).set_property("snr", np.array([8.0, 0.5, 9.0]), [0, 1, 2])
+    archive.curate(second, [2], "rejected", curator="alice")
+    options = ["-a", archive.catalog.url, "--storage-root", str(archive.storage_root)]
+    assert main(["query", "--where", "snr > 5", "--columns", "session,key,snr,label", "--json", *options]) == 0
+    rows = sorted((r["session"], r["key"], r["snr"], r["label"]) for r in json.loads(capsys.readouterr().out))
+    assert [row[:3] for row in rows] == [("s1", 1, 6.0), ("s1", 3, 7.0), ("s2", 0, 8.0), ("s2", 2, 9.0)]
+    assert rows[3][3] == "rejected"
