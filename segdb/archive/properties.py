@@ -12,6 +12,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from segdb.catalog import models as m
+from segdb.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from segdb.archive.payload import PropertyColumn
@@ -61,3 +62,29 @@ def insert_property_rows(db: Session, seg_id: int, roi_ids: list[int], columns: 
     if rows:
         db.flush()
         db.execute(insert(m.RoiProperty), rows)
+
+
+def merged_property_dtype(name: str, where: str, kept_types: set[str], kept_dtype: str, kept_shape: Sequence[int],
+                          column: PropertyColumn) -> str:
+    """The dtype a property is described with after ``column`` replaces some of its values, or an error.
+
+    ``kept_types`` are the value types of the rows that stay. A property holds one kind of value:
+    numbers may widen (int to float, a longer string), but strings do not join numbers, nor an element
+    shape another; changing the kind means setting the property for every ROI that holds it.
+    """
+    if not kept_types:
+        return column.value_dtype
+    numeric = {"int", "float"}
+    kinds = kept_types | {column.value_type}
+    same_kind = len(kinds) == 1 or kinds <= numeric
+    if not same_kind or list(kept_shape) != list(column.value_shape):
+        held = "/".join(sorted(kept_types))
+        shape = f" of shape {tuple(kept_shape)}" if kept_shape else ""
+        raise InvalidInputError(
+            f"property {name!r} of {where} holds {held} values{shape}; the new values are {column.value_type}"
+            f"{f' of shape {column.value_shape}' if column.value_shape else ''}; give {held} values, or set it for "
+            "every ROI that holds it (every plane) to change its type"
+        )
+    if "object" in (kept_dtype, column.value_dtype):
+        return "object"
+    return np.result_type(np.dtype(kept_dtype), np.dtype(column.value_dtype)).str

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from segdb.archive.base import ArchiveBase, SegmentationRef
@@ -15,7 +15,7 @@ from segdb.archive.filters import WhereSpec, check_where_fields, roi_filter
 from segdb.archive.payload import (
     property_column,
 )
-from segdb.archive.properties import insert_property_rows
+from segdb.archive.properties import insert_property_rows, merged_property_dtype
 from segdb.archive.query import RoiHit, RoiQuery
 from segdb.archive.reader import (
     plane_properties,
@@ -26,7 +26,7 @@ from segdb.archive.values import (
     check_name,
 )
 from segdb.catalog import models as m
-from segdb.errors import NotFoundError
+from segdb.errors import InvalidInputError, NotFoundError
 
 
 class RoiAccess(ArchiveBase):
@@ -92,37 +92,66 @@ class RoiAccess(ArchiveBase):
         *,
         description: str = "",
     ) -> None:
-        """Write a property of some cell ROIs of a plane (insert or replace), visible to every reader."""
+        """Write a property of some cell ROIs of a plane (insert or replace), visible to every reader.
+
+        A property holds a value for every cell ROI of a plane that has it: a new property must be
+        given for all of them, an existing one may be replaced for some. Everything is checked before
+        anything is written, and the write is one transaction.
+        """
         check_name("property name", name)
-        indices = list(values_by_mask_index)
-        values = np.asarray([values_by_mask_index[i] for i in indices])
+        indices = [int(i) for i in values_by_mask_index]
+        values = np.asarray([values_by_mask_index[i] for i in values_by_mask_index])
         column = property_column(name, values, description, f"plane {plane!r}")
 
         def write(db: Session) -> None:
-            seg_id = self.resolve_segmentation(db, segmentation)
-            found = dict(
+            seg_id, plane_id, plane_name = self.resolve_plane(db, segmentation, plane)
+            where = f"segmentation {seg_id} plane {plane_name!r}"
+            cells = dict(
                 db.execute(
-                    select(m.Roi.mask_index, m.Roi.roi_id)
-                    .join(m.Roi.plane)
-                    .where(
-                        m.Roi.segmentation_id == seg_id,
-                        m.ImagingPlane.plane_name == plane,
-                        m.Roi.kind == "cell",
-                        m.Roi.mask_index.in_(indices),
+                    select(m.Roi.mask_index, m.Roi.roi_id).where(
+                        m.Roi.segmentation_id == seg_id, m.Roi.plane_id == plane_id, m.Roi.kind == "cell"
                     )
                 ).all()
             )
-            roi_ids = [found[i] for i in indices]
+            unknown = [i for i in indices if i not in cells]
+            if unknown:
+                raise NotFoundError(
+                    f"mask indices {unknown[:10]} are not cell ROIs of {where} "
+                    f"(it has {len(cells)}: 0..{len(cells) - 1})"
+                )
+            roi_ids = [cells[i] for i in indices]
+            kept = db.execute(
+                select(m.RoiProperty.value_type, m.Roi.plane_id, func.count())
+                .join(m.Roi, m.Roi.roi_id == m.RoiProperty.roi_id)
+                .where(
+                    m.RoiProperty.segmentation_id == seg_id,
+                    m.RoiProperty.property_name == name,
+                    m.RoiProperty.roi_id.notin_(roi_ids),
+                )
+                .group_by(m.RoiProperty.value_type, m.Roi.plane_id)
+            ).all()
+            kept_here = sum(count for _, plane_of, count in kept if plane_of == plane_id)
+            if kept_here + len(roi_ids) != len(cells):
+                raise InvalidInputError(
+                    f"property {name!r} is not set for the other {len(cells) - len(roi_ids) - kept_here} ROIs of "
+                    f"{where}, and a property holds a value for each of its {len(cells)} ROIs; set it on the "
+                    "whole plane (archive.extractor(...) without select_rois), with NaN or '' where a value is missing"
+                )
             described = db.get(m.PropertyDescription, (seg_id, name))
+            value_dtype = merged_property_dtype(
+                name, f"segmentation {seg_id}", {value_type for value_type, _, _ in kept},
+                described.value_dtype if described else column.value_dtype,
+                described.value_shape if described else column.value_shape, column,
+            )
             if described is None:
                 db.add(
                     m.PropertyDescription(
                         segmentation_id=seg_id, property_name=name, description=description,
-                        value_dtype=column.value_dtype, value_shape=list(column.value_shape),
+                        value_dtype=value_dtype, value_shape=list(column.value_shape),
                     )
                 )
             else:
-                described.value_dtype = column.value_dtype
+                described.value_dtype = value_dtype
                 described.value_shape = list(column.value_shape)
                 if description:
                     described.description = description

@@ -16,8 +16,11 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from segdb.cli import archive, curate, db, describe, export, extract, ingest, query, track
+from segdb.cli import archive, completion, curate, db, describe, export, extract, ingest, query, track
+from segdb.cli.examples import add_examples
+from segdb.cli.output import cli_wording
 from segdb.errors import SegDBError
+from segdb.version import __version__
 
 __all__ = ["build_parser", "main"]
 
@@ -26,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="segdb", description="A lab archive for calcium-imaging segmentations."
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"segdb {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     help="what to do; `segdb COMMAND --help` says more")
     archive.add_init(commands)
     ingest.add_ingest(commands)
     archive.add_ls(commands)
@@ -41,12 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_extract_traces(commands)
     export.add_export(commands)
     archive.add_demo(commands)
+    completion.add_completion(commands)
+    add_examples(parser, commands)
     return parser
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """A warning as one line a scientist reads, not Python's file, line and category."""
-    print(f"segdb: warning: {message}", file=sys.stderr if file is None else file)
+    print(f"segdb: warning: {cli_wording(str(message))}", file=sys.stderr if file is None else file)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,7 +68,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.handler(args) or 0)
     except SegDBError as exc:
-        print(f"segdb: error: {exc}", file=sys.stderr)
+        print(f"segdb: error: {cli_wording(str(exc))}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # Output piped into `head` and the like: stop quietly, as other Unix tools do.

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from segdb.cli.arguments import add_archive_option, add_json_option, open_archive, segmentation_ref
+from segdb.cli.columns import parse_columns, roi_rows
 from segdb.cli.describe import PLANE_COLUMNS, SESSION_COLUMNS, SUBJECT_COLUMNS
-from segdb.cli.output import print_json, print_records
+from segdb.cli.output import print_json, print_records, print_rows
 from segdb.errors import InvalidInputError, NotFoundError
 
 LS_COLUMNS = {
@@ -31,16 +32,26 @@ def add_init(commands: Any) -> None:
 
 
 def add_ls(commands: Any) -> None:
-    ls = commands.add_parser("ls", help="list what the archive holds")
-    ls.add_argument("what", choices=list(LS_COLUMNS))
+    ls = commands.add_parser(
+        "ls", help="list what the archive holds",
+        description="List what the archive holds. For rois, centroid_px(row,col) is the centroid in pixels, row "
+        "first as in numpy and roiextractors; centroid_um(x,y) is the same point in µm in the plane's frame, x "
+        "along columns and y along rows (as `segdb query --near X Y` takes it).",
+    )
+    ls.add_argument("what", choices=list(LS_COLUMNS), help="what to list: " + ", ".join(LS_COLUMNS))
     add_archive_option(ls)
     add_json_option(ls)
-    ls.add_argument("--subject", default=None)
-    ls.add_argument("--session", default=None)
+    ls.add_argument("--subject", default=None, help="only this subject")
+    ls.add_argument("--session", default=None, help="only sessions of this name")
     ls.add_argument("--segmentation", "-s", default=None, help="id or subject/session/name (for planes and rois)")
     ls.add_argument("--plane", default=None, help="only this plane (for rois)")
     ls.add_argument("--kind", choices=["cell", "background", "all"], default="cell", help="for rois")
     ls.add_argument("--all", action="store_true", help="include unfinished ingests (for segmentations)")
+    ls.add_argument("--columns", default=None, metavar="A,B,…",
+                    help="for rois: the columns to show, from the ROI's fields, its plane's properties (e.g. snr, "
+                    "skew) and label (its curation label under --policy); default: " + ",".join(LS_COLUMNS["rois"]))
+    ls.add_argument("--policy", default="latest",
+                    help="for rois with the label column: latest, majority, unanimous or curator:NAME (default latest)")
     ls.set_defaults(handler=run_ls)
 
 
@@ -71,8 +82,8 @@ def add_gc(commands: Any) -> None:
 
 def add_demo(commands: Any) -> None:
     demo = commands.add_parser("demo", help="build a small synthetic lab archive and show what it holds")
-    demo.add_argument("folder", nargs="?", default="./demo-archive")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("folder", nargs="?", default="./demo-archive", help="where to build it (default ./demo-archive)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed of the synthetic data (default 0)")
     demo.set_defaults(handler=run_demo)
 
 
@@ -109,6 +120,12 @@ def run_ls(args: argparse.Namespace) -> int:
         else:
             kind = None if args.kind == "all" else args.kind
             records = archive.rois(segmentation_ref(args.segmentation), plane=args.plane, kind=kind)
+            if args.columns is not None:
+                columns = parse_columns(args.columns)
+                print_rows(roi_rows(archive, records, columns, policy=args.policy), columns, as_json=args.json)
+                return 0
+        if args.columns is not None:
+            raise InvalidInputError(f"--columns is for `segdb ls rois`, not `segdb ls {args.what}`")
         print_records(records, LS_COLUMNS[args.what], as_json=args.json)
     return 0
 

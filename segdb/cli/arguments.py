@@ -24,6 +24,11 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
+def examples(*lines: str) -> str:
+    """The epilog every command's --help ends with: real command lines to copy (use RawDescriptionHelpFormatter)."""
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
 def segmentation_ref(text: str) -> int | str:
     """A segmentation as the user named it: an id, or 'subject/session/name'."""
     return int(text) if text.isdigit() else text

@@ -6,58 +6,93 @@ import argparse
 from collections import Counter
 from typing import Any
 
-from segdb.cli.arguments import add_archive_option, add_json_option, open_archive, segmentation_ref
+from segdb.cli.arguments import add_archive_option, add_json_option, examples, open_archive, segmentation_ref
 from segdb.cli.output import print_records
 
 EVENT_COLUMNS = ["event_id", "plane", "roi", "curator", "label", "revision", "created_at", "note"]
 
 
 def add_curate(commands: Any) -> None:
-    curate = commands.add_parser("curate", help="label ROIs, see curation status and history")
-    actions = curate.add_subparsers(dest="action", required=True, metavar="ACTION")
+    curate = commands.add_parser(
+        "curate", help="label ROIs, see curation status and history",
+        description="Label ROIs as yourself ($SEGDB_CURATOR, else your login), see the consensus, move labels "
+        "in and out. Every action names the segmentation with -s/--segmentation.",
+    )
+    actions = curate.add_subparsers(dest="action", required=True, metavar="ACTION", help="what to do")
     for label, verb in (("accepted", "accept"), ("rejected", "reject"), ("unsure", "unsure")):
-        sub = actions.add_parser(verb, help=f"label ROIs {label}")
-        sub.add_argument("rois", nargs="+", help="ROI keys as the source named them")
-        sub.add_argument("--segmentation", "-s", required=True, help="id or subject/session/name")
-        sub.add_argument("--plane", default=None)
-        sub.add_argument("--note", default=None)
-        sub.add_argument("--expect-revision", type=int, default=None,
-                         help="refuse if any ROI was labelled since this revision")
+        sub = _action(actions, verb, f"label ROIs {label}", f"segdb curate {verb} 3 7 -s 12",
+                      f"segdb curate {verb} roi_001 -s m1/s1/suite2p --plane plane1 --note 'checked by eye'")
+        sub.add_argument("rois", nargs="+", metavar="ROI", help="ROI keys as the source named them")
+        _segmentation_option(sub)
+        _plane_option(sub)
+        sub.add_argument("--note", default=None, help="a note kept with each label in the history")
+        sub.add_argument("--expect-revision", type=int, default=None, metavar="N",
+                         help="refuse if any ROI was labelled since revision N (as `curate history` shows it)")
         _finish(sub, run_label, json=True, label=label)
-    undo = actions.add_parser("undo", help="take back your last labelling")
-    undo.add_argument("--segmentation", "-s", required=True)
+    undo = _action(actions, "undo", "take back your last labelling", "segdb curate undo -s 12")
+    _segmentation_option(undo)
     _finish(undo, run_undo, json=True)
-    status = actions.add_parser("status", help="consensus label of every ROI")
-    status.add_argument("segmentation")
-    status.add_argument("--policy", default="latest", help="latest, majority, unanimous or curator:NAME")
-    status.add_argument("--plane", default=None)
+    status = _action(actions, "status", "consensus label of every ROI", "segdb curate status -s 12",
+                     "segdb curate status -s 12 --policy curator:alice --json")
+    _segmentation_option(status)
+    _policy_option(status)
+    _plane_option(status)
     _finish(status, run_status, json=True)
-    history = actions.add_parser("history", help="every decision on one ROI")
-    history.add_argument("roi")
-    history.add_argument("--segmentation", "-s", required=True)
-    history.add_argument("--plane", default=None)
+    history = _action(actions, "history", "every decision on one ROI", "segdb curate history 3 -s 12")
+    history.add_argument("roi", metavar="ROI", help="the ROI's key as the source named it")
+    _segmentation_option(history)
+    _plane_option(history)
     _finish(history, run_history, json=True)
-    export = actions.add_parser("export", help="write the curation state as CSV")
-    export.add_argument("segmentation")
-    export.add_argument("csv")
-    export.add_argument("--policy", default="latest")
+    export = _action(actions, "export", "write the curation state as CSV", "segdb curate export -s 12 state.csv",
+                     "segdb curate export -s 12 state.csv --policy majority")
+    _segmentation_option(export)
+    export.add_argument("csv", metavar="CSV", help="the file to write (plane, roi, label, revision, one column "
+                        "per curator)")
+    _policy_option(export)
     _finish(export, run_export)
-    imported = actions.add_parser("import", help="label ROIs from a CSV (plane, roi, label) as you")
-    imported.add_argument("segmentation")
-    imported.add_argument("csv")
+    imported = _action(actions, "import", "label ROIs from a CSV (plane, roi, label) as you; all rows or none",
+                       "segdb curate import -s 12 labels.csv", "SEGDB_CURATOR=erin segdb curate import -s 12 state.csv")
+    _segmentation_option(imported)
+    imported.add_argument("csv", metavar="CSV", help="a CSV with columns plane, roi, label (as `curate export` "
+                          "writes it); rows without a label are skipped")
     _finish(imported, run_import)
-    iscell = actions.add_parser("import-iscell", help="a suite2p GUI session's iscell.npy as your labels")
-    iscell.add_argument("segmentation")
-    iscell.add_argument("iscell")
-    iscell.add_argument("--plane", default=None)
+    iscell = _action(actions, "import-iscell", "a suite2p GUI session's iscell.npy as your labels",
+                     "segdb curate import-iscell -s 12 suite2p/plane0/iscell.npy",
+                     "segdb curate import-iscell -s 12 suite2p/plane1/iscell.npy --plane plane1")
+    _segmentation_option(iscell)
+    iscell.add_argument("iscell", metavar="ISCELL_NPY", help="suite2p's iscell.npy: one row per ROI, "
+                        "(is cell 0/1, probability); row i labels ROI i")
+    _plane_option(iscell)
     _finish(iscell, run_import_iscell)
-    freeze = actions.add_parser("freeze", help="close a segmentation's curation")
-    freeze.add_argument("segmentation")
-    freeze.add_argument("--reason", default="")
+    freeze = _action(actions, "freeze", "close a segmentation's curation",
+                     "segdb curate freeze -s 12 --reason 'published in Smith 2025'")
+    _segmentation_option(freeze)
+    freeze.add_argument("--reason", default="", help="why, kept with the freeze and shown to whoever tries to label")
     _finish(freeze, run_freeze)
-    roles = actions.add_parser("require-roles", help="PostgreSQL: curators must write as their own database role")
-    roles.add_argument("--off", action="store_true")
+    roles = _action(actions, "require-roles", "PostgreSQL: curators must write as their own database role",
+                    "segdb curate require-roles -a postgresql+psycopg://lab-db/segdb",
+                    "segdb curate require-roles --off -a postgresql+psycopg://lab-db/segdb")
+    roles.add_argument("--off", action="store_true", help="stop requiring it")
     _finish(roles, run_require_roles)
+
+
+def _action(actions: Any, name: str, summary: str, *example_lines: str) -> argparse.ArgumentParser:
+    return actions.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
+                              epilog=examples(*example_lines), formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _segmentation_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--segmentation", "-s", required=True, metavar="SEG",
+                        help="the segmentation: its id or subject/session/name (see `segdb ls segmentations`)")
+
+
+def _plane_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--plane", default=None, help="the plane's name; needed when the segmentation has several")
+
+
+def _policy_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--policy", default="latest",
+                        help="how labels combine: latest, majority, unanimous or curator:NAME (default: latest)")
 
 
 def _finish(parser: argparse.ArgumentParser, handler: Any, *, json: bool = False, **defaults: Any) -> None:

@@ -10,7 +10,8 @@ from segdb.cli.arguments import add_archive_option
 
 def add_db(commands: Any) -> None:
     db = commands.add_parser("db", help="catalog schema: upgrade, current, check; roles for a shared catalog")
-    db.add_argument("action", choices=list(ACTIONS))
+    db.add_argument("action", choices=list(ACTIONS), help="upgrade the schema, print its current version, check it "
+                    "against the code, or print the SQL of roles for a shared PostgreSQL catalog")
     add_archive_option(db)
     db.add_argument("--apply", action="store_true", help="with roles: run the SQL instead of printing it")
     db.set_defaults(handler=run_db)

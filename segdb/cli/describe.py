@@ -50,9 +50,9 @@ def add_describe(commands: Any) -> None:
 
 def _setter(commands: Any, noun: str, target: str, help_text: str) -> argparse.ArgumentParser:
     group = commands.add_parser(noun, help=help_text)
-    actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = group.add_subparsers(dest="action", required=True, metavar="ACTION", help="what to do")
     setter = actions.add_parser("set", help=help_text)
-    setter.add_argument("target", metavar=target)
+    setter.add_argument("target", metavar=target, help=f"the {noun} to describe, as {target}")
     add_archive_option(setter)
     add_json_option(setter)
     return setter

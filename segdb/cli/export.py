@@ -12,7 +12,7 @@ from segdb.errors import InvalidInputError
 
 def add_export(commands: Any) -> None:
     export = commands.add_parser("export", help="hand segmentations on in a community format")
-    formats = export.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    formats = export.add_subparsers(dest="format", required=True, metavar="FORMAT", help="the format to write")
     nwb = formats.add_parser(
         "nwb", help="write NWB files (one per session) that DANDI, pynwb, roiextractors and NeuroConv read",
         description="segdb export nwb m12/2026-03-01/suite2p out/   or   segdb export nwb --subject m12 out/ --dandi",

@@ -13,7 +13,7 @@ FORMATS = (("suite2p", "suite2p output folder"), ("caiman", "CaImAn results HDF5
 
 def add_ingest(commands: Any) -> None:
     ingest = commands.add_parser("ingest", help="archive a pipeline's output")
-    formats = ingest.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    formats = ingest.add_subparsers(dest="format", required=True, metavar="FORMAT", help="the pipeline that wrote it")
     for fmt, noun in FORMATS:
         sub = formats.add_parser(fmt, help=f"ingest a {noun}")
         _add_common_options(sub, noun)
@@ -54,8 +54,8 @@ def _add_common_options(sub: argparse.ArgumentParser, noun: str) -> None:
     """What every `segdb ingest FORMAT` takes: the input, the archive, where it goes, and how it was imaged."""
     sub.add_argument("path", help=noun)
     add_archive_option(sub)
-    sub.add_argument("--subject", required=True)
-    sub.add_argument("--session", required=True)
+    sub.add_argument("--subject", required=True, help="the animal, e.g. m12 (created if new)")
+    sub.add_argument("--session", required=True, help="the imaging session, e.g. 2026-03-01 (created if new)")
     sub.add_argument("--name", default=None, help="segmentation name (default: the format)")
     sub.add_argument("--session-start", default=None, help="when imaging started, ISO date/time")
     sub.add_argument("--field-of-view", default=None, help="field of view the planes belong to")

@@ -82,21 +82,49 @@ def curate(
     is refused with ConflictError if any of those ROIs was labelled by anyone since; without
     it the label is appended after whatever is there.
     """
-    if label not in LABELS:
-        raise InvalidInputError(f"label {label!r} is not one of {LABELS}")
     keys = [rois] if isinstance(rois, (int, str, np.integer)) else list(rois)
     if not keys:
         raise InvalidInputError("no ROIs to label; give at least one ROI key")
+    return curate_groups(archive, segmentation, [(plane, keys, label)], note=note, curator=curator,
+                         expected_revision=expected_revision)
+
+
+def curate_groups(
+    archive: Archive,
+    segmentation: SegmentationRef,
+    groups: Sequence[tuple[str | None, Sequence[int | str], str]],
+    *,
+    note: str | None = None,
+    curator: str | None = None,
+    expected_revision: int | Mapping[Any, int] | None = None,
+) -> list[CurationEventRecord]:
+    """Label several groups of ROIs, each ``(plane, keys, label)``, in one transaction and one batch.
+
+    Every group is checked before anything is written: one unknown ROI and nothing is labelled.
+    An undo takes the whole batch back.
+    """
+    for _, keys, label in groups:
+        if label not in LABELS:
+            raise InvalidInputError(f"label {label!r} is not one of {LABELS}")
+        if not keys:
+            raise InvalidInputError("no ROIs to label; give at least one ROI key")
     name = current_curator(curator)
     batch = uuid.uuid4().hex
 
     def write(db: Session) -> list[CurationEventRecord]:
-        seg_id, plane_id, plane_name = archive.resolve_plane(db, segmentation, plane)
+        seg_id = archive.resolve_segmentation(db, segmentation)
         _check_writable(db, seg_id, name)
-        roi_ids = _roi_ids(db, seg_id, plane_id, plane_name, keys)
-        expected = _expected(expected_revision, keys, roi_ids)
+        located = []
+        for plane, keys, label in groups:
+            _, plane_id, plane_name = archive.resolve_plane(db, seg_id, plane)
+            roi_ids = _roi_ids(db, seg_id, plane_id, plane_name, keys)
+            located.append((plane_name, roi_ids, label, _expected(expected_revision, keys, roi_ids)))
         curator_id = get_or_create(db, m.Curator, {"curator_name": name}, {"is_pipeline": False})
-        return _append(db, seg_id, plane_name, roi_ids, [label] * len(roi_ids), curator_id, name, note, batch, expected)
+        records = []
+        for plane_name, roi_ids, label, expected in located:
+            records += _append(db, seg_id, plane_name, roi_ids, [label] * len(roi_ids), curator_id, name, note,
+                               batch, expected)
+        return records
 
     return archive.catalog.write_with_retry(write, attempts=8)
 
@@ -331,34 +359,68 @@ def export_curation_csv(archive: Archive, segmentation: SegmentationRef, path: s
 
 def import_curation_csv(archive: Archive, segmentation: SegmentationRef, path: str | os.PathLike, *,
                         curator: str | None = None, note: str | None = None) -> list[CurationEventRecord]:
-    """Label ROIs from a CSV with columns plane, roi, label (as written by export) as one curator."""
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"roi", "label"} - set(reader.fieldnames or [])
-        if missing:
-            raise InvalidInputError(
-                f"{path} lacks the column(s) {sorted(missing)}; a curation CSV has columns plane, roi, label"
-            )
-        rows = [row for row in reader if (row.get("label") or "").strip()]
+    """Label ROIs from a CSV with columns plane, roi, label (as written by export) as one curator.
+
+    All rows or none: the file is read and every ROI found before anything is written, in one transaction.
+    """
     by_plane_label: dict[tuple[str | None, str], list[str]] = defaultdict(list)
-    for number, row in enumerate(rows, start=2):
+    for plane, key, label in _curation_rows(path):
+        by_plane_label[(plane, label)].append(key)
+    groups = [(plane, keys, label) for (plane, label), keys in by_plane_label.items()]
+    try:
+        return curate_groups(archive, segmentation, groups, note=note or f"imported from {Path(path).name}",
+                             curator=curator)
+    except NotFoundError as error:
+        raise NotFoundError(f"{path}: {error}; nothing was imported") from None
+
+
+def _curation_rows(path: str | os.PathLike) -> list[tuple[str | None, str, str]]:
+    """(plane, roi key, label) of each labelled row of a curation CSV, or an error naming the file and line."""
+    try:
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            missing = {"roi", "label"} - set(reader.fieldnames or [])
+            if missing:
+                raise InvalidInputError(
+                    f"{path} lacks the column(s) {sorted(missing)}; a curation CSV has columns plane, roi, label "
+                    "(as `segdb curate export` writes it)"
+                )
+            numbered = [(number, row) for number, row in enumerate(reader, start=2)
+                        if (row.get("label") or "").strip()]
+    except FileNotFoundError:
+        raise NotFoundError(
+            f"curation CSV {path} does not exist; give the path of a CSV with columns plane, roi, label"
+        ) from None
+    except IsADirectoryError:
+        raise InvalidInputError(f"{path} is a folder; give the path of a curation CSV file") from None
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise InvalidInputError(
+            f"{path} is not a readable CSV ({error}); give a CSV with columns plane, roi, label"
+        ) from None
+    if not numbered:
+        raise InvalidInputError(f"{path} has no row with a label; nothing to import")
+    rows, seen = [], {}
+    for number, row in numbered:
         label = row["label"].strip()
         if label not in LABELS:
             raise InvalidInputError(f"{path} line {number}: label {label!r} is not one of {LABELS}")
-        by_plane_label[(row.get("plane") or None, label)].append(row["roi"].strip())
-    records = []
-    for (plane, label), keys in by_plane_label.items():
-        records += curate(archive, segmentation, keys, label, plane=plane, note=note or f"imported from {Path(path).name}",
-                          curator=curator)
-    return records
+        plane, key = (row.get("plane") or "").strip() or None, (row["roi"] or "").strip()
+        if not key:
+            raise InvalidInputError(f"{path} line {number}: the roi column is empty; give the ROI's key")
+        if (plane, key) in seen:
+            raise InvalidInputError(
+                f"{path} line {number}: ROI {key!r} is labelled again (first on line {seen[plane, key]}); "
+                "keep one row per ROI"
+            )
+        seen[plane, key] = number
+        rows.append((plane, key, label))
+    return rows
 
 
 def import_iscell(archive: Archive, segmentation: SegmentationRef, path: str | os.PathLike, *,
                   plane: str | None = None, curator: str | None = None) -> list[CurationEventRecord]:
-    """A suite2p GUI session's iscell.npy comes back in as a curator's labels (ROI i is row i)."""
-    iscell = np.load(path, allow_pickle=False)
-    if iscell.ndim == 2:
-        iscell = iscell[:, 0]
+    """A suite2p GUI session's iscell.npy comes back in as a curator's labels (ROI i is row i), in one transaction."""
+    iscell = _iscell_column(path)
     handle = archive.plane_handle(segmentation, plane)
     if iscell.shape != (len(handle.roi_keys),):
         raise InvalidInputError(
@@ -366,13 +428,36 @@ def import_iscell(archive: Archive, segmentation: SegmentationRef, path: str | o
             f"{handle.segmentation_id} has {len(handle.roi_keys)}; give the iscell.npy of this plane"
         )
     keys = list(handle.roi_keys)
-    records = []
+    groups = []
     for label, chosen in (("accepted", iscell > 0.5), ("rejected", iscell <= 0.5)):
         picked = [key for key, yes in zip(keys, chosen) if yes]
         if picked:
-            records += curate(archive, handle.segmentation_id, picked, label, plane=handle.plane_name,
-                              curator=curator, note=f"imported from {Path(path).name}")
-    return records
+            groups.append((handle.plane_name, picked, label))
+    return curate_groups(archive, handle.segmentation_id, groups, curator=curator,
+                         note=f"imported from {Path(path).name}")
+
+
+def _iscell_column(path: str | os.PathLike) -> np.ndarray:
+    """The first column of an iscell.npy (one row per ROI: is-cell flag, probability), or an error naming the file."""
+    what = "an iscell.npy holds one row per ROI: (is cell 0/1, probability)"
+    try:
+        iscell = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise NotFoundError(f"iscell file {path} does not exist; give the iscell.npy of the plane") from None
+    except IsADirectoryError:
+        raise InvalidInputError(f"{path} is a folder; give the iscell.npy file inside it") from None
+    except (ValueError, EOFError, OSError) as error:
+        raise InvalidInputError(f"{path} is not a readable .npy array ({error}); {what}") from None
+    if not isinstance(iscell, np.ndarray) or iscell.dtype.kind not in "biuf":
+        dtype = getattr(iscell, "dtype", type(iscell).__name__)
+        raise InvalidInputError(f"{path} holds {dtype} values, not numbers; {what}")
+    if iscell.ndim == 2:
+        iscell = iscell[:, 0]
+    if iscell.ndim != 1:
+        raise InvalidInputError(f"{path} has shape {iscell.shape}; {what}")
+    if iscell.dtype.kind == "f" and not np.all(np.isfinite(iscell)):
+        raise InvalidInputError(f"{path} holds NaN or infinite values; {what}")
+    return iscell
 
 
 def roles_sql(schema: str = "public", *, reader: str = "segdb_reader", curator_role: str = "segdb_curator") -> str:

@@ -222,7 +222,7 @@ def test_curate_from_the_command_line(tmp_path, capsys, monkeypatch):
     seg = str(record.segmentation_id)
     assert main(["curate", "reject", "roi_001", "roi_002", "-s", seg, "-a", lab, "--note", "blurry"]) == 0
     assert "labelled 2 ROI(s) rejected" in capsys.readouterr().out
-    assert main(["curate", "status", seg, "-a", lab, "--json"]) == 0
+    assert main(["curate", "status", "-s", seg, "-a", lab, "--json"]) == 0
     status = {row["roi"]: row for row in json.loads(capsys.readouterr().out)}
     assert status["roi_001"]["label"] == "rejected" and status["roi_001"]["by_curator"]["frank"] == "rejected"
     assert main(["curate", "history", "roi_001", "-s", seg, "-a", lab, "--json"]) == 0
@@ -232,5 +232,5 @@ def test_curate_from_the_command_line(tmp_path, capsys, monkeypatch):
     assert "undid your last labelling of 2 ROI(s)" in capsys.readouterr().out
     assert main(["curate", "accept", "roi_001", "-s", seg, "-a", lab, "--expect-revision", "1"]) == 2
     assert "someone labelled these ROIs since" in capsys.readouterr().err
-    assert main(["curate", "status", seg, "-a", lab, "--policy", "majority"]) == 0
+    assert main(["curate", "status", "-s", seg, "-a", lab, "--policy", "majority"]) == 0
     assert "policy majority" in capsys.readouterr().out

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sqlalchemy import event
 
+from segdb.errors import InvalidInputError
 from segdb.ingest.frontends import ingest_path
 from segdb.synthetic import synthetic_segmentation, write_suite2p_folder
 
@@ -79,3 +80,46 @@ def test_a_multiplane_property_is_read_once_per_plane_asked_and_only_that_proper
     reads = value_reads(sent)
     assert len(reads) == 2
     assert all("snr" in read and "region" not in read and "iscell" not in read for read in reads)
+
+
+def test_a_new_property_for_some_rois_is_refused_before_anything_is_written(scored):
+    archive, extractor = scored
+    view = extractor.select_rois([5, 2])
+    for target in (extractor, view):
+        with pytest.raises(InvalidInputError, match=r"'area' is not set for the other 6 ROIs .* each of its 8 ROIs"):
+            target.set_property("area", ["CA1", "CA3"], [2, 5])
+    for reader in (extractor, view, archive.extractor(extractor.segmentation_id)):
+        assert "area" not in reader.get_property_keys()
+    assert "area" not in archive.property_descriptions(extractor.segmentation_id)
+
+
+def test_a_view_replaces_its_rois_values_and_every_reader_sees_them_in_place(scored):
+    archive, extractor = scored
+    view = extractor.select_rois([5, 2])
+    view.set_property("region", ["CA1", "CA3"], [2, 5])
+    expected = ["V1", "V1", "CA1", "V1", "LM", "CA3", "LM", "LM"]
+    for reader in (extractor, archive.extractor(extractor.segmentation_id)):
+        assert reader.get_property("region", reader.get_roi_ids()).tolist() == expected
+    assert view.get_property("region", [5, 2]).tolist() == ["CA3", "CA1"]
+    assert archive.count_rois(where="region = 'CA3'") == 1
+
+
+def test_a_replacement_widens_numbers_and_strings_without_truncating_the_kept_values(archive):
+    record = archive.ingest(synthetic_segmentation(n_rois=4, n_frames=30, seed=3), subject="m1", session="s1")
+    extractor = archive.extractor(record)
+    extractor.set_property("count", np.arange(4), [0, 1, 2, 3])
+    extractor.select_rois([1]).set_property("count", [2.5], [1])
+    np.testing.assert_array_equal(extractor.get_property("count", [0, 1, 2, 3]), [0.0, 2.5, 2.0, 3.0])
+    extractor.set_property("region", np.array(["CA1", "LM", "CA1", "LM"]), [0, 1, 2, 3])
+    extractor.set_property("region", ["V1"], [3])
+    assert extractor.get_property("region", [0, 1, 2, 3]).tolist() == ["CA1", "LM", "CA1", "V1"]
+
+
+def test_a_replacement_of_another_kind_is_refused_and_the_old_values_stay(scored):
+    archive, extractor = scored
+    refused = r"'snr' of segmentation \d+ holds float values; the new values are str"
+    with pytest.raises(InvalidInputError, match=refused):
+        extractor.select_rois([1]).set_property("snr", ["high"], [1])
+    np.testing.assert_array_equal(extractor.get_property("snr", extractor.get_roi_ids()), np.arange(8.0))
+    extractor.set_property("snr", np.array(["low"] * 8), extractor.get_roi_ids())
+    assert extractor.get_property("snr", [0]).tolist() == ["low"]
