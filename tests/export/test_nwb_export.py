@@ -199,19 +199,19 @@ def test_traces_are_copied_in_blocks(suite2p_archive, tmp_path):
 
 def test_refusals_name_what_to_do(archive, tmp_path):
     folder = write_suite2p_folder(tmp_path / "suite2p", n_rois=5, n_frames=50, frame_shape=(40, 40), seed=1)
-    ingest_path(archive, "suite2p", folder, subject="m12", session="2026-03-01", progress=False)
+    ingest_path(archive, "suite2p", folder, subject="m12", session="baseline", progress=False)
     with pytest.raises(InvalidInputError, match=r"does not know the session's start \(`segdb session set "
-                                                r"m12/2026-03-01 --start"):
-        archive.export_nwb(SEGMENTATION, tmp_path / "a.nwb")
-    archive.set_session("m12/2026-03-01", session_start="2026-03-01")
+                                                r"m12/baseline --start"):
+        archive.export_nwb("m12/baseline/suite2p", tmp_path / "a.nwb")
+    archive.set_session("m12/baseline", session_start="2026-03-01")
     with pytest.raises(InvalidInputError, match=r"for DANDI: .*species.*sex.*age or date of birth"):
-        archive.export_nwb_files(tmp_path / "d", segmentation=SEGMENTATION, dandi=True)
+        archive.export_nwb_files(tmp_path / "d", segmentation="m12/baseline/suite2p", dandi=True)
     assert not (tmp_path / "d").exists()
-    archive.export_nwb(SEGMENTATION, tmp_path / "a.nwb", progress=False)
+    archive.export_nwb("m12/baseline/suite2p", tmp_path / "a.nwb", progress=False)
     with pytest.raises(ConflictError, match="already exists"):
-        archive.export_nwb(SEGMENTATION, tmp_path / "a.nwb")
+        archive.export_nwb("m12/baseline/suite2p", tmp_path / "a.nwb")
     with pytest.raises(InvalidInputError, match="does not end in .nwb"):
-        archive.export_nwb(SEGMENTATION, tmp_path / "a.h5")
+        archive.export_nwb("m12/baseline/suite2p", tmp_path / "a.h5")
     with pytest.raises(InvalidInputError, match="subject 'm13' is not in the archive"):
         archive.export_nwb_files(tmp_path / "e", subject="m13")
 
