@@ -7,7 +7,7 @@ ever gave (in ``sqlite_sequence``). PostgreSQL's sequences already never reuse a
 nothing changes.
 
 SQLite can only add AUTOINCREMENT when a table is created, so each table is rebuilt with its
-rows, indexes and constraints (batch mode; ``migrations/env.py`` turns foreign keys off while
+rows, indexes, constraints and triggers (batch mode; ``migrations/env.py`` turns foreign keys off while
 it runs and checks them before committing). Ids deleted before this migration and larger than
 every id left cannot be known; the counters start from the largest id each table holds.
 
@@ -45,9 +45,16 @@ TABLES = (
 
 
 def _rebuild(autoincrement: bool) -> None:
+    bind = op.get_bind()
     for table in TABLES:
+        # Dropping a table drops its triggers (curation's append-only history): keep and remake them.
+        triggers = bind.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? ORDER BY name", (table,)
+        ).scalars().all()
         with op.batch_alter_table(table, recreate="always", table_kwargs={"sqlite_autoincrement": autoincrement}):
             pass
+        for trigger in triggers:
+            bind.exec_driver_sql(trigger)
 
 
 def upgrade() -> None:
