@@ -9,11 +9,14 @@ from sqlalchemy.exc import OperationalError
 
 from segdb.archive.ingesting import Ingesting
 from segdb.archive.locations import (
+    ARCHIVE_ID_SETTING,
     CATALOG_FILENAME,
     STORAGE_ROOT_SETTING,
+    new_archive_id,
     recorded_storage_root,
     resolve_target,
     url_with_known_password,
+    write_storage_marker,
 )
 from segdb.archive.metadata import Describing
 from segdb.archive.rois import RoiAccess
@@ -50,8 +53,9 @@ class Archive(Ingesting, Upkeep, RoiAccess, Describing):
     ) -> Archive:
         """Open the archive at ``target`` (a folder or a database URL).
 
-        A missing archive is created at the current schema when ``create`` is true;
-        an existing one is never migrated: if its schema is behind, this raises
+        A missing archive is created at the current schema when ``create`` is true (what
+        :func:`segdb.open` does by default; every command but `segdb init` and `segdb demo`
+        passes false); an existing one is never migrated: if its schema is behind, this raises
         SchemaVersionError naming `segdb db upgrade`.
         """
         where = resolve_target(target, storage_root)
@@ -95,10 +99,13 @@ class Archive(Ingesting, Upkeep, RoiAccess, Describing):
                 )
             upgrade(catalog.engine, SCHEMA_REVISION)
             assert where.storage_root is not None
-            where.storage_root.mkdir(parents=True, exist_ok=True)
-            if not where.is_folder:
-                with catalog.writing() as session:
+            archive_id = new_archive_id()
+            with catalog.writing() as session:
+                session.add(m.ArchiveSetting(setting_name=ARCHIVE_ID_SETTING, setting_value=archive_id))
+                if not where.is_folder:
                     session.add(m.ArchiveSetting(setting_name=STORAGE_ROOT_SETTING, setting_value=str(where.storage_root)))
+            # The marker is how a later write tells this archive's root from an empty mount point.
+            write_storage_marker(where.storage_root, archive_id)
         except BaseException as exc:
             catalog.dispose()
             _raise_unreachable(where.location, exc)

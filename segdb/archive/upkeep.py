@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from segdb.archive.base import ProgressArg, SegmentationRef
 from segdb.archive.listing import Listing
+from segdb.archive.locations import STORAGE_MARKER
 from segdb.archive.records import (
     FileProblem,
     GcReport,
@@ -53,6 +54,7 @@ class Upkeep(Listing):
         """
         record = self.segmentation(segmentation)
         seg_id = record.segmentation_id
+        self.check_storage_root()
 
         def remove(db: Session) -> list[str]:
             curated = db.scalar(
@@ -131,11 +133,12 @@ class Upkeep(Listing):
         if root.is_dir():
             for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
                 relative = path.relative_to(root).as_posix()
-                if relative in referenced or _segmentation_of(relative) in live:
+                if relative in referenced or relative == STORAGE_MARKER or _segmentation_of(relative) in live:
                     continue
                 orphans.append(relative)
                 orphan_bytes += path.lstat().st_size
         if apply:
+            self.check_storage_root()
             if stale:
                 with self.catalog.writing() as db:
                     db.execute(

@@ -4,12 +4,15 @@ one line, and deleting says what goes with it."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import inspect, text
 
 import segdb
+from segdb.archive.locations import STORAGE_MARKER
 from segdb.catalog import schema
 from segdb.catalog.engine import Catalog
 from segdb.cli import main
@@ -88,6 +91,9 @@ def test_upgrading_from_0006_keeps_every_row_and_then_never_reuses_an_id(catalog
         assert {table: _count(reopened, table) for table in _COUNTED} == counts
         assert reopened.rois(kept) == rois_before and reopened.curation_status(kept) == status_before
         assert schema.schema_drift(reopened.catalog.engine) == []
+        with pytest.raises(Exception, match="append-only"):  # curation's history triggers were kept
+            with reopened.catalog.engine.begin() as conn:
+                conn.execute(text("UPDATE curation_events SET label = 'rejected'"))
         reopened.delete_segmentation(newest)
         again = reopened.ingest(synthetic_segmentation(n_rois=3, n_frames=10), subject="m1", session="s1", name="new")
         assert again.segmentation_id > newest.segmentation_id
@@ -101,3 +107,84 @@ _COUNTED = ("segmentations", "rois", "roi_properties", "curation_events", "trace
 def _count(archive, table: str) -> int:
     with archive.catalog.reading() as db:
         return db.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
+def _segmentation_count(archive) -> int:
+    return len(archive.segmentations(include_unfinished=True))
+
+
+@pytest.fixture
+def ingested(archive):
+    record = archive.ingest(synthetic_segmentation(n_rois=3, n_frames=10), subject="m1", session="s1")
+    return archive, record
+
+
+def test_a_missing_storage_root_is_refused_for_every_write_and_not_recreated(ingested, tmp_path):
+    archive, record = ingested
+    url = archive.reopen_spec()[0]
+    unmounted = tmp_path / "nas" / "segdb"
+    with segdb.open(url, storage_root=unmounted, create=False) as elsewhere:
+        message = (rf"the storage root {unmounted} does not exist or is not this archive's \(no \.segdb-archive "
+                   rf"marker with id {archive.archive_id}\); is the NAS mounted\?")
+        with pytest.raises(segdb.IntegrityError, match=message):
+            elsewhere.ingest(synthetic_segmentation(n_rois=3, n_frames=10), subject="m1", session="s2")
+        with pytest.raises(segdb.IntegrityError, match="is the NAS mounted"):
+            elsewhere.add_trace_series(record, "plane0", {"extra": np.zeros((10, 3))})
+        with pytest.raises(segdb.IntegrityError, match="is the NAS mounted"):
+            elsewhere.gc(apply=True)
+        with pytest.raises(segdb.IntegrityError, match="is the NAS mounted"):
+            elsewhere.delete_segmentation(record)
+        unmounted.mkdir(parents=True)  # an empty mount point
+        with pytest.raises(segdb.IntegrityError, match="is the NAS mounted"):
+            elsewhere.ingest(synthetic_segmentation(n_rois=3, n_frames=10), subject="m1", session="s2")
+    assert list(unmounted.iterdir()) == [] and not (tmp_path / "nas" / "segdb" / "m1").exists()
+    assert _segmentation_count(archive) == 1 and "extra" not in archive.plane_handle(record, "plane0").traces
+
+
+def test_the_storage_root_mounted_elsewhere_is_accepted_by_its_marker(ingested, tmp_path):
+    archive, record = ingested
+    mounted_here = tmp_path / "mounted-here"
+    shutil.copytree(archive.storage_root, mounted_here)
+    with segdb.open(archive.reopen_spec()[0], storage_root=mounted_here, create=False) as elsewhere:
+        elsewhere.ingest(synthetic_segmentation(n_rois=3, n_frames=10), subject="m1", session="s2")
+        assert elsewhere.verify().ok
+    assert _segmentation_count(archive) == 2
+
+
+def test_another_archives_storage_root_is_refused(ingested, tmp_path):
+    archive, _ = ingested
+    other = segdb.open(tmp_path / "other-lab")
+    other.close()
+    with segdb.open(archive.reopen_spec()[0], storage_root=other.storage_root, create=False) as wrong:
+        with pytest.raises(segdb.IntegrityError, match=rf"belongs to another archive \(its \.segdb-archive marker "
+                                                        rf"holds id {other.archive_id}"):
+            wrong.ingest(synthetic_segmentation(n_rois=3, n_frames=10), subject="m1", session="s2")
+    assert _segmentation_count(archive) == 1
+
+
+def test_the_command_line_names_the_missing_storage_root_in_one_line(ingested, tmp_path, capsys, suite2p_dir):
+    archive, _ = ingested
+    unmounted = tmp_path / "nas"
+    argv = _ingest_argv(suite2p_dir, archive.reopen_spec()[0], "--storage-root", str(unmounted))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"segdb: error: the storage root {unmounted} does not exist")
+    assert not unmounted.exists()
+
+
+def test_an_archive_made_before_markers_is_claimed_where_its_files_are(ingested):
+    archive, _ = ingested
+    (archive.storage_root / STORAGE_MARKER).unlink()
+    with archive.catalog.writing() as db:
+        db.execute(text("DELETE FROM archive_settings WHERE setting_name = 'archive_id'"))
+    archive.ingest(synthetic_segmentation(n_rois=3, n_frames=10), subject="m1", session="s2")
+    assert archive.archive_id is not None
+    assert (archive.storage_root / STORAGE_MARKER).read_text().strip() == archive.archive_id
+    assert STORAGE_MARKER not in archive.gc().orphan_files
+
+
+def test_init_writes_the_marker_with_the_id_the_catalog_records(tmp_path, capsys):
+    assert main(["init", str(tmp_path / "lab")]) == 0
+    with segdb.open(tmp_path / "lab", create=False) as archive:
+        assert len(archive.archive_id) == 32
+        assert (archive.storage_root / STORAGE_MARKER).read_text() == f"{archive.archive_id}\n"
