@@ -22,7 +22,7 @@ from segdb.archive.metadata import Describing
 from segdb.archive.rois import RoiAccess
 from segdb.archive.upkeep import Upkeep
 from segdb.catalog import models as m
-from segdb.catalog.engine import Catalog
+from segdb.catalog.engine import Catalog, unreachable_catalog_error
 from segdb.catalog.schema import (
     SCHEMA_REVISION,
     catalog_has_tables,
@@ -116,10 +116,7 @@ class Archive(Ingesting, Upkeep, RoiAccess, Describing):
 def _raise_unreachable(location: str, exc: BaseException) -> None:
     """A refused or failed connection becomes one line naming the catalog; other errors pass through."""
     if isinstance(exc, OperationalError):
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        raise SegDBError(
-            f"cannot reach the catalog at {location}: {reason}; check the URL and that the server is running"
-        ) from exc
+        raise unreachable_catalog_error(location, exc) from exc
 
 
 _REOPENED: dict[tuple[int, tuple[str, str]], Archive] = {}
