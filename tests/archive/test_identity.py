@@ -4,7 +4,10 @@ one line, and deleting says what goes with it."""
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +19,8 @@ from segdb.archive.locations import STORAGE_MARKER
 from segdb.catalog import schema
 from segdb.catalog.engine import Catalog
 from segdb.cli import main
-from segdb.synthetic import synthetic_segmentation, write_suite2p_folder
+from segdb.synthetic import simulate_fov, synthetic_segmentation, write_suite2p_folder
+from segdb.synthetic.groundtruth import ingest_simulated_fov
 
 
 @pytest.fixture
@@ -188,3 +192,85 @@ def test_init_writes_the_marker_with_the_id_the_catalog_records(tmp_path, capsys
     with segdb.open(tmp_path / "lab", create=False) as archive:
         assert len(archive.archive_id) == 32
         assert (archive.storage_root / STORAGE_MARKER).read_text() == f"{archive.archive_id}\n"
+
+
+class _Terminal(io.StringIO):
+    """Typed answers on a terminal's stdin."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def tracked(archive):
+    fov = simulate_fov(n_sessions=2, n_cells=12, frame_shape=(80, 80), drift_px=0, rotation_deg=0, seed=5)
+    ingest_simulated_fov(archive, fov, subject="m30", field_of_view="site1", first_day=dt.date(2026, 4, 1),
+                         n_frames=10)
+    run = archive.match_field_of_view("m30", "site1")
+    first = archive.segmentations(subject="m30")[0]
+    archive.curate(first, [0], "accepted", curator="ana")
+    return archive, run, first
+
+
+def _delete_argv(archive, record, *options: str) -> list[str]:
+    target, root = archive.reopen_spec()
+    return ["delete", str(record.segmentation_id), "--archive", target, "--storage-root", root, *options]
+
+
+def test_delete_off_a_terminal_needs_yes(ingested, capsys, monkeypatch):
+    archive, record = ingested
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))
+    assert main(_delete_argv(archive, record)) == 2
+    out, err = capsys.readouterr()
+    assert "deleting it deletes 3 ROI(s); 1 array file(s)" in out
+    assert err.count("\n") == 1 and "stdin is not a terminal; pass --yes" in err
+    assert _segmentation_count(archive) == 1
+
+
+def test_delete_on_a_terminal_says_what_goes_and_asks(ingested, capsys, monkeypatch):
+    archive, record = ingested
+    monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))
+    assert main(_delete_argv(archive, record)) == 1
+    assert "nothing deleted" in capsys.readouterr().out and _segmentation_count(archive) == 1
+    monkeypatch.setattr(sys, "stdin", _Terminal("y\n"))
+    assert main(_delete_argv(archive, record)) == 0
+    out = capsys.readouterr().out
+    assert "0 curation event(s) by people, 3 by the pipeline" in out
+    assert out.rstrip().endswith(f"deleted segmentation {record.segmentation_id} m1/s1/numpy")
+    assert _segmentation_count(archive) == 0
+
+
+def test_deleting_a_segmentation_a_matching_run_uses_needs_force_and_marks_the_run(tracked, capsys):
+    archive, run, first = tracked
+    plan = archive.deletion_plan(first)
+    assert plan.matching_runs == (run.matching_run_id,) and plan.track_members > 0
+    assert plan.people_curation_events == 1
+
+    assert main(_delete_argv(archive, first, "--yes")) == 2
+    out, err = capsys.readouterr()
+    assert f"track member(s) of matching run(s) {run.matching_run_id}" in out and "1 curation event(s) by people" in out
+    assert err.count("\n") == 1 and "--force" in err
+    archive.undo_curation(first, curator="ana")  # now only the matching run stands in the way
+    with pytest.raises(segdb.ConflictError, match=rf"in stored matching run\(s\) \[{run.matching_run_id}\]"):
+        archive.delete_segmentation(first)
+    assert _segmentation_count(archive) == 2
+
+
+def test_a_forced_delete_marks_the_matching_runs_it_changed(tracked):
+    archive, run, first = tracked
+    plan = archive.deletion_plan(first)
+    with pytest.raises(segdb.ConflictError, match="force"):
+        archive.delete_segmentation(first)
+    archive.delete_segmentation(first, force=True)
+    [after] = [r for r in archive.matching_runs("m30") if r.matching_run_id == run.matching_run_id]
+    [note] = after.parameters["changed_by_deletes"]
+    assert note["segmentation_id"] == first.segmentation_id and note["track_members_removed"] == plan.track_members
+    assert {k: v for k, v in after.parameters.items() if k != "changed_by_deletes"} == run.parameters
+
+
+def test_delete_removes_the_folders_it_emptied(ingested):
+    archive, record = ingested
+    [folder] = {path.parent for path in archive.storage_root.rglob("*.h5")}
+    archive.delete_segmentation(record)
+    assert not folder.exists() and not (archive.storage_root / "m1").exists()
+    assert [p.name for p in archive.storage_root.iterdir()] == [STORAGE_MARKER]

@@ -47,7 +47,7 @@ def test_init_ingest_ls_verify_gc_delete(tmp_path, capsys, suite2p_dir):
     code, out, _ = _run(capsys, "gc", "--archive", archive)
     assert code == 0 and out.startswith("0 orphan file(s)")
 
-    code, out, _ = _run(capsys, "delete", str(seg["segmentation_id"]), "--archive", archive)
+    code, out, _ = _run(capsys, "delete", str(seg["segmentation_id"]), "--archive", archive, "--yes")
     assert code == 0 and "deleted segmentation" in out
     code, out, _ = _run(capsys, "ls", "segmentations", "--archive", archive, "--json")
     assert json.loads(out) == []
