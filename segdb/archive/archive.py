@@ -11,10 +11,12 @@ from segdb.archive.ingesting import Ingesting
 from segdb.archive.locations import (
     ARCHIVE_ID_SETTING,
     CATALOG_FILENAME,
+    STORAGE_MARKER,
     STORAGE_ROOT_SETTING,
     new_archive_id,
     recorded_storage_root,
     resolve_target,
+    storage_marker_id,
     url_with_known_password,
     write_storage_marker,
 )
@@ -84,6 +86,12 @@ class Archive(Ingesting, Upkeep, RoiAccess, Describing):
     def create(cls, target: str | os.PathLike | None, *, storage_root: str | os.PathLike | None = None) -> Archive:
         """Create a new, empty archive at the current schema (what `segdb init` does)."""
         where = resolve_target(target, storage_root)
+        other = None if where.storage_root is None else storage_marker_id(where.storage_root)
+        if other is not None:
+            raise ConflictError(
+                f"{where.storage_root} is already the storage root of archive {other} (its {STORAGE_MARKER} "
+                "marker says so); open that archive, or give a new one a folder of its own"
+            )
         if where.is_folder:
             Path(where.location).mkdir(parents=True, exist_ok=True)
         elif where.storage_root is None:
@@ -97,8 +105,8 @@ class Archive(Ingesting, Upkeep, RoiAccess, Describing):
                 raise ConflictError(
                     f"{where.location} already holds a catalog; open it with segdb.open instead of creating it"
                 )
-            upgrade(catalog.engine, SCHEMA_REVISION)
             assert where.storage_root is not None
+            upgrade(catalog.engine, SCHEMA_REVISION)
             archive_id = new_archive_id()
             with catalog.writing() as session:
                 session.add(m.ArchiveSetting(setting_name=ARCHIVE_ID_SETTING, setting_value=archive_id))

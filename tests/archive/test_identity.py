@@ -274,3 +274,13 @@ def test_delete_removes_the_folders_it_emptied(ingested):
     archive.delete_segmentation(record)
     assert not folder.exists() and not (archive.storage_root / "m1").exists()
     assert [p.name for p in archive.storage_root.iterdir()] == [STORAGE_MARKER]
+
+
+def test_init_refuses_a_storage_root_another_archive_already_holds(ingested, tmp_path, capsys):
+    archive, _ = ingested
+    second = tmp_path / "second-lab"
+    assert main(["init", str(second), "--storage-root", str(archive.storage_root)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"is already the storage root of archive {archive.archive_id}" in err
+    assert not (second / "catalog.sqlite").exists()
+    assert (archive.storage_root / STORAGE_MARKER).read_text().strip() == archive.archive_id
