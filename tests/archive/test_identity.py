@@ -250,9 +250,10 @@ def test_deleting_a_segmentation_a_matching_run_uses_needs_force_and_marks_the_r
     out, err = capsys.readouterr()
     assert f"track member(s) of matching run(s) {run.matching_run_id}" in out and "1 curation event(s) by people" in out
     assert err.count("\n") == 1 and "--force" in err
-    archive.undo_curation(first, curator="ana")  # now only the matching run stands in the way
+    second = archive.segmentations(subject="m30")[1]  # nobody curated it: only the matching run stands in the way
+    assert archive.deletion_plan(second).people_curation_events == 0
     with pytest.raises(segdb.ConflictError, match=rf"in stored matching run\(s\) \[{run.matching_run_id}\]"):
-        archive.delete_segmentation(first)
+        archive.delete_segmentation(second)
     assert _segmentation_count(archive) == 2
 
 
