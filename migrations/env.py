@@ -37,18 +37,41 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _set_sqlite_foreign_keys(connection, enabled: bool) -> None:  # noqa: ANN001 - a SQLAlchemy Connection
+    # Outside any transaction (SQLite ignores the pragma inside one), on the driver's connection.
+    connection.connection.driver_connection.execute(f"PRAGMA foreign_keys={'ON' if enabled else 'OFF'}")
+
+
+def _check_sqlite_foreign_keys(connection) -> None:  # noqa: ANN001
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"the migration left rows whose foreign keys point at nothing: {broken[:5]}")
+
+
 def run_migrations_online() -> None:
     engine = _engine()
     with engine.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
-            render_as_batch=connection.dialect.name == "sqlite",
-            compare_type=True,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a table by dropping it; with foreign keys on, SQLite would first
+            # delete its rows and cascade that to every table referencing it. They are checked
+            # before the migration commits instead.
+            _set_sqlite_foreign_keys(connection, False)
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=target_metadata,
+                # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
+                render_as_batch=sqlite,
+                compare_type=True,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    _check_sqlite_foreign_keys(connection)
+        finally:
+            if sqlite:
+                _set_sqlite_foreign_keys(connection, True)
 
 
 if context.is_offline_mode():

@@ -174,6 +174,11 @@ class ArchiveMaker:
             raise ValueError(f"no test archive backend {backend!r}; use 'sqlite' or 'postgresql'")
         try:
             opened = segdb.open(target, storage_root=storage_root, create=False)
+            if schema is not None:
+                # The replayed SQL records the template's archive id; its root needs the marker that id names.
+                from segdb.archive.locations import write_storage_marker
+
+                write_storage_marker(storage_root, opened.archive_id)
             try:
                 yield opened
             finally:

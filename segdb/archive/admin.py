@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from segdb.archive import resolve_target
-from segdb.catalog.engine import Catalog, translate_db_error
+from segdb.catalog.engine import Catalog, translate_db_error, unreachable_catalog_error
 from segdb.catalog.schema import SCHEMA_REVISION, current_revision, schema_drift, upgrade
 from segdb.errors import InvalidInputError, NotFoundError
 
@@ -109,6 +109,8 @@ def _open_catalog(target: Target, storage_root: Target) -> Iterator[tuple[str, C
     catalog = Catalog(where.url)
     try:
         yield where.location, catalog
+    except sa_exc.OperationalError as exc:
+        raise unreachable_catalog_error(where.location, exc) from exc
     except sa_exc.DBAPIError as exc:
         raise translate_db_error(exc) from exc
     finally:

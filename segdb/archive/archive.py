@@ -9,17 +9,22 @@ from sqlalchemy.exc import OperationalError
 
 from segdb.archive.ingesting import Ingesting
 from segdb.archive.locations import (
+    ARCHIVE_ID_SETTING,
     CATALOG_FILENAME,
+    STORAGE_MARKER,
     STORAGE_ROOT_SETTING,
+    new_archive_id,
     recorded_storage_root,
     resolve_target,
+    storage_marker_id,
     url_with_known_password,
+    write_storage_marker,
 )
 from segdb.archive.metadata import Describing
 from segdb.archive.rois import RoiAccess
 from segdb.archive.upkeep import Upkeep
 from segdb.catalog import models as m
-from segdb.catalog.engine import Catalog
+from segdb.catalog.engine import Catalog, unreachable_catalog_error
 from segdb.catalog.schema import (
     SCHEMA_REVISION,
     catalog_has_tables,
@@ -50,8 +55,9 @@ class Archive(Ingesting, Upkeep, RoiAccess, Describing):
     ) -> Archive:
         """Open the archive at ``target`` (a folder or a database URL).
 
-        A missing archive is created at the current schema when ``create`` is true;
-        an existing one is never migrated: if its schema is behind, this raises
+        A missing archive is created at the current schema when ``create`` is true (what
+        :func:`segdb.open` does by default; every command but `segdb init` and `segdb demo`
+        passes false); an existing one is never migrated: if its schema is behind, this raises
         SchemaVersionError naming `segdb db upgrade`.
         """
         where = resolve_target(target, storage_root)
@@ -80,6 +86,12 @@ class Archive(Ingesting, Upkeep, RoiAccess, Describing):
     def create(cls, target: str | os.PathLike | None, *, storage_root: str | os.PathLike | None = None) -> Archive:
         """Create a new, empty archive at the current schema (what `segdb init` does)."""
         where = resolve_target(target, storage_root)
+        other = None if where.storage_root is None else storage_marker_id(where.storage_root)
+        if other is not None:
+            raise ConflictError(
+                f"{where.storage_root} is already the storage root of archive {other} (its {STORAGE_MARKER} "
+                "marker says so); open that archive, or give a new one a folder of its own"
+            )
         if where.is_folder:
             Path(where.location).mkdir(parents=True, exist_ok=True)
         elif where.storage_root is None:
@@ -93,12 +105,15 @@ class Archive(Ingesting, Upkeep, RoiAccess, Describing):
                 raise ConflictError(
                     f"{where.location} already holds a catalog; open it with segdb.open instead of creating it"
                 )
-            upgrade(catalog.engine, SCHEMA_REVISION)
             assert where.storage_root is not None
-            where.storage_root.mkdir(parents=True, exist_ok=True)
-            if not where.is_folder:
-                with catalog.writing() as session:
+            upgrade(catalog.engine, SCHEMA_REVISION)
+            archive_id = new_archive_id()
+            with catalog.writing() as session:
+                session.add(m.ArchiveSetting(setting_name=ARCHIVE_ID_SETTING, setting_value=archive_id))
+                if not where.is_folder:
                     session.add(m.ArchiveSetting(setting_name=STORAGE_ROOT_SETTING, setting_value=str(where.storage_root)))
+            # The marker is how a later write tells this archive's root from an empty mount point.
+            write_storage_marker(where.storage_root, archive_id)
         except BaseException as exc:
             catalog.dispose()
             _raise_unreachable(where.location, exc)
@@ -109,10 +124,7 @@ class Archive(Ingesting, Upkeep, RoiAccess, Describing):
 def _raise_unreachable(location: str, exc: BaseException) -> None:
     """A refused or failed connection becomes one line naming the catalog; other errors pass through."""
     if isinstance(exc, OperationalError):
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        raise SegDBError(
-            f"cannot reach the catalog at {location}: {reason}; check the URL and that the server is running"
-        ) from exc
+        raise unreachable_catalog_error(location, exc) from exc
 
 
 _REOPENED: dict[tuple[int, tuple[str, str]], Archive] = {}

@@ -9,7 +9,12 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from segdb.archive.locations import url_without_password
+from segdb.archive.locations import (
+    ARRAYS_DIRNAME,
+    check_storage_root,
+    recorded_archive_id,
+    url_without_password,
+)
 from segdb.archive.values import is_catalog_id
 from segdb.archive.reader import (
     PlaneHandle,
@@ -46,6 +51,20 @@ class ArchiveBase:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def archive_id(self) -> str | None:
+        """The archive's id, as its catalog records it and its storage root's marker file repeats it."""
+        return recorded_archive_id(self.catalog)
+
+    def check_storage_root(self) -> None:
+        """Raise IntegrityError unless the storage root is this archive's (see :func:`check_storage_root`).
+
+        Every write of array files calls it first, so an unmounted NAS is refused, not recreated locally.
+        """
+        database = self.catalog.engine.url.database if self.catalog.dialect == "sqlite" else None
+        beside = database is not None and self.storage_root == Path(database).resolve().parent / ARRAYS_DIRNAME
+        check_storage_root(self.catalog, self.storage_root, self.location, beside_catalog=beside)
 
     def __repr__(self) -> str:
         return f"<segdb.Archive {self.location} ({self.catalog.dialect}), arrays in {self.storage_root}>"

@@ -134,6 +134,7 @@ class Ingesting(Listing):
         if species is not None:
             described["subject"].setdefault("species", check_species(species))
         payloads = [payload_from_extractor(ex, plane_name) for plane_name, ex in plane_extractors.items()]
+        self.check_storage_root()
         seg_id = self._reserve_segmentation(
             subject=subject,
             session=session,
@@ -374,6 +375,7 @@ class Ingesting(Listing):
             session_row = db.get(m.ImagingSession, seg.session_id)
             subject = db.get(m.Subject, session_row.subject_id).subject_name
             session_name = session_row.session_name
+        self.check_storage_root()
         relative = self._new_array_path(subject, session_name, handle.segmentation_id, f"{plane}-derived")
         with progress_bar(progress, total=handle.num_samples * len(traces), desc="write traces", unit="samples") as tick:
             if mask_set is None:

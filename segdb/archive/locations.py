@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from sqlalchemy.engine import URL, make_url
 from segdb.catalog import models as m
 from segdb.catalog.engine import Catalog, redacted_url
 from segdb.errors import (
+    IntegrityError,
     InvalidInputError,
 )
 
@@ -19,6 +21,9 @@ CATALOG_FILENAME = "catalog.sqlite"
 ARRAYS_DIRNAME = "arrays"
 DEFAULT_ARCHIVE = "./segdb-archive"
 STORAGE_ROOT_SETTING = "storage_root"
+ARCHIVE_ID_SETTING = "archive_id"
+# A file in the storage root holding the id of the archive whose files live there.
+STORAGE_MARKER = ".segdb-archive"
 
 
 @dataclass(frozen=True)
@@ -97,3 +102,76 @@ def url_with_known_password(url: str) -> str:
     if not same or other.password is None:
         return url
     return parsed.set(password=other.password).render_as_string(hide_password=False)
+
+
+def new_archive_id() -> str:
+    """A new archive's id, recorded in its catalog and in its storage root's marker file."""
+    return uuid.uuid4().hex
+
+
+def recorded_archive_id(catalog: Catalog) -> str | None:
+    """The id the catalog records for its archive; None for one made before archives had ids."""
+    with catalog.reading() as db:
+        return db.scalar(
+            select(m.ArchiveSetting.setting_value).where(m.ArchiveSetting.setting_name == ARCHIVE_ID_SETTING)
+        )
+
+
+def write_storage_marker(root: Path, archive_id: str) -> None:
+    """Mark ``root`` as the storage root of archive ``archive_id`` (renamed into place, never half-written)."""
+    root.mkdir(parents=True, exist_ok=True)
+    partial = root / f"{STORAGE_MARKER}.{uuid.uuid4().hex[:8]}.partial"
+    partial.write_text(f"{archive_id}\n", encoding="utf-8")
+    os.replace(partial, root / STORAGE_MARKER)
+
+
+def storage_marker_id(root: Path) -> str | None:
+    """The archive id in ``root``'s marker file; None when it has none."""
+    try:
+        return (root / STORAGE_MARKER).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IntegrityError(f"the storage root's marker {root / STORAGE_MARKER} cannot be read ({exc})") from exc
+
+
+def check_storage_root(catalog: Catalog, root: Path, location: str, *, beside_catalog: bool) -> None:
+    """Refuse to write array files unless ``root`` is this archive's storage root.
+
+    The root is the archive's when its marker file holds the id the catalog records. A root
+    without a marker is claimed (the marker written, and an id recorded for a catalog made
+    before archives had ids) only where that cannot be a wrong guess: the ``arrays/`` folder
+    beside a SQLite catalog, a root that holds a file the catalog records, or any existing root
+    of an id-less catalog that records no files yet. A missing root (an unmounted NAS) or one that
+    holds another archive's marker is refused, so no machine writes files only it can see.
+    """
+    archive_id = recorded_archive_id(catalog)
+    found = storage_marker_id(root)
+    if found is not None and found == archive_id:
+        return
+    if found is not None:
+        raise IntegrityError(
+            f"the storage root {root} belongs to another archive (its {STORAGE_MARKER} marker holds id {found}, "
+            f"the catalog at {location} is archive {archive_id or 'without an id'}); pass --storage-root "
+            "(or SEGDB_STORAGE_ROOT) naming this archive's own array folder"
+        )
+    if not (beside_catalog or (root.is_dir() and _root_is_ours(catalog, root, archive_id))):
+        raise IntegrityError(
+            f"the storage root {root} does not exist or is not this archive's (no {STORAGE_MARKER} marker with id "
+            f"{archive_id or '(none recorded yet)'}); is the NAS mounted? If the array folder is mounted "
+            "elsewhere on this machine, pass --storage-root (or set SEGDB_STORAGE_ROOT) to that folder"
+        )
+    if archive_id is None:
+        archive_id = new_archive_id()
+        with catalog.writing() as db:
+            db.add(m.ArchiveSetting(setting_name=ARCHIVE_ID_SETTING, setting_value=archive_id))
+    write_storage_marker(root, archive_id)
+
+
+def _root_is_ours(catalog: Catalog, root: Path, archive_id: str | None) -> bool:
+    """Whether an existing root without a marker holds this archive's files (one it records is there)."""
+    with catalog.reading() as db:
+        recorded = db.scalar(select(m.ArrayFile.relative_path).order_by(m.ArrayFile.array_file_id).limit(1))
+    if recorded is None:
+        return archive_id is None
+    return (root / recorded).is_file()

@@ -11,6 +11,7 @@ import os
 import re
 import socket
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import delete, func, select
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from segdb.archive.base import ProgressArg, SegmentationRef
 from segdb.archive.listing import Listing
+from segdb.archive.locations import STORAGE_MARKER
 from segdb.archive.records import (
     FileProblem,
     GcReport,
@@ -45,38 +47,52 @@ FILE_REFERENCES = (m.SegmentationPlane, m.TraceSeries, m.SummaryImage, m.MaskSet
 class Upkeep(Listing):
     """Deleting segmentations, verifying files, and collecting garbage."""
 
-    def delete_segmentation(self, segmentation: SegmentationRef, *, force: bool = False) -> SegmentationRecord:
-        """Remove a segmentation's rows in one transaction, then its array files.
+    def deletion_plan(self, segmentation: SegmentationRef) -> DeletionPlan:
+        """What deleting a segmentation takes with it: its ROIs, files, curation and tracks."""
+        record = self.segmentation(segmentation)
+        with self.catalog.reading() as db:
+            return _deletion_plan(db, record)
 
-        A segmentation that people have curated is kept unless ``force`` is true: deleting it
-        deletes their decisions too.
+    def delete_segmentation(self, segmentation: SegmentationRef, *, force: bool = False) -> SegmentationRecord:
+        """Remove a segmentation's rows in one transaction, then its array files and emptied folders.
+
+        Refused unless ``force`` is true when people have curated it (their decisions go with
+        it) or a stored matching run uses its ROIs: runs never change on their own, so a forced
+        delete records in each such run's parameters (``changed_by_deletes``) what it lost.
+        :meth:`deletion_plan` says beforehand what goes with it.
         """
         record = self.segmentation(segmentation)
         seg_id = record.segmentation_id
+        self.check_storage_root()
 
-        def remove(db: Session) -> list[str]:
-            curated = db.scalar(
-                select(func.count())
-                .select_from(m.CurationEvent)
-                .join(m.Curator, m.Curator.curator_id == m.CurationEvent.curator_id)
-                .where(m.CurationEvent.segmentation_id == seg_id, m.Curator.is_pipeline.is_(False))
-            )
-            if curated and not force:
+        def remove(db: Session) -> tuple[DeletionPlan, list[str]]:
+            plan = _deletion_plan(db, record)
+            if plan.people_curation_events and not force:
                 raise ConflictError(
-                    f"segmentation {seg_id} holds {curated} curation decision(s) made by people; deleting it deletes "
-                    "them too. Export them first (segdb curate export), then delete with force=True (--force)"
+                    f"segmentation {seg_id} holds {plan.people_curation_events} curation decision(s) made by people; "
+                    "deleting it deletes them too. Export them first (segdb curate export), then delete with "
+                    "force=True (--force)"
+                )
+            if plan.matching_runs and not force:
+                raise ConflictError(
+                    f"segmentation {seg_id} is in stored matching run(s) {list(plan.matching_runs)} "
+                    f"({plan.track_members} track member(s)); runs never change, so it is kept. Delete with "
+                    "force=True (--force) to take its ROIs out of those runs, which are then marked as changed"
                 )
             file_ids = {
                 file_id
                 for table in FILE_REFERENCES
                 for file_id in db.scalars(select(table.array_file_id).where(table.segmentation_id == seg_id))
             }
+            _mark_runs_changed(db, plan)
             db.execute(delete(m.Segmentation).where(m.Segmentation.segmentation_id == seg_id))
             db.flush()
-            return drop_unreferenced_files(db, file_ids)
+            return plan, drop_unreferenced_files(db, file_ids)
 
-        unlink_files(self.storage_root, self.catalog.write_with_retry(remove))
-        return record
+        plan, paths = self.catalog.write_with_retry(remove)
+        unlink_files(self.storage_root, paths)
+        _remove_emptied_folders(self.storage_root, paths)
+        return plan.segmentation
 
     def array_files(self) -> list[tuple[str, int, str]]:
         with self.catalog.reading() as db:
@@ -131,11 +147,12 @@ class Upkeep(Listing):
         if root.is_dir():
             for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
                 relative = path.relative_to(root).as_posix()
-                if relative in referenced or _segmentation_of(relative) in live:
+                if relative in referenced or relative == STORAGE_MARKER or _segmentation_of(relative) in live:
                     continue
                 orphans.append(relative)
                 orphan_bytes += path.lstat().st_size
         if apply:
+            self.check_storage_root()
             if stale:
                 with self.catalog.writing() as db:
                     db.execute(
@@ -188,6 +205,111 @@ def delete_session_if_unused(db: Session, session_row: m.ImagingSession) -> None
     fovs = db.scalar(select(func.count()).select_from(m.FieldOfView).where(m.FieldOfView.subject_id == subject_id))
     if not sessions and not fovs:
         db.execute(delete(m.Subject).where(m.Subject.subject_id == subject_id))
+
+
+@dataclass(frozen=True)
+class DeletionPlan:
+    """What deleting a segmentation removes (or removed) with it.
+
+    Attributes
+    ----------
+    segmentation
+        The segmentation itself.
+    num_rois
+        Its ROIs and background components.
+    array_files, array_bytes
+        The chunk files that go, and their size.
+    people_curation_events, pipeline_curation_events
+        Curation events that go: labels people gave, and the pipeline's own.
+    matching_runs
+        Ids of stored matching runs that use its ROIs.
+    track_members
+        Its ROIs' places in those runs' tracks.
+    """
+
+    segmentation: SegmentationRecord
+    num_rois: int
+    array_files: int
+    array_bytes: int
+    people_curation_events: int
+    pipeline_curation_events: int
+    matching_runs: tuple[int, ...]
+    track_members: int
+
+
+def _deletion_plan(db: Session, record: SegmentationRecord) -> DeletionPlan:
+    seg_id = record.segmentation_id
+    in_segmentation = select(m.Roi.roi_id).where(m.Roi.segmentation_id == seg_id)
+    events = dict(
+        db.execute(
+            select(m.Curator.is_pipeline, func.count())
+            .select_from(m.CurationEvent)
+            .join(m.Curator, m.Curator.curator_id == m.CurationEvent.curator_id)
+            .where(m.CurationEvent.segmentation_id == seg_id)
+            .group_by(m.Curator.is_pipeline)
+        ).all()
+    )
+    runs = set(db.scalars(select(m.TrackMember.matching_run_id).where(m.TrackMember.roi_id.in_(in_segmentation))))
+    runs |= set(
+        db.scalars(
+            select(m.RoiMatch.matching_run_id).where(
+                m.RoiMatch.roi_a_id.in_(in_segmentation) | m.RoiMatch.roi_b_id.in_(in_segmentation)
+            )
+        )
+    )
+    members = db.scalar(
+        select(func.count()).select_from(m.TrackMember).where(m.TrackMember.roi_id.in_(in_segmentation))
+    )
+    file_ids = {
+        file_id
+        for table in FILE_REFERENCES
+        for file_id in db.scalars(select(table.array_file_id).where(table.segmentation_id == seg_id))
+    }
+    sizes = db.scalars(select(m.ArrayFile.size_bytes).where(m.ArrayFile.array_file_id.in_(file_ids))).all()
+    return DeletionPlan(
+        segmentation=record,
+        num_rois=db.scalar(select(func.count()).select_from(m.Roi).where(m.Roi.segmentation_id == seg_id)),
+        array_files=len(sizes),
+        array_bytes=int(sum(sizes)),
+        people_curation_events=int(events.get(False, 0)),
+        pipeline_curation_events=int(events.get(True, 0)),
+        matching_runs=tuple(sorted(runs)),
+        track_members=int(members),
+    )
+
+
+def _mark_runs_changed(db: Session, plan: DeletionPlan) -> None:
+    """Note in each matching run's parameters which deleted segmentation took ROIs out of it."""
+    record = plan.segmentation
+    for run in db.scalars(select(m.MatchingRun).where(m.MatchingRun.matching_run_id.in_(plan.matching_runs))):
+        removed = db.scalar(
+            select(func.count())
+            .select_from(m.TrackMember)
+            .join(m.Roi, m.Roi.roi_id == m.TrackMember.roi_id)
+            .where(
+                m.TrackMember.matching_run_id == run.matching_run_id,
+                m.Roi.segmentation_id == record.segmentation_id,
+            )
+        )
+        note = {
+            "segmentation_id": record.segmentation_id,
+            "segmentation": f"{record.subject}/{record.session}/{record.name}",
+            "track_members_removed": int(removed),
+            "deleted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        parameters = dict(run.parameters or {})
+        parameters["changed_by_deletes"] = [*parameters.get("changed_by_deletes", []), note]
+        run.parameters = parameters
+
+
+def _remove_emptied_folders(root: Path, relative_paths: Iterable[str]) -> None:
+    """Remove the folders under ``root`` that deleting these files left empty (never the root itself)."""
+    folders = {parent for relative in relative_paths for parent in Path(relative).parents if parent != Path(".")}
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        try:
+            (root / folder).rmdir()
+        except OSError:
+            continue
 
 
 def _writer_alive(seg: m.Segmentation, older_than: dt.timedelta) -> bool:

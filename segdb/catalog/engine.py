@@ -33,10 +33,33 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+SUPPORTED_DATABASES = "SQLite (an archive folder, or sqlite:///FILE) or PostgreSQL (postgresql+psycopg://USER@HOST/DB)"
+
+
 def create_catalog_engine(url: str) -> Engine:
-    """Create an engine for a catalog URL with segdb's connection settings."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
+    """Create an engine for a catalog URL with segdb's connection settings.
+
+    A URL segdb cannot use (not a URL, the ``postgres://`` scheme, a database other than SQLite
+    or PostgreSQL, a driver that is not installed) is an InvalidInputError naming the URL
+    (password hidden) and the fix.
+    """
+    shown = redacted_url(url)
+    try:
+        parsed = make_url(url)
+    except (sa_exc.ArgumentError, ValueError) as exc:
+        raise InvalidInputError(f"{shown!r} is not a database URL; a catalog is {SUPPORTED_DATABASES}") from exc
+    backend = parsed.get_backend_name()
+    if backend == "postgres":
+        fixed = shown.split("://", 1)[1]
+        raise InvalidInputError(
+            f"the catalog URL {shown} uses the scheme postgres://, which SQLAlchemy does not accept; "
+            f"write it postgresql+psycopg://{fixed}"
+        )
+    if backend not in ("sqlite", "postgresql"):
+        raise InvalidInputError(
+            f"the catalog URL {shown} names a {backend} database; segdb's catalog is {SUPPORTED_DATABASES}"
+        )
+    if backend == "sqlite":
         engine = create_engine(
             parsed,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
@@ -48,11 +71,44 @@ def create_catalog_engine(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
         return create_engine(parsed, pool_pre_ping=True)
-    except ModuleNotFoundError as exc:
+    except (ModuleNotFoundError, sa_exc.NoSuchModuleError) as exc:
+        driver = parsed.get_driver_name()
+        if driver == "psycopg":
+            fix = "install it with pip install 'segdb[postgres]'"
+        else:
+            fix = "segdb installs psycopg: write the URL as postgresql+psycopg://… and pip install 'segdb[postgres]'"
         raise InvalidInputError(
-            f"cannot open catalog {redacted_url(url)}: the database driver "
-            f"{exc.name!r} is not installed; install it with pip install 'segdb[postgres]'"
+            f"cannot open catalog {shown}: the PostgreSQL driver {driver!r} is not installed; {fix}"
         ) from exc
+
+
+def unreachable_catalog_error(location: str, exc: sa_exc.OperationalError) -> SegDBError:
+    """A refused or failed connection as one line naming the catalog (password hidden) and the fix."""
+    reason = str(exc.orig or exc).strip().splitlines()[0]
+    lowered = reason.lower()
+    database = _quoted_after("database", reason)
+    if "does not exist" in lowered and database:
+        fix = (f"create it (createdb {database}, or CREATE DATABASE {database}) and then "
+               f"`segdb init {location} --storage-root FOLDER`, or correct the database name in the URL")
+    elif "role" in lowered and "does not exist" in lowered:
+        fix = "check the user name in the URL (that role must exist on the server)"
+    elif "connection refused" in lowered:
+        fix = "no PostgreSQL server listens there: check the host and port in the URL (5432 is the default) " \
+              "and that the server is running"
+    elif "resolve host" in lowered or "name or service not known" in lowered:
+        fix = "check the host name in the URL"
+    elif "password authentication failed" in lowered or "no password supplied" in lowered:
+        fix = "check the user name and password (in the URL, PGPASSWORD or ~/.pgpass)"
+    elif "unable to open database file" in lowered:
+        fix = "its folder does not exist or cannot be written; check the path"
+    else:
+        fix = "check the URL and that the server is running"
+    return SegDBError(f"cannot reach the catalog at {location}: {reason}; {fix}")
+
+
+def _quoted_after(word: str, text: str) -> str | None:
+    match = re.search(rf'{word} "([^"]+)"', text)
+    return match.group(1) if match else None
 
 
 def _configure_sqlite(engine: Engine) -> None:

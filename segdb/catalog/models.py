@@ -46,6 +46,11 @@ ROI_KEY_TYPES = ("int", "str")
 PROPERTY_VALUE_TYPES = ("bool", "int", "float", "str", "json")
 TRACE_KINDS = ("cell", "background")
 
+# Table option of every table whose integer id people see or keep (in a notebook, a script, a
+# paper's methods): SQLite's AUTOINCREMENT, so an id is never handed out again after its row is
+# deleted. PostgreSQL's sequences never hand one out twice anyway.
+IDS_NEVER_REUSED = {"sqlite_autoincrement": True}
+
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
@@ -67,6 +72,7 @@ class ArchiveSetting(Base):
 
 class Subject(Base):
     __tablename__ = "subjects"
+    __table_args__ = (IDS_NEVER_REUSED,)
 
     subject_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject_name: Mapped[str] = mapped_column(String(255), unique=True)
@@ -83,7 +89,7 @@ class Subject(Base):
 
 class ImagingSession(Base):
     __tablename__ = "sessions"
-    __table_args__ = (UniqueConstraint("subject_id", "session_name"),)
+    __table_args__ = (UniqueConstraint("subject_id", "session_name"), IDS_NEVER_REUSED)
 
     session_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.subject_id", ondelete="RESTRICT"), index=True)
@@ -105,7 +111,7 @@ class FieldOfView(Base):
     """A place in a subject's brain imaged in one or more sessions: the shared reference frame."""
 
     __tablename__ = "fields_of_view"
-    __table_args__ = (UniqueConstraint("subject_id", "fov_name"),)
+    __table_args__ = (UniqueConstraint("subject_id", "fov_name"), IDS_NEVER_REUSED)
 
     fov_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.subject_id", ondelete="RESTRICT"), index=True)
@@ -122,6 +128,7 @@ class ImagingPlane(Base):
         UniqueConstraint("session_id", "plane_name"),
         CheckConstraint("height > 0 AND width > 0", name="positive_frame_shape"),
         CheckConstraint("pixel_size_um > 0", name="positive_pixel_size"),
+        IDS_NEVER_REUSED,
     )
 
     plane_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -153,7 +160,7 @@ class ArrayFile(Base):
     """A write-once HDF5 chunk file under the storage root."""
 
     __tablename__ = "array_files"
-    __table_args__ = (CheckConstraint("size_bytes >= 0", name="nonnegative_size"),)
+    __table_args__ = (CheckConstraint("size_bytes >= 0", name="nonnegative_size"), IDS_NEVER_REUSED)
 
     array_file_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     relative_path: Mapped[str] = mapped_column(String(1024), unique=True)
@@ -172,6 +179,7 @@ class Segmentation(Base):
             "status IN ('writing', 'ready')",
             name="known_status",
         ),
+        IDS_NEVER_REUSED,
     )
 
     segmentation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -254,6 +262,7 @@ class Roi(Base):
         Index(None, "plane_id", "centroid_x_um", "centroid_y_um"),
         # Cross-session position queries: a field of view, then a box in its reference frame.
         Index(None, "fov_id", "fov_x_um", "fov_y_um"),
+        IDS_NEVER_REUSED,
     )
 
     roi_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -344,6 +353,7 @@ class TraceSeries(PlaneArray, Base):
     __table_args__ = (
         *_named_per_plane("kind", "trace_name"),
         CheckConstraint("kind IN ('cell', 'background')", name="known_kind"),
+        IDS_NEVER_REUSED,
     )
 
     trace_series_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -359,7 +369,7 @@ class SummaryImage(PlaneArray, Base):
     """A summary image (mean, correlation, max projection, …) of one plane."""
 
     __tablename__ = "summary_images"
-    __table_args__ = _named_per_plane("image_name")
+    __table_args__ = (*_named_per_plane("image_name"), IDS_NEVER_REUSED)
 
     summary_image_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     image_name: Mapped[str] = mapped_column(String(255))
@@ -373,7 +383,7 @@ class MaskSet(PlaneArray, Base):
     """Masks derived from a plane's ROIs (e.g. neuropil masks), one per cell ROI in mask order."""
 
     __tablename__ = "mask_sets"
-    __table_args__ = _named_per_plane("mask_set_name")
+    __table_args__ = (*_named_per_plane("mask_set_name"), IDS_NEVER_REUSED)
 
     mask_set_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     mask_set_name: Mapped[str] = mapped_column(String(255))
@@ -392,6 +402,7 @@ class Curator(Base):
     """Someone (or a pipeline, named 'pipeline:<format>') who labels ROIs."""
 
     __tablename__ = "curators"
+    __table_args__ = (IDS_NEVER_REUSED,)
 
     curator_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     curator_name: Mapped[str] = mapped_column(String(255), unique=True)
@@ -417,6 +428,7 @@ class CurationEvent(Base):
         # Covers the consensus query: last label per (ROI, curator) without touching the table.
         Index(None, "segmentation_id", "roi_id", "curator_id", "event_id", "label"),
         Index(None, "curator_id", "event_id"),
+        IDS_NEVER_REUSED,
     )
 
     event_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -468,6 +480,7 @@ class MatchingRun(Base):
     """One run of cross-session matching over a field of view; runs coexist and never change."""
 
     __tablename__ = "matching_runs"
+    __table_args__ = (IDS_NEVER_REUSED,)
 
     matching_run_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     fov_id: Mapped[int] = mapped_column(ForeignKey("fields_of_view.fov_id", ondelete="RESTRICT"), index=True)
@@ -499,6 +512,7 @@ class Track(Base):
     """One cell followed across sessions by one matching run. A track id never changes meaning."""
 
     __tablename__ = "tracks"
+    __table_args__ = (IDS_NEVER_REUSED,)
 
     track_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     matching_run_id: Mapped[int] = mapped_column(

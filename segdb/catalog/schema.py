@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 # The head revision of migrations/ that these models describe; a test pins it to
 # Alembic's own head so the two cannot drift apart.
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 
 # Alembic's table holding the revision a database is at.
 VERSION_TABLE = "alembic_version"
@@ -88,7 +88,8 @@ def check_schema(engine: Engine, where: str) -> None:
         return
     if revision is None:
         raise SchemaVersionError(
-            f"{where} is not a segdb catalog (it has no schema version); create one with `segdb init`"
+            f"{where} is not a segdb catalog (it has no schema version); create one with "
+            f"`segdb init {where} --storage-root FOLDER`"
         )
     known = _known_revisions()
     if revision in known and known.index(revision) < known.index(SCHEMA_REVISION):
@@ -119,7 +120,6 @@ def downgrade(engine: Engine, revision: str) -> None:
     from alembic import command
 
     command.downgrade(alembic_config(engine), revision)
-
 
 
 def schema_drift(engine: Engine) -> list[str]:

@@ -56,9 +56,17 @@ def add_ls(commands: Any) -> None:
 
 
 def add_delete(commands: Any) -> None:
-    delete = commands.add_parser("delete", help="delete a segmentation and its array files")
+    delete = commands.add_parser(
+        "delete", help="delete a segmentation and its array files",
+        description="Delete a segmentation: its ROIs, traces, array files and the curation events and track "
+                    "members that refer to it. On a terminal it says what goes and asks first; elsewhere "
+                    "(a script) it needs --yes.",
+    )
     delete.add_argument("segmentation", help="id or subject/session/name")
-    delete.add_argument("--force", action="store_true", help="delete even if people have curated it")
+    delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation (needed off a terminal)")
+    delete.add_argument("--force", action="store_true",
+                        help="delete even if people have curated it or a stored matching run uses it "
+                             "(those runs are then marked as changed)")
     add_archive_option(delete)
     delete.set_defaults(handler=run_delete)
 
@@ -132,9 +140,35 @@ def run_ls(args: argparse.Namespace) -> int:
 
 def run_delete(args: argparse.Namespace) -> int:
     with open_archive(args) as archive:
-        record = archive.delete_segmentation(segmentation_ref(args.segmentation), force=args.force)
-    print(f"deleted segmentation {record.segmentation_id} {record.subject}/{record.session}/{record.name}")
+        plan = archive.deletion_plan(segmentation_ref(args.segmentation))
+        record = plan.segmentation
+        described = f"segmentation {record.segmentation_id} {record.subject}/{record.session}/{record.name}"
+        print(f"{described}: {_what_goes(plan)}")
+        if (plan.people_curation_events or plan.matching_runs) and not args.force:
+            archive.delete_segmentation(record.segmentation_id)  # refuses, saying why and that --force would do it
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise InvalidInputError(
+                    f"`segdb delete` asks before it deletes {described}, and stdin is not a terminal; "
+                    "pass --yes to delete without asking"
+                )
+            answer = input("delete it? [y/N] ").strip().lower()
+            if answer not in ("y", "yes"):
+                print("nothing deleted")
+                return 1
+        archive.delete_segmentation(record.segmentation_id, force=args.force)
+    print(f"deleted {described}")
     return 0
+
+
+def _what_goes(plan: Any) -> str:
+    parts = [f"{plan.num_rois} ROI(s)", f"{plan.array_files} array file(s) ({plan.array_bytes / 1e6:.1f} MB)"]
+    parts.append(f"{plan.people_curation_events} curation event(s) by people, "
+                 f"{plan.pipeline_curation_events} by the pipeline")
+    if plan.matching_runs:
+        runs = ", ".join(str(run) for run in plan.matching_runs)
+        parts.append(f"{plan.track_members} track member(s) of matching run(s) {runs}")
+    return "deleting it deletes " + "; ".join(parts)
 
 
 def run_verify(args: argparse.Namespace) -> int:

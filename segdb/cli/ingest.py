@@ -87,7 +87,7 @@ def _print_ingested(records: list) -> None:
 def run_ingest(args: argparse.Namespace) -> int:
     from segdb.ingest.frontends import ingest_path
 
-    with open_archive(args, create=True) as archive:
+    with open_archive(args) as archive:
         records = ingest_path(
             archive,
             args.format,
@@ -163,7 +163,7 @@ def run_reader_ingest(args: argparse.Namespace) -> int:
         for option in ("output_struct_name", "timestamps_path", "segmentation_label")
         if getattr(args, option, None) is not None
     }
-    with open_archive(args, create=True) as archive:
+    with open_archive(args) as archive:
         records = ingest_reader(
             archive,
             args.format,

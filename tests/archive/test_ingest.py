@@ -8,6 +8,7 @@ from roiextractors import NumpySegmentationExtractor
 from sqlalchemy import func, select
 
 import segdb
+from segdb.archive.locations import STORAGE_MARKER
 from segdb.catalog import models as m
 from segdb.synthetic import synthetic_segmentation
 
@@ -22,7 +23,10 @@ def _count_rows(archive) -> dict[str, int]:
 
 
 def _files_under(root) -> list[str]:
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) if root.exists() else []
+    """The array files under ``root`` (not the marker that says whose root it is)."""
+    if not root.exists():
+        return []
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.name != STORAGE_MARKER)
 
 
 def _numpy_segmentation(n_rois=4, n_frames=30, frame=(20, 24), roi_ids=None, **overrides):

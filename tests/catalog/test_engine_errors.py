@@ -5,6 +5,8 @@ password."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
@@ -209,3 +211,57 @@ def test_a_redacted_url_keeps_everything_but_the_password(url, kept):
 @pytest.mark.parametrize("url", ["postgresql://alice@db.lab.org/segdb", "sqlite:////data/lab archive/catalog.sqlite"])
 def test_a_url_without_a_password_is_shown_as_it_is(url):
     assert redacted_url(url) == url
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _postgres_url_with(postgres_schema_url: str, **changes) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(postgres_schema_url).set(password="s3cret", **changes).render_as_string(hide_password=False)
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("no such database", r"database \"segdb_no_such_db\" does not exist; create it \(createdb segdb_no_such_db"),
+        ("wrong port", r"Connection refused; no PostgreSQL server listens there: check the host and port"),
+        ("postgres scheme", r"uses the scheme postgres://, which SQLAlchemy does not accept; write it "
+                            r"postgresql\+psycopg://"),
+        ("missing driver", r"the PostgreSQL driver 'pg8000' is not installed; segdb installs psycopg"),
+        ("mysql", r"names a mysql database; segdb's catalog is SQLite .* or PostgreSQL"),
+    ],
+)
+def test_a_catalog_that_cannot_be_used_is_one_line_naming_the_url_and_the_fix(postgres_schema_url, capsys, case,
+                                                                              expected):
+    from segdb.cli import main
+
+    if case == "no such database":
+        url = _postgres_url_with(postgres_schema_url, database="segdb_no_such_db")
+    elif case == "wrong port":
+        url = _postgres_url_with(postgres_schema_url, port=_free_port())
+    elif case == "postgres scheme":
+        url = "postgres://" + _postgres_url_with(postgres_schema_url).split("://", 1)[1]
+    elif case == "missing driver":
+        try:
+            import pg8000  # noqa: F401
+        except ImportError:
+            pass
+        else:
+            pytest.skip("pg8000 is installed here, so it cannot stand for a missing driver")
+        url = _postgres_url_with(postgres_schema_url, drivername="postgresql+pg8000")
+    else:
+        url = "mysql://lab:s3cret@127.0.0.1/lab"
+    assert main(["ls", "subjects", "--archive", url]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("segdb: error: ") and "Traceback" not in err
+    assert "s3cret" not in err and "***@" in err
+    assert re.search(expected, err), err
+    if case == "mysql":
+        assert "segdb[postgres]" not in err

@@ -47,7 +47,7 @@ def test_init_ingest_ls_verify_gc_delete(tmp_path, capsys, suite2p_dir):
     code, out, _ = _run(capsys, "gc", "--archive", archive)
     assert code == 0 and out.startswith("0 orphan file(s)")
 
-    code, out, _ = _run(capsys, "delete", str(seg["segmentation_id"]), "--archive", archive)
+    code, out, _ = _run(capsys, "delete", str(seg["segmentation_id"]), "--archive", archive, "--yes")
     assert code == 0 and "deleted segmentation" in out
     code, out, _ = _run(capsys, "ls", "segmentations", "--archive", archive, "--json")
     assert json.loads(out) == []
@@ -55,6 +55,7 @@ def test_init_ingest_ls_verify_gc_delete(tmp_path, capsys, suite2p_dir):
 
 def test_verify_exits_nonzero_and_names_a_damaged_file(tmp_path, capsys, suite2p_dir):
     archive = tmp_path / "lab"
+    _run(capsys, "init", str(archive))
     _run(capsys, "ingest", "suite2p", str(suite2p_dir), "-a", str(archive), "--subject", "m1", "--session", "s1",
          "--no-progress")
     [victim] = sorted((archive / "arrays").rglob("*.h5"))[:1]
@@ -69,6 +70,7 @@ def test_verify_exits_nonzero_and_names_a_damaged_file(tmp_path, capsys, suite2p
 def test_suite2p_without_ops_asks_for_frame_shape_and_rate(tmp_path, capsys):
     folder = write_suite2p_folder(tmp_path / "suite2p", n_rois=5, n_frames=30, frame_shape=(40, 48), with_ops=False)
     archive = str(tmp_path / "lab")
+    _run(capsys, "init", archive)
     code, _, err = _run(capsys, "ingest", "suite2p", str(folder), "-a", archive, "--subject", "m1",
                         "--session", "s1", "--no-progress")
     assert code == 2
@@ -82,6 +84,7 @@ def test_caiman_file_ingests_from_the_command_line(tmp_path, capsys):
     from segdb.synthetic import write_synthetic_caiman_hdf5
 
     path = write_synthetic_caiman_hdf5(tmp_path / "results.hdf5")
+    _run(capsys, "init", str(tmp_path / "lab"))
     code, out, err = _run(capsys, "ingest", "caiman", str(path), "-a", str(tmp_path / "lab"), "--subject", "m1",
                           "--session", "s1", "--no-progress")
     assert code == 0, err
@@ -89,6 +92,7 @@ def test_caiman_file_ingests_from_the_command_line(tmp_path, capsys):
 
 
 def test_errors_are_one_readable_line_and_exit_2(tmp_path, capsys):
+    _run(capsys, "init", str(tmp_path / "lab"))
     code, _, err = _run(capsys, "ingest", "suite2p", str(tmp_path / "nope"), "-a", str(tmp_path / "lab"),
                         "--subject", "m1", "--session", "s1")
     assert code == 2

@@ -51,6 +51,7 @@ def test_a_warning_is_one_segdb_warning_line(tmp_path, capsys):
 
     suite2p = write_suite2p_folder(tmp_path / "suite2p", n_planes=2, n_rois=6, n_frames=40, frame_shape=(48, 48))
     (suite2p / "plane1" / "stat.npy").unlink()
+    assert main(["init", str(tmp_path / "lab")]) == 0 and capsys.readouterr()
     code = main(["ingest", "suite2p", str(suite2p), "--archive", str(tmp_path / "lab"), "--subject", "m12",
                  "--session", "s1", "--no-progress"])
     assert code == 0

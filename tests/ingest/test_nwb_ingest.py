@@ -463,6 +463,7 @@ def test_row_col_pixel_masks_on_a_square_frame_with_nothing_to_tell_are_refused_
         nwb_extractor(path, pixel_mask_order="yx")
 
     archive = str(tmp_path / "lab")
+    assert main(["init", archive]) == 0 and capsys.readouterr()
     code = main(["ingest", "nwb", str(path), "-a", archive, "--subject", "m1", "--session", "s1", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "segdb: error: Cannot tell which way round" in err
@@ -530,6 +531,7 @@ def test_plane_segmentations_in_several_modules_are_listed_and_picked_by_module_
         nwb_extractor(path, plane_segmentation_name="ophys/Plane1")
 
     archive = str(tmp_path / "lab")
+    assert main(["init", archive]) == 0 and capsys.readouterr()
     base = ["ingest", "nwb", str(path), "-a", archive, "--subject", "m1", "--no-progress"]
     code = main([*base, "--session", "s0"])
     err = capsys.readouterr().err
@@ -558,6 +560,7 @@ def test_the_frame_shape_comes_from_the_imaging_plane_manifold_or_a_photon_serie
 def test_frame_shape_at_the_command_line(tmp_path: Path, capsys) -> None:
     path = _write_nwb_by_hand(tmp_path / "no_images.nwb", {"PlaneSegmentation": [[(9, 2, 1.0)], [(11, 5, 1.0)]]})
     archive = str(tmp_path / "lab")
+    assert main(["init", archive]) == 0 and capsys.readouterr()
     base = ["ingest", "nwb", str(path), "-a", archive, "--subject", "m1", "--no-progress"]
 
     code = main([*base, "--session", "s0"])
@@ -611,6 +614,7 @@ def test_nwb1_files_are_refused_naming_the_version_and_the_conversion(tmp_path: 
     with pytest.raises(InvalidInputError, match=r"lab\.nwb' is NWB 1\.0\.5 .*convert it to NWB 2 first, or ingest the "
                        r"pipeline's own output"):
         nwb_extractor(other)
+    assert main(["init", str(tmp_path / "lab")]) == 0 and capsys.readouterr()
     code = main(["ingest", "nwb", str(allen), "-a", str(tmp_path / "lab"), "--subject", "m", "--session", "s"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and err.startswith("segdb: error: NWB file")
@@ -649,6 +653,7 @@ def test_files_that_are_not_whole_hdf5_files_are_refused_in_one_line(tmp_path: P
         nwb_extractor(plain)
     with pytest.raises(InvalidInputError, match=r"hollow\.nwb' could not be read with pynwb \(ValueError: "):
         nwb_extractor(hollow)
+    assert main(["init", str(tmp_path / "lab")]) == 0 and capsys.readouterr()
     for name in ("truncated.nwb", "empty.nwb"):
         code = main(["ingest", "nwb", str(tmp_path / name), "-a", str(tmp_path / "lab"), "--subject", "m",
                      "--session", "s"])
