@@ -121,12 +121,12 @@ def test_hostile_where_and_references_through_the_command_line(lab, capsys, monk
         _run(["query", "--archive", str(archive), "--where", where, "--count"], capsys)
     for reference in HOSTILE_NAMES + ["m1/s1/suite2p/../..", "1 OR 1=1", "-1", "0", "99999999999999999999"]:
         _run(["ls", "rois", "--archive", str(archive), "-s", reference], capsys)
-        _run(["curate", "status", reference, "--archive", str(archive)], capsys)
+        _run(["curate", "status", "-s", reference, "--archive", str(archive)], capsys)
         _run(["export", "nwb", reference, str(tmp_path / "out"), "--archive", str(archive), "--no-progress"], capsys)
         _run(["track", "show", reference, "--archive", str(archive)], capsys)
         _run(["curate", "reject", reference, "-s", "m1/s1/suite2p", "--archive", str(archive)], capsys)
     for policy in ("curator:'; DROP TABLE curators; --", "curator:", "majority; DROP", "é"):
-        _run(["curate", "status", "m1/s1/suite2p", "--archive", str(archive), "--policy", policy], capsys)
+        _run(["curate", "status", "-s", "m1/s1/suite2p", "--archive", str(archive), "--policy", policy], capsys)
     assert _files(tmp_path) - before <= {path for path in _files(tmp_path) if tmp_path / "out" in path.parents}
     assert not (tmp_path / "pwned").exists()
     assert main(["ls", "segmentations", "--archive", str(archive)]) == 0

@@ -31,9 +31,14 @@ def migrations_directory() -> Path:
     It is found as data, not imported: the scripts import the catalog, not the other way round.
     """
     spec = importlib.util.find_spec("segdb._migrations")
-    if spec is None or not spec.submodule_search_locations:
-        raise SchemaVersionError("segdb's migrations are missing from this installation; reinstall segdb")
-    return Path(next(iter(spec.submodule_search_locations)))
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    # A source checkout on the path as it is (an editable install in compat mode): the folder
+    # beside the package.
+    beside = Path(__file__).resolve().parents[2] / "migrations"
+    if (beside / "env.py").is_file():
+        return beside
+    raise SchemaVersionError("segdb's migrations are missing from this installation; reinstall segdb")
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -315,6 +315,7 @@ def curation_status(archive: Archive, segmentation: SegmentationRef, *, policy: 
     """Every cell ROI's consensus label under ``policy``, its revision, and each curator's current label."""
     check_policy(policy)
     with archive.catalog.reading() as db:
+        check_policy(policy, db)
         seg_id = archive.resolve_segmentation(db, segmentation)
         state = consensus(seg_id, policy).subquery("state")
         query = (

@@ -234,3 +234,14 @@ def test_curate_from_the_command_line(tmp_path, capsys, monkeypatch):
     assert "someone labelled these ROIs since" in capsys.readouterr().err
     assert main(["curate", "status", "-s", seg, "-a", lab, "--policy", "majority"]) == 0
     assert "policy majority" in capsys.readouterr().out
+
+
+def test_curate_status_with_an_unknown_curator_policy_names_the_curators(tmp_path, capsys):
+    from segdb.cli import main
+
+    lab = tmp_path / "lab"
+    main(["demo", str(lab)])
+    capsys.readouterr()
+    assert main(["curate", "status", "-s", "m12/2026-03-01/suite2p", "--archive", str(lab),
+                 "--policy", "curator:typo"]) == 2
+    assert "the archive has no curator 'typo'; its curators are" in capsys.readouterr().err
