@@ -22,8 +22,9 @@ def test_unknown_attribute_is_an_attribute_error():
 
 
 def test_every_subpackage_ships_in_the_wheel():
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     root = Path(__file__).resolve().parents[1]
     listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])

@@ -15,7 +15,6 @@ from segdb.archive.locations import (
     recorded_archive_id,
     url_without_password,
 )
-from segdb.archive.values import is_catalog_id
 from segdb.archive.reader import (
     PlaneHandle,
     plane_handles,
@@ -23,6 +22,7 @@ from segdb.archive.reader import (
 from segdb.archive.records import (
     SegmentationRecord,
 )
+from segdb.archive.values import is_catalog_id
 from segdb.arrays import ArrayFile as ArrayFileRef
 from segdb.catalog import models as m
 from segdb.catalog.engine import Catalog
