@@ -157,7 +157,23 @@ def _with_nwb_metadata(extractor: Any, plane_name: str, ingest_options: dict[str
         pixel_size = nwb_pixel_size_um(imaging_plane)
         if pixel_size is not None:
             options["pixel_size_um"] = pixel_size
-    return options
+    return _with_parameters(options, {"nwb_provenance": _nwb_provenance(extractor.nwbfile, table)})
+
+
+def _nwb_provenance(nwbfile: Any, table: Any) -> dict[str, Any]:
+    """Who made an NWB file's segmentation and how, as the file says: kept with the segmentation."""
+    module = table.parent.parent if table.parent is not None else None
+    generated_by = [[str(part) for part in entry] for entry in (getattr(nwbfile, "was_generated_by", None) or ())]
+    found = {
+        "processing_module": getattr(module, "name", None),
+        "processing_description": getattr(module, "description", None),
+        "plane_segmentation": table.name,
+        "plane_segmentation_description": getattr(table, "description", None),
+        "source_script": nwbfile.source_script,
+        "was_generated_by": generated_by or None,
+        "nwb_identifier": nwbfile.identifier,
+    }
+    return {key: value for key, value in found.items() if value not in (None, "")}
 
 
 def open_reader(

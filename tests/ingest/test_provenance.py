@@ -105,3 +105,21 @@ def test_a_setting_is_kept_as_json(value, kept) -> None:
 def test_arrays_long_lists_and_objects_are_not_settings(value) -> None:
     assert setting_value(value) is SKIPPED
     assert kept_settings({"value": value, "tau": 1.0}) == {"tau": 1.0}
+
+
+def test_nwb_processing_description_is_kept(tmp_path, capsys):
+    from segdb.cli import main
+    from segdb.synthetic import write_synthetic_nwb
+
+    path = write_synthetic_nwb(tmp_path / "session.nwb")
+    lab = tmp_path / "lab"
+    assert main(["init", str(lab)]) == 0
+    assert main(["ingest", "nwb", str(path), "--archive", str(lab), "--subject", "m1", "--session", "s1",
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["ls", "segmentations", "--archive", str(lab), "--json"]) == 0
+    [record] = json.loads(capsys.readouterr().out)
+    provenance = record["parameters"]["nwb_provenance"]
+    assert provenance["processing_module"] == "ophys"
+    assert provenance["processing_description"] == "optical physiology processed data"
+    assert provenance["plane_segmentation"] == "PlaneSegmentation"
