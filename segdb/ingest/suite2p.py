@@ -198,12 +198,55 @@ def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
     return tuple(shape), dtype
 
 
+# What suite2p's stat.npy and ops.npy hold when unpickled: numpy arrays, dtypes and scalars inside
+# dicts, lists and tuples, and datetimes (ops' date_proc). Nothing else is ever imported or called
+# while reading them, so a crafted folder cannot run code during an ingest.
+_PICKLE_GLOBALS = {
+    (module, name)
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+    for name in ("_reconstruct", "scalar")
+} | {
+    ("numpy", "dtype"), ("numpy", "ndarray"), ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"), ("datetime", "datetime"), ("datetime", "date"),
+    ("datetime", "timedelta"), ("datetime", "timezone"), ("collections", "OrderedDict"),
+}
+
+
+class _ForeignPickle(pickle.UnpicklingError):
+    """A pickle that names something suite2p never writes."""
+
+
+class _Suite2pUnpickler(pickle.Unpickler):
+    """Unpickles only the types suite2p writes (:data:`_PICKLE_GLOBALS`)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _PICKLE_GLOBALS or (module == "numpy.dtypes" and name.endswith("DType")):
+            return super().find_class(module, name)
+        raise _ForeignPickle(f"{module}.{name}")
+
+
 def _load_pickled(path: Path) -> Any:
-    """A ``.npy`` file suite2p writes with pickled objects (``stat.npy``, ``ops.npy``), or one clear error."""
+    """A ``.npy`` file suite2p writes with pickled objects (``stat.npy``, ``ops.npy``), or one clear error.
+
+    Only the types suite2p writes are unpickled (:class:`_Suite2pUnpickler`).
+    """
     _npy_header(path)
     try:
-        return np.load(path, allow_pickle=True)
-    except (pickle.UnpicklingError, EOFError, ValueError, OSError, AttributeError, ImportError, TypeError) as error:
+        with open(path, "rb") as stream:
+            version = np.lib.format.read_magic(stream)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else (
+                np.lib.format.read_array_header_2_0)
+            _, _, dtype = read_header(stream)
+            if not dtype.hasobject:
+                return np.load(path, allow_pickle=False)
+            return _Suite2pUnpickler(stream).load()
+    except _ForeignPickle as foreign:
+        raise InvalidInputError(
+            f"{_in_plane(path)} asks to load {foreign}, which suite2p never writes; segdb does not run code from a "
+            "file, so it is refused: is it really suite2p's output?"
+        ) from None
+    except (pickle.UnpicklingError, EOFError, ValueError, OSError, AttributeError, ImportError, TypeError,
+            IndexError, KeyError) as error:
         raise InvalidInputError(f"{_in_plane(path)} cannot be read ({error}); {_COPIED}") from None
 
 
@@ -501,7 +544,7 @@ class Suite2pFilesSegmentationExtractor(SegmentationExtractor):
         self.plane = plane
         self._image_shape = frame_shape
         self._sampling_frequency = float(sampling_frequency)
-        self.stat = np.load(plane.path / "stat.npy", allow_pickle=True)
+        self.stat = _load_pickled(plane.path / "stat.npy")
 
         suffix = "" if plane.channel_name == "chan1" else "_chan2"
         cell_ids = list(range(self.stat.size))
@@ -686,7 +729,7 @@ def _open_plane(
             "Pass them: `--frame-shape H W` and `--rate HZ` on the command line, or "
             "frame_shape=(H, W) and sampling_frequency=HZ in Python."
         )
-    stat = np.load(plane.path / "stat.npy", allow_pickle=True)
+    stat = _load_pickled(plane.path / "stat.npy")
     checked_shape = _check_frame_shape(frame_shape, stat, plane)
     return Suite2pFilesSegmentationExtractor(
         plane, frame_shape=checked_shape, sampling_frequency=float(sampling_frequency), options=options

@@ -9,6 +9,7 @@ ingest and no array file.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -375,3 +376,32 @@ def test_require_is_refused_for_formats_other_than_suite2p(archive, clean_inputs
 
     with pytest.raises(InvalidInputError, match="--require applies to suite2p folders only"):
         ingest_path(archive, "caiman", clean_inputs["caiman"], subject="m1", session="s1", require=("raw",))
+
+
+class _RunsCode:
+    """What a crafted stat.npy holds: unpickling it would call a function of the attacker's choice."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+@pytest.mark.parametrize("name", ["stat.npy", "ops.npy"])
+def test_a_suite2p_file_that_would_run_code_is_refused_without_running_it(tmp_path, capsys, name):
+    from segdb.cli import main
+    from segdb.synthetic import write_suite2p_folder
+
+    suite2p = write_suite2p_folder(tmp_path / "suite2p", n_rois=4, n_frames=30, frame_shape=(40, 40))
+    marker = tmp_path / "code-ran"
+    np.save(suite2p / "plane0" / name, np.array([_RunsCode(marker)], dtype=object), allow_pickle=True)
+    lab = tmp_path / "lab"
+    assert main(["init", str(lab)]) == 0
+    capsys.readouterr()
+    code = main(["ingest", "suite2p", str(suite2p), "--archive", str(lab), "--subject", "m1", "--session", "s1",
+                 "--no-progress"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"{name} in " in err and re.search(r"asks to load [\w.]*open, which suite2p never writes", err), err
+    assert not marker.exists()
