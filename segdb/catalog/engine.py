@@ -10,13 +10,15 @@ URL is shown without its password.
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import random
 import re
 import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -148,11 +150,25 @@ class Catalog:
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Session]:
-        """A read-only unit of work; it never commits."""
+        """A read-only unit of work; it never commits.
+
+        On PostgreSQL each of its statements is cancelled by the server after
+        :func:`read_timeout_ms` (``$SEGDB_STATEMENT_TIMEOUT``, seconds; default 60, 0 for none), so
+        one question cannot keep a shared server busy, even after its client has gone.
+        """
         session = self._read_sessions()
         try:
+            timeout = read_timeout_ms()
+            if self.dialect == "postgresql" and timeout:
+                session.execute(text(f"SET LOCAL statement_timeout = {timeout}"))
             yield session
         except sa_exc.DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) == _POSTGRES_QUERY_CANCELED:
+                raise SegDBError(
+                    f"the catalog cancelled a read after {read_timeout_ms() / 1000:g} s "
+                    f"({STATEMENT_TIMEOUT_VARIABLE}); narrow the question (fewer sessions or conditions), or set "
+                    f"{STATEMENT_TIMEOUT_VARIABLE} to more seconds (0 for no limit)"
+                ) from exc
             raise translate_db_error(exc) from exc
         finally:
             session.rollback()
@@ -192,6 +208,27 @@ class Catalog:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+STATEMENT_TIMEOUT_VARIABLE = "SEGDB_STATEMENT_TIMEOUT"
+DEFAULT_STATEMENT_TIMEOUT_S = 60.0
+_POSTGRES_QUERY_CANCELED = "57014"
+
+
+def read_timeout_ms() -> int:
+    """How long (ms) one read statement may run on PostgreSQL: ``$SEGDB_STATEMENT_TIMEOUT`` seconds (0: no limit)."""
+    raw = os.environ.get(STATEMENT_TIMEOUT_VARIABLE, "").strip()
+    if not raw:
+        return int(DEFAULT_STATEMENT_TIMEOUT_S * 1000)
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise SegDBError(
+            f"{STATEMENT_TIMEOUT_VARIABLE}={raw!r} is not a number of seconds; set it like 60, or 0 for no limit"
+        )
+    return max(1, int(round(seconds * 1000))) if seconds else 0
 
 
 class _RetryableError(ConflictError):

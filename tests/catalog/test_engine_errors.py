@@ -265,3 +265,44 @@ def test_a_catalog_that_cannot_be_used_is_one_line_naming_the_url_and_the_fix(po
     assert re.search(expected, err), err
     if case == "mysql":
         assert "segdb[postgres]" not in err
+
+
+def test_a_read_that_runs_too_long_is_cancelled_by_the_server_with_a_clear_error(postgres_schema_url, monkeypatch):
+    from sqlalchemy import text
+
+    from segdb.catalog.engine import Catalog
+    from segdb.errors import SegDBError
+
+    catalog = Catalog(postgres_schema_url)
+    try:
+        monkeypatch.setenv("SEGDB_STATEMENT_TIMEOUT", "0.2")
+        with pytest.raises(SegDBError, match=r"cancelled a read after 0.2 s \(SEGDB_STATEMENT_TIMEOUT\)"):
+            with catalog.reading() as db:
+                db.execute(text("SELECT pg_sleep(5)"))
+        with catalog.reading() as db:
+            assert db.execute(text("SHOW statement_timeout")).scalar() == "200ms"
+        monkeypatch.setenv("SEGDB_STATEMENT_TIMEOUT", "0")
+        with catalog.reading() as db:
+            assert db.execute(text("SELECT pg_sleep(0.3)")).all()
+        monkeypatch.setenv("SEGDB_STATEMENT_TIMEOUT", "soon")
+        with pytest.raises(SegDBError, match="SEGDB_STATEMENT_TIMEOUT='soon' is not a number of seconds"):
+            with catalog.reading():
+                pass
+    finally:
+        catalog.dispose()
+
+
+def test_reads_on_postgresql_have_a_statement_timeout_by_default(postgres_schema_url, monkeypatch):
+    from sqlalchemy import text
+
+    from segdb.catalog.engine import Catalog
+
+    monkeypatch.delenv("SEGDB_STATEMENT_TIMEOUT", raising=False)
+    catalog = Catalog(postgres_schema_url)
+    try:
+        with catalog.reading() as db:
+            assert db.execute(text("SHOW statement_timeout")).scalar() == "1min"
+        with catalog.writing() as db:
+            assert db.execute(text("SHOW statement_timeout")).scalar() == "0"
+    finally:
+        catalog.dispose()
