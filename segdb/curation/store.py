@@ -313,7 +313,6 @@ def curation_history(archive: Archive, segmentation: SegmentationRef, roi: int |
 def curation_status(archive: Archive, segmentation: SegmentationRef, *, policy: str = "latest",
                     plane: str | None = None) -> list[RoiCurationStatus]:
     """Every cell ROI's consensus label under ``policy``, its revision, and each curator's current label."""
-    check_policy(policy)
     with archive.catalog.reading() as db:
         check_policy(policy, db)
         seg_id = archive.resolve_segmentation(db, segmentation)

@@ -11,7 +11,7 @@ from segdb.export.nwb import (
     dandi_id,
     export_nwb,
     export_nwb_files,
-    missing_for_dandi,
+    missing_metadata,
     nwb_file_name,
 )
 
@@ -21,6 +21,6 @@ __all__ = [
     "dandi_id",
     "export_nwb",
     "export_nwb_files",
-    "missing_for_dandi",
+    "missing_metadata",
     "nwb_file_name",
 ]

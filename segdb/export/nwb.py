@@ -89,14 +89,16 @@ def nwb_file_name(record: SegmentationRecord, *, dandi: bool) -> Path:
     return Path("_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", part).strip("-.") or "x" for part in parts) + ".nwb")
 
 
-def missing_for_dandi(subject: SubjectRecord, session: SessionRecord) -> list[str]:
-    """What DANDI requires that the archive does not know yet, each with the command that sets it."""
+def missing_metadata(subject: SubjectRecord, session: SessionRecord, *, dandi: bool) -> list[str]:
+    """What an export needs that the archive does not know yet, each with the command that sets it:
+    the session's start always, and with ``dandi`` what DANDI requires of the subject."""
     missing = []
-    for field, option in (("species", "--species 'Mus musculus'"), ("sex", "--sex F")):
-        if getattr(subject, field) is None:
-            missing.append(f"the subject's {field} (`segdb subject set {subject.name} {option}`)")
-    if subject.age is None and subject.date_of_birth is None:
-        missing.append(f"the subject's age or date of birth (`segdb subject set {subject.name} --age P90D`)")
+    if dandi:
+        for field, option in (("species", "--species 'Mus musculus'"), ("sex", "--sex F")):
+            if getattr(subject, field) is None:
+                missing.append(f"the subject's {field} (`segdb subject set {subject.name} {option}`)")
+        if subject.age is None and subject.date_of_birth is None:
+            missing.append(f"the subject's age or date of birth (`segdb subject set {subject.name} --age P90D`)")
     if session.session_start is None:
         missing.append(
             f"the session's start (`segdb session set {session.subject}/{session.name} --start 2026-03-01T10:00`)"
@@ -153,17 +155,14 @@ def export_nwb(
     record = archive.segmentation(segmentation)
     subject = next(s for s in archive.subjects() if s.name == record.subject)
     session = next(s for s in archive.sessions(subject=record.subject) if s.name == record.session)
-    if session.session_start is None or dandi:
-        missing = missing_for_dandi(subject, session) if dandi else []
-        if session.session_start is None and not dandi:
-            missing = [f"the session's start (`segdb session set {session.subject}/{session.name} --start "
-                       "2026-03-01T10:00`)"]
-        if missing:
-            raise InvalidInputError(
-                f"cannot export {record.subject}/{record.session}/{record.name} to NWB"
-                f"{' for DANDI' if dandi else ''}: the archive does not know {'; '.join(missing)}"
-            )
+    missing = missing_metadata(subject, session, dandi=dandi)
+    if missing:
+        raise InvalidInputError(
+            f"cannot export {record.subject}/{record.session}/{record.name} to NWB"
+            f"{' for DANDI' if dandi else ''}: the archive does not know {'; '.join(missing)}"
+        )
     statuses = curation_status(archive, record.segmentation_id, policy=policy)
+    descriptions = archive.property_descriptions(record.segmentation_id)
     planes = archive.planes(record.segmentation_id)
     handles = archive.plane_handles(record.segmentation_id)
     nwbfile = _nwbfile(record, subject, session, policy, statuses)
@@ -188,22 +187,22 @@ def export_nwb(
             if not accepted_only or status.label in (None, "accepted")
         ]
         properties = archive.plane_properties(record.segmentation_id, plane.name)
-        descriptions = archive.property_descriptions(record.segmentation_id)
         table = _roi_table(
             f"PlaneSegmentation{suffix}", handle, imaging_plane, keep, [plane_statuses[i] for i in keep],
             properties, descriptions, policy, image_masks=image_masks,
         )
         segmentation_container.add_plane_segmentation(table)
         total_rois += len(keep)
-        series = [("cell", table, keep, handle.traces)]
+        # (kind, table, trace columns to copy, whether that is every column, series)
+        series = [("cell", table, keep, len(keep) == len(handle.roi_keys), handle.traces)]
         first_series = None
         if handle.background_keys:
             background = _background_table(f"BackgroundPlaneSegmentation{suffix}", handle, imaging_plane,
                                            image_masks=image_masks)
             segmentation_container.add_plane_segmentation(background)
-            series.append(("background", background, list(range(len(handle.background_keys))),
+            series.append(("background", background, list(range(len(handle.background_keys))), True,
                            handle.background_traces))
-        for kind, rois_table, columns, traces in series:
+        for kind, rois_table, columns, every_column, traces in series:
             if not columns:
                 continue
             region = rois_table.create_roi_table_region(
@@ -217,8 +216,7 @@ def export_nwb(
                     # the table it points at share the module as ancestor (hdmf checks this).
                     ophys.add(target)
                     added_containers.add(target.name)
-                blocks = TraceBlocks(ref, None if len(columns) == len(handle_keys(handle, kind)) else columns,
-                                     block_samples=block_samples)
+                blocks = TraceBlocks(ref, None if every_column else columns, block_samples=block_samples)
                 # The plane's first series holds its timestamps; the others link to them.
                 timing = _timing(handle) if first_series is None or handle.timestamps is None else {
                     "timestamps": first_series}
@@ -311,10 +309,6 @@ def export_nwb_files(
 def plane_suffix(plane_name: str) -> str:
     """What a multi-plane file appends to each plane's object names, as NeuroConv does (plane0 -> Plane0)."""
     return plane_name[:1].upper() + plane_name[1:]
-
-
-def handle_keys(handle: PlaneHandle, kind: str) -> tuple:
-    return handle.roi_keys if kind == "cell" else handle.background_keys
 
 
 class TraceBlocks(GenericDataChunkIterator):
@@ -549,6 +543,6 @@ __all__ = [
     "dandi_id",
     "export_nwb",
     "export_nwb_files",
-    "missing_for_dandi",
+    "missing_metadata",
     "nwb_file_name",
 ]
