@@ -66,6 +66,9 @@ def run_migrations_online() -> None:
                 compare_type=True,
             )
             with context.begin_transaction():
+                if not sqlite:
+                    # A migration may rewrite big tables: no read bound applies to it.
+                    connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
                 context.run_migrations()
                 if sqlite:
                     _check_sqlite_foreign_keys(connection)

@@ -38,8 +38,10 @@ def is_sqlite(engine: Engine) -> bool:
 SUPPORTED_DATABASES = "SQLite (an archive folder, or sqlite:///FILE) or PostgreSQL (postgresql+psycopg://USER@HOST/DB)"
 
 
-def create_catalog_engine(url: str) -> Engine:
+def create_catalog_engine(url: str, *, statement_timeout_ms: int = 0) -> Engine:
     """Create an engine for a catalog URL with segdb's connection settings.
+
+    On PostgreSQL, ``statement_timeout_ms`` (0: none) is set once on each new connection.
 
     A URL segdb cannot use (not a URL, the ``postgres://`` scheme, a database other than SQLite
     or PostgreSQL, a driver that is not installed) is an InvalidInputError naming the URL
@@ -72,7 +74,7 @@ def create_catalog_engine(url: str) -> Engine:
         # psycopg 3 is the driver segdb installs; a bare postgresql:// URL means it.
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
-        return create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True)
     except (ModuleNotFoundError, sa_exc.NoSuchModuleError) as exc:
         driver = parsed.get_driver_name()
         if driver == "psycopg":
@@ -82,6 +84,16 @@ def create_catalog_engine(url: str) -> Engine:
         raise InvalidInputError(
             f"cannot open catalog {shown}: the PostgreSQL driver {driver!r} is not installed; {fix}"
         ) from exc
+    if statement_timeout_ms:
+
+        @event.listens_for(engine, "connect")
+        def _set_statement_timeout(dbapi_connection, _record):  # noqa: ANN001
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+            cursor.close()
+            dbapi_connection.commit()
+
+    return engine
 
 
 def unreachable_catalog_error(location: str, exc: sa_exc.OperationalError) -> SegDBError:
@@ -138,7 +150,17 @@ class Catalog:
 
     def __init__(self, url: str):
         self.url = url
-        self.engine = create_catalog_engine(url)
+        # Reads on PostgreSQL are bounded by the server (see reading()); the bound is set once per
+        # connection, and writing() lifts it for its own transaction.
+        self._connection_timeout_ms = read_timeout_ms() if str(url).startswith("postgresql") else 0
+        self.engine = create_catalog_engine(url, statement_timeout_ms=self._connection_timeout_ms)
+        if self._connection_timeout_ms:
+
+            @event.listens_for(self.engine, "begin")
+            def _writes_unbounded(conn):  # noqa: ANN001
+                # A write (an ingest's rows, a migration) is not a question: no read bound applies to it.
+                if conn.get_execution_options().get(_IMMEDIATE):
+                    conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._write_sessions = sessionmaker(
             self.engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False, autoflush=False
@@ -159,7 +181,7 @@ class Catalog:
         session = self._read_sessions()
         try:
             timeout = read_timeout_ms()
-            if self.dialect == "postgresql" and timeout:
+            if self.dialect == "postgresql" and timeout != self._connection_timeout_ms:
                 session.execute(text(f"SET LOCAL statement_timeout = {timeout}"))
             yield session
         except sa_exc.DBAPIError as exc:
