@@ -405,8 +405,30 @@ def roi_filter(
     value_num) index per segmentation. ``accepted`` is the SQL meaning of 'accepted' (a
     curation consensus); without it the source pipeline's decision is used.
     """
-    clauses = [_term_clause(term, segmentation_ids, accepted) for term in parse_where(where)]
-    return and_(true(), *clauses)
+    return and_(true(), *_all_of_clauses(parse_where(where), segmentation_ids, accepted))
+
+
+def _all_of_clauses(
+    terms: Sequence[Term], segmentation_ids: Sequence[int] | Select, accepted: ColumnElement[bool] | None
+) -> list[ColumnElement[bool]]:
+    """One clause per term that must hold, the conditions on one property joined into one.
+
+    A ROI has one value of a property, so ``snr > 2 and snr < 5 and snr != 3`` is one range of the
+    property index rather than three subqueries the planner must intersect.
+    """
+    clauses = [m.Roi.roi_id.in_(property_matches(conditions, segmentation_ids))
+               for conditions in conditions_by_property(terms).values()]
+    others = [term for term in terms if not is_property_condition(term)]
+    return clauses + [_term_clause(term, segmentation_ids, accepted) for term in others]
+
+
+def conditions_by_property(terms: Sequence[Term]) -> dict[str, list[Condition]]:
+    """The terms that are single property conditions, grouped by their property, in order."""
+    grouped: dict[str, list[Condition]] = {}
+    for term in terms:
+        if is_property_condition(term):
+            grouped.setdefault(term.field, []).append(term)
+    return grouped
 
 
 def _term_clause(
@@ -415,7 +437,7 @@ def _term_clause(
     if isinstance(term, AnyOf):
         return or_(*(_term_clause(t, segmentation_ids, accepted) for t in term.terms))
     if isinstance(term, AllOf):
-        return and_(*(_term_clause(t, segmentation_ids, accepted) for t in term.terms))
+        return and_(*_all_of_clauses(term.terms, segmentation_ids, accepted))
     return _clause(term, segmentation_ids, accepted)
 
 
@@ -447,7 +469,7 @@ def _clause(
             column = m.Roi.source_accepted
             accepted = or_(column.is_(None), column == True)  # noqa: E712 - SQL comparison
         return accepted if wanted else not_(accepted)
-    return m.Roi.roi_id.in_(property_matches(condition, segmentation_ids))
+    return m.Roi.roi_id.in_(property_matches([condition], segmentation_ids))
 
 
 def id_in(column: Any, ids: Sequence[int] | Select) -> ColumnElement[bool]:
@@ -464,14 +486,15 @@ def is_property_condition(term: Term) -> bool:
     return isinstance(term, Condition) and term.field not in ROI_COLUMNS and term.field not in SPECIAL_FIELDS
 
 
-def property_matches(condition: Condition, segmentation_ids: Sequence[int] | Select) -> Select:
+def property_matches(conditions: Sequence[Condition], segmentation_ids: Sequence[int] | Select) -> Select:
     """SELECT roi_id of the ROIs of ``segmentation_ids`` (ids or a SELECT of them) whose
-    property satisfies ``condition``: one range of the (property_name, segmentation_id,
-    value_num) index per segmentation."""
+    property satisfies every one of ``conditions`` (all on the same property): one range of the
+    (property_name, segmentation_id, value_num) index per segmentation."""
+    [field] = {condition.field for condition in conditions}
     return select(m.RoiProperty.roi_id).where(
-        m.RoiProperty.property_name == condition.field,
+        m.RoiProperty.property_name == field,
         id_in(m.RoiProperty.segmentation_id, segmentation_ids),
-        _property_comparison(condition),
+        *(_property_comparison(condition) for condition in conditions),
     )
 
 

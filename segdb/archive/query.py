@@ -24,6 +24,7 @@ from segdb.archive.consensus import accepted_clause, check_policy
 from segdb.archive.filters import (
     WhereSpec,
     check_where_fields,
+    conditions_by_property,
     id_in,
     is_property_condition,
     parse_where,
@@ -255,7 +256,7 @@ class RoiQuery:
             and self.accepted is None and self.limit is None
         )
         if property_only:
-            matches = [property_matches(c, segmentation_ids) for c in where]
+            matches = [property_matches(c, segmentation_ids) for c in conditions_by_property(where).values()]
             found = matches[0] if len(matches) == 1 else intersect(*matches)
             return select(func.count()).select_from(found.subquery())
         conditions = self._conditions(segmentation_ids, roi_ids)

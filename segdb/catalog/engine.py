@@ -38,10 +38,15 @@ def is_sqlite(engine: Engine) -> bool:
 SUPPORTED_DATABASES = "SQLite (an archive folder, or sqlite:///FILE) or PostgreSQL (postgresql+psycopg://USER@HOST/DB)"
 
 
+# How often a PostgreSQL server checks, while running a statement, that its client is still there.
+CLIENT_CHECK_INTERVAL_MS = 1000
+
+
 def create_catalog_engine(url: str, *, statement_timeout_ms: int = 0) -> Engine:
     """Create an engine for a catalog URL with segdb's connection settings.
 
-    On PostgreSQL, ``statement_timeout_ms`` (0: none) is set once on each new connection.
+    On PostgreSQL, ``statement_timeout_ms`` (0: none) is set once on each new connection, and
+    the server cancels a connection's statement soon after its client has gone.
 
     A URL segdb cannot use (not a URL, the ``postgres://`` scheme, a database other than SQLite
     or PostgreSQL, a driver that is not installed) is an InvalidInputError naming the URL
@@ -84,14 +89,18 @@ def create_catalog_engine(url: str, *, statement_timeout_ms: int = 0) -> Engine:
         raise InvalidInputError(
             f"cannot open catalog {shown}: the PostgreSQL driver {driver!r} is not installed; {fix}"
         ) from exc
-    if statement_timeout_ms:
 
-        @event.listens_for(engine, "connect")
-        def _set_statement_timeout(dbapi_connection, _record):  # noqa: ANN001
-            cursor = dbapi_connection.cursor()
+    @event.listens_for(engine, "connect")
+    def _set_session_bounds(dbapi_connection, _record):  # noqa: ANN001 - driver objects
+        cursor = dbapi_connection.cursor()
+        if statement_timeout_ms:
             cursor.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
-            cursor.close()
-            dbapi_connection.commit()
+        if getattr(dbapi_connection.info, "server_version", 0) >= 140000:
+            # A client that goes away (killed, network gone) takes its running statement with it,
+            # instead of leaving the server working on a question nobody will read.
+            cursor.execute(f"SET client_connection_check_interval = {CLIENT_CHECK_INTERVAL_MS}")
+        cursor.close()
+        dbapi_connection.commit()
 
     return engine
 

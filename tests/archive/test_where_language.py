@@ -41,6 +41,8 @@ EXPRESSIONS = [
     "bright and not (snr < 2) or region == 'AL'",
     "kind == 'cell' and (name == 'c' or snr != 6)",
     "region == \"x' OR 1=1 --\"",
+    "snr > 1 and snr < 8 and snr != 5 and region != 'LM' and snr not in [6.0]",
+    "(snr >= 2.5 and snr <= 7.5 and not bright) or (name == 'a' and name != 'b')",
 ]
 
 
@@ -147,6 +149,18 @@ def test_an_and_of_property_conditions_stays_on_the_property_index(labelled):
         plan = archive.explain_query(count=True, where="snr > 5 and name == 'a'")
         assert "ix_roi_properties__property_name_segmentation_id_value_num" in plan, plan
         assert "SCAN rois" not in plan, plan
+
+
+@pytest.mark.parametrize("where, subqueries", [
+    ("snr > 1 and snr < 8 and snr != 5", 1),
+    (" and ".join(f"snr != {i}" for i in range(60)), 1),
+    ("1 < snr < 9 and name == 'a' and snr between 2 and 3", 2),
+    ("(snr > 1 and snr < 8) or name == 'a'", 2),
+    ("(snr > 1 and snr < 8) or (snr > 9 and snr < 12)", 2),
+])
+def test_the_conditions_on_one_property_under_an_and_are_one_range_of_its_index(where, subqueries):
+    sql = str(roi_filter(where, [1, 2]))
+    assert sql.count("FROM roi_properties") == subqueries, sql
 
 
 def test_not_moves_onto_the_conditions():

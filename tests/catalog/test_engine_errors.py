@@ -5,6 +5,7 @@ password."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -306,3 +307,50 @@ def test_reads_on_postgresql_have_a_statement_timeout_by_default(postgres_schema
             assert db.execute(text("SHOW statement_timeout")).scalar() == "0"
     finally:
         catalog.dispose()
+
+
+def test_a_statement_whose_client_was_killed_is_cancelled_by_the_server(postgres_schema_url):
+    import signal
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    from sqlalchemy import create_engine
+
+    name = f"segdb-test-{uuid.uuid4().hex[:8]}"
+    client = subprocess.Popen([sys.executable, "-c", (
+        "import sys; from sqlalchemy import text; from segdb.catalog.engine import Catalog\n"
+        "catalog = Catalog(sys.argv[1])\n"
+        "with catalog.reading() as db:\n"
+        "    db.execute(text(\"SET application_name = '\" + sys.argv[2] + \"'\"))\n"
+        "    db.execute(text('SELECT pg_sleep(300)'))\n"
+    ), postgres_schema_url, name], env={**os.environ, "SEGDB_STATEMENT_TIMEOUT": "0"})
+    # Autocommit: PostgreSQL keeps one snapshot of pg_stat_activity per transaction.
+    watcher = create_engine(postgres_schema_url.split("?")[0], isolation_level="AUTOCOMMIT")
+    running = text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name AND state = 'active'")
+    try:
+        with watcher.connect() as conn:
+            for _ in range(300):
+                if conn.execute(running, {"name": name}).scalar():
+                    break
+                assert client.poll() is None, "the client ended before its statement ran"
+                time.sleep(0.05)
+            else:
+                raise AssertionError("the client's statement never started")
+            client.send_signal(signal.SIGKILL)
+            client.wait()
+            # The server notices within its check interval (1 s); without it, it sleeps on for 5 minutes.
+            for _ in range(100):
+                if not conn.execute(running, {"name": name}).scalar():
+                    break
+                time.sleep(0.1)
+            else:
+                raise AssertionError("the server kept running the statement of a client that was killed")
+    finally:
+        if client.poll() is None:
+            client.kill()
+        with watcher.connect() as conn:
+            conn.execute(text("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = :name"),
+                         {"name": name})
+        watcher.dispose()
