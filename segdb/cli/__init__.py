@@ -16,7 +16,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from segdb.cli import archive, completion, curate, db, describe, export, extract, ingest, query, track
+from segdb.cli import archive, completion, curate, db, describe, export, extract, ingest, query, show, track
 from segdb.cli.examples import add_examples
 from segdb.cli.output import cli_wording
 from segdb.errors import SegDBError
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_db(commands)
     extract.add_extract_traces(commands)
     export.add_export(commands)
+    show.add_show(commands)
     archive.add_demo(commands)
     completion.add_completion(commands)
     add_examples(parser, commands)

@@ -56,6 +56,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "segdb extract-traces 1 suite2p/plane0/data.bin --plane plane0 --border-from-ops --names raw_allen "
         "neuropil_allen",
     ),
+    "show": (
+        "segdb show m12/2026-03-01/suite2p --plane plane0 --color-by label -o rois.png -a demo-archive",
+        "segdb show 1 --plane plane1 --image mean --color-by skew -o skew.png -a demo-archive",
+        "segdb show track 1 -o track1.png -a demo-archive",
+    ),
     "export": (
         "segdb export nwb 1 ./nwb -a demo-archive",
         "segdb export nwb --subject m12 ./nwb --accepted --dandi -a demo-archive",

@@ -375,6 +375,30 @@ def track(archive: Archive, track_id: int) -> TrackRecord:
         ))
 
 
+def tracks_of_plane(archive: Archive, segmentation: Any, plane: str, *,
+                    matching_run_id: int | None = None) -> tuple[int | None, dict[int | str, int]]:
+    """The matching run (``matching_run_id``, else the newest one holding this plane's ROIs) and
+    {ROI key: track id} of the plane's ROIs in it; (None, {}) when no run holds them."""
+    with archive.catalog.reading() as db:
+        seg_id, plane_id, _ = archive.resolve_plane(db, segmentation, plane)
+        in_plane = (m.Roi.segmentation_id == seg_id) & (m.Roi.plane_id == plane_id)
+        if matching_run_id is None:
+            matching_run_id = db.scalar(
+                select(func.max(m.TrackMember.matching_run_id))
+                .join(m.Roi, m.Roi.roi_id == m.TrackMember.roi_id).where(in_plane)
+            )
+            if matching_run_id is None:
+                return None, {}
+        elif db.get(m.MatchingRun, int(matching_run_id)) is None:
+            raise NotFoundError(f"matching run {matching_run_id} is not in the archive; `segdb track runs` lists them")
+        rows = db.execute(
+            select(m.Roi.roi_key, m.Roi.roi_key_type, m.TrackMember.track_id)
+            .join(m.TrackMember, m.TrackMember.roi_id == m.Roi.roi_id)
+            .where(in_plane, m.TrackMember.matching_run_id == int(matching_run_id))
+        ).all()
+        return int(matching_run_id), {roi_key_value(key, key_type): track_id for key, key_type, track_id in rows}
+
+
 def track_extractors(archive: Any, track_id: int) -> list[tuple[TrackMemberRecord, Any]]:
     """Each session's extractor, narrowed to the track's ROI there."""
     record = track(archive, track_id)

@@ -71,7 +71,7 @@ def test_curate_names_the_segmentation_with_s_in_every_action():
 
 # Examples that only read, run as written on the demo archive (the rest write, or need files of a lab).
 _READ_ONLY = ("segdb ls", "segdb query", "segdb curate status", "segdb verify", "segdb gc -a", "segdb db current",
-              "segdb track show")
+              "segdb track show", "segdb show")
 
 
 @pytest.fixture(scope="module")
