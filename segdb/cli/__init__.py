@@ -16,7 +16,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from segdb.cli import archive, completion, curate, db, describe, export, extract, ingest, query, show, track
+from segdb.cli import archive, completion, curate, db, describe, export, extract, ingest, query, serve, show, track
 from segdb.cli.examples import add_examples
 from segdb.cli.output import cli_wording
 from segdb.errors import SegDBError
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_extract_traces(commands)
     export.add_export(commands)
     show.add_show(commands)
+    serve.add_serve(commands)
     archive.add_demo(commands)
     completion.add_completion(commands)
     add_examples(parser, commands)

@@ -316,6 +316,8 @@ def curation_status(archive: Archive, segmentation: SegmentationRef, *, policy: 
     with archive.catalog.reading() as db:
         check_policy(policy, db)
         seg_id = archive.resolve_segmentation(db, segmentation)
+        if plane is not None:
+            archive.resolve_plane(db, seg_id, plane)
         state = consensus(seg_id, policy).subquery("state")
         query = (
             select(m.Roi.roi_id, m.Roi.roi_key, m.Roi.roi_key_type, m.ImagingPlane.plane_name, state.c.label,

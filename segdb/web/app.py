@@ -1,0 +1,134 @@
+"""The `segdb serve` application: pages over an archive, and the JSON they read and write.
+
+Every label goes through the archive's curation store (:meth:`segdb.Archive.curate`), with the
+revision the page saw, so history, conflicts, freezes and roles hold exactly as from the CLI.
+Writes need the page's token in a header (``X-SegDB-Token``), which another site cannot send.
+No URL names a file: arrays are reached only through the archive.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
+
+from segdb.curation import LABELS, current_curator
+from segdb.errors import ConflictError, InvalidInputError, NotFoundError, SegDBError
+from segdb.web.views import archive_overview, image_pixels, matching_indices, plane_state, plane_view, roi_trace
+
+HERE = Path(__file__).resolve().parent
+TOKEN_HEADER = "X-SegDB-Token"
+_STATUS = ((NotFoundError, 404), (InvalidInputError, 400), (ConflictError, 409))
+
+
+class LabelRequest(BaseModel):
+    """A label as the page sends it: the ROI's key, the label, an optional note, and the revision seen."""
+
+    key: int | str
+    label: str
+    note: str | None = None
+    revision: int
+
+
+def create_app(archive: Any, *, curator: str | None = None, poll_seconds: float = 2.0) -> FastAPI:
+    """The web application over ``archive`` (a :class:`segdb.Archive`); labels are written as ``curator``
+    (default: $SEGDB_CURATOR, else the OS user, as the CLI). An open page asks for others' labels
+    every ``poll_seconds``."""
+    name = current_curator(curator)
+    token = secrets.token_urlsafe(24)
+    app = FastAPI(title="segdb", docs_url=None, redoc_url=None, openapi_url=None)
+    templates = Jinja2Templates(directory=HERE / "templates")
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.state.archive, app.state.curator, app.state.token = archive, name, token
+
+    @app.exception_handler(SegDBError)
+    async def segdb_error(request: Request, error: SegDBError) -> Response:
+        status = next((code for kind, code in _STATUS if isinstance(error, kind)), 500)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": str(error)}, status_code=status)
+        return templates.TemplateResponse(request, "error.html", {"message": str(error), "curator": name},
+                                          status_code=status)
+
+    def check_token(request: Request) -> None:
+        if not secrets.compare_digest(request.headers.get(TOKEN_HEADER, ""), token):
+            raise InvalidInputError("this write did not come from a segdb page (its token is missing); reload the page")
+
+    @app.get("/", response_class=HTMLResponse)
+    def archive_page(request: Request) -> Response:
+        return templates.TemplateResponse(request, "archive.html", {
+            "subjects": archive_overview(archive), "curator": name, "archive": archive.catalog.url,
+        })
+
+    @app.get("/segmentations/{segmentation}", response_class=HTMLResponse)
+    def segmentation_page(request: Request, segmentation: int, plane: str | None = None,
+                          policy: str = "latest") -> Response:
+        view = plane_view(archive, segmentation, plane or _first_plane(archive, segmentation), policy)
+        return templates.TemplateResponse(request, "segmentation.html", {
+            "view": view, "curator": name, "token": token, "labels": LABELS, "poll_ms": int(poll_seconds * 1000),
+        })
+
+    @app.get("/api/segmentations/{segmentation}/planes/{plane}")
+    def plane_data(segmentation: int, plane: str, policy: str = "latest") -> dict:
+        return plane_view(archive, segmentation, plane, policy)
+
+    @app.get("/api/segmentations/{segmentation}/planes/{plane}/state")
+    def state(segmentation: int, plane: str, policy: str = "latest") -> list:
+        return plane_state(archive, segmentation, plane, policy)
+
+    @app.get("/api/segmentations/{segmentation}/planes/{plane}/matching")
+    def matching(segmentation: int, plane: str, where: str, policy: str = "latest") -> list:
+        return matching_indices(archive, segmentation, plane, where, policy)
+
+    @app.get("/api/segmentations/{segmentation}/planes/{plane}/images/{image}.png")
+    def image(segmentation: int, plane: str, image: str, low: float = 1.0, high: float = 99.5) -> Response:
+        from matplotlib.image import imsave
+
+        buffer = io.BytesIO()
+        imsave(buffer, image_pixels(archive, segmentation, plane, image, low, high), cmap="gray", vmin=0, vmax=1,
+               format="png")
+        return Response(buffer.getvalue(), media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+
+    @app.get("/api/segmentations/{segmentation}/planes/{plane}/rois/{index}/trace")
+    def trace(segmentation: int, plane: str, index: int, name: str = "raw", start: int | None = None,
+              stop: int | None = None, width: int = 1000) -> dict:
+        return roi_trace(archive, segmentation, plane, _key_at(archive, segmentation, plane, index), name,
+                         start=start, stop=stop, width=width)
+
+    @app.get("/api/segmentations/{segmentation}/planes/{plane}/rois/{index}/history")
+    def history(segmentation: int, plane: str, index: int) -> list:
+        key = _key_at(archive, segmentation, plane, index)
+        return [event.to_dict() for event in archive.curation_history(segmentation, key, plane=plane)]
+
+    @app.post("/api/segmentations/{segmentation}/planes/{plane}/labels")
+    def label(request: Request, segmentation: int, plane: str, body: LabelRequest) -> dict:
+        check_token(request)
+        if body.label not in LABELS:
+            raise InvalidInputError(f"label {body.label!r} is not one of {', '.join(LABELS)}")
+        [event] = archive.curate(segmentation, [body.key], body.label, plane=plane, note=body.note or None,
+                                 curator=name, expected_revision=body.revision)
+        return event.to_dict()
+
+    @app.post("/api/segmentations/{segmentation}/undo")
+    def undo(request: Request, segmentation: int) -> list:
+        check_token(request)
+        return [event.to_dict() for event in archive.undo_curation(segmentation, curator=name)]
+
+    return app
+
+
+def _first_plane(archive: Any, segmentation: int) -> str:
+    return archive.segmentation(segmentation).planes[0]
+
+
+def _key_at(archive: Any, segmentation: int, plane: str, index: int) -> Any:
+    keys = archive.plane_handle(segmentation, plane).roi_keys
+    if not 0 <= index < len(keys):
+        raise NotFoundError(f"plane {plane!r} of segmentation {segmentation} has ROIs 0..{len(keys) - 1}, not {index}")
+    return keys[index]

@@ -1,0 +1,384 @@
+// The segmentation page: ROI outlines over a summary image, the ROI list, one ROI's trace, properties,
+// history and labels. Plain JavaScript; everything it reads and writes goes through the server's /api.
+"use strict";
+
+const view = JSON.parse(document.getElementById("view").textContent);
+const seg = view.segmentation.segmentation_id;
+const api = `/api/segmentations/${seg}/planes/${encodeURIComponent(view.plane)}`;
+const COLOURS = { accepted: "#33d959", rejected: "#f24040", unsure: "#ffb31a" };
+const NONE = "#bfbfcc";
+const POLL_MS = window.SEGDB_POLL_MS || 2000;
+
+const fov = document.getElementById("fov");
+const fovContext = fov.getContext("2d");
+const scale = Math.max(1, Math.floor(900 / Math.max(view.height, view.width)));
+fov.width = view.width * scale;
+fov.height = view.height * scale;
+
+const state = {
+  selected: null,
+  matching: null,            // indices the filter selects, or null for all
+  order: view.rois.map((roi) => roi.index),
+  sortKey: "index",
+  sortUp: true,
+  window: null,              // [start, stop] of the trace shown, or null for the whole session
+  image: new Image(),
+};
+
+function $(id) { return document.getElementById(id); }
+
+function show(text, kind = "") {
+  const box = $("message");
+  box.className = kind;
+  box.replaceChildren();
+  if (typeof text === "string") box.textContent = text; else box.append(...text);
+}
+
+async function request(url, options = {}) {
+  const response = await fetch(url, options);
+  const body = await response.json().catch(() => ({ error: `the server answered ${response.status}` }));
+  if (!response.ok) {
+    const error = new Error(body.error || `the server answered ${response.status}`);
+    error.status = response.status;
+    throw error;
+  }
+  return body;
+}
+
+// -- the field of view -------------------------------------------------------------------------
+
+function loadImage() {
+  const name = $("image").value;
+  if (!name) { draw(); return; }
+  state.image.onload = draw;
+  state.image.src = `${api}/images/${encodeURIComponent(name)}.png?low=${$("low").value}&high=${$("high").value}`;
+}
+
+function draw() {
+  fovContext.imageSmoothingEnabled = false;
+  fovContext.fillStyle = "black";
+  fovContext.fillRect(0, 0, fov.width, fov.height);
+  if (state.image.complete && state.image.naturalWidth) {
+    fovContext.drawImage(state.image, 0, 0, fov.width, fov.height);
+  }
+  for (const roi of view.rois) {
+    if (roi.index !== state.selected) outline(roi, COLOURS[roi.label] || NONE, isShown(roi) ? 1 : 0.25);
+  }
+  if (state.selected !== null) outline(view.rois[state.selected], "#00e5ff", 1);
+}
+
+function outline(roi, colour, alpha) {
+  fovContext.globalAlpha = alpha;
+  fovContext.fillStyle = colour;
+  const points = roi.outline;
+  for (let i = 0; i < points.length; i += 2) {
+    fovContext.fillRect(points[i + 1] * scale, points[i] * scale, scale, scale);
+  }
+  fovContext.globalAlpha = 1;
+}
+
+function isShown(roi) { return state.matching === null || state.matching.has(roi.index); }
+
+function roiAt(event) {
+  const box = fov.getBoundingClientRect();
+  const row = ((event.clientY - box.top) / box.height) * view.height;
+  const col = ((event.clientX - box.left) / box.width) * view.width;
+  let best = null;
+  let bestDistance = Infinity;
+  for (const roi of view.rois) {
+    if (!roi.box) continue;
+    const [top, left, bottom, right] = roi.box;
+    if (row < top - 1 || row > bottom + 2 || col < left - 1 || col > right + 2) continue;
+    const distance = (row - roi.centre[0]) ** 2 + (col - roi.centre[1]) ** 2;
+    if (distance < bestDistance) { best = roi; bestDistance = distance; }
+  }
+  return best;
+}
+
+fov.addEventListener("click", (event) => {
+  const roi = roiAt(event);
+  if (roi) select(roi.index);
+});
+
+// -- the ROI list ------------------------------------------------------------------------------
+
+function sortValue(roi, key) {
+  if (key === "index") return roi.index;
+  if (key === "key") return roi.key;
+  if (key === "label") return roi.label || "";
+  const values = view.properties[key];
+  return values ? values[roi.index] ?? -Infinity : 0;
+}
+
+function sortList(key) {
+  state.sortUp = state.sortKey === key ? !state.sortUp : true;
+  state.sortKey = key;
+  const sign = state.sortUp ? 1 : -1;
+  state.order.sort((a, b) => {
+    const x = sortValue(view.rois[a], key);
+    const y = sortValue(view.rois[b], key);
+    return (x < y ? -1 : x > y ? 1 : a - b) * sign;
+  });
+  renderList();
+}
+
+function labelBadge(label) {
+  const badge = document.createElement("span");
+  badge.className = `label label-${label || "none"}`;
+  badge.textContent = label || "—";
+  return badge;
+}
+
+function renderList() {
+  const body = $("rois").tBodies[0];
+  const rows = state.order.map((index) => {
+    const roi = view.rois[index];
+    const row = document.createElement("tr");
+    row.dataset.index = index;
+    if (index === state.selected) row.classList.add("selected");
+    if (!isShown(roi)) row.classList.add("filtered-out");
+    const cells = [String(roi.index), String(roi.key), labelBadge(roi.label)];
+    for (const name of Object.keys(view.properties)) {
+      const value = view.properties[name][index];
+      cells.push(value === null ? "" : Number(value).toPrecision(4));
+    }
+    for (const value of cells) {
+      const cell = document.createElement("td");
+      cell.append(value);
+      row.append(cell);
+    }
+    row.addEventListener("click", () => select(index));
+    return row;
+  });
+  body.replaceChildren(...rows);
+}
+
+for (const header of document.querySelectorAll("#rois th[data-sort]")) {
+  header.addEventListener("click", () => sortList(header.dataset.sort));
+}
+
+function step(offset) {
+  const visible = state.order.filter((index) => isShown(view.rois[index]));
+  if (!visible.length) return;
+  const at = visible.indexOf(state.selected);
+  const next = at < 0 ? 0 : Math.min(visible.length - 1, Math.max(0, at + offset));
+  select(visible[next]);
+}
+
+// -- one ROI -----------------------------------------------------------------------------------
+
+async function select(index) {
+  state.selected = index;
+  state.window = null;
+  const roi = view.rois[index];
+  $("roi-title").textContent = `ROI ${roi.key}`;
+  $("roi-title").dataset.key = String(roi.key);
+  show("");
+  draw();
+  renderList();
+  document.querySelector(`#rois tr[data-index="${index}"]`)?.scrollIntoView({ block: "nearest" });
+  renderProperties(roi);
+  await Promise.all([loadHistory(roi), loadTrace(roi)]);
+}
+
+function renderProperties(roi) {
+  const rows = [["label", roi.label || "unlabelled"], ["revision", roi.revision]];
+  for (const [name, values] of Object.entries(view.properties)) {
+    rows.push([name, values[roi.index] === null ? "" : Number(values[roi.index]).toPrecision(5)]);
+  }
+  $("properties").replaceChildren(...rows.map(([name, value]) => {
+    const row = document.createElement("tr");
+    for (const text of [name, String(value)]) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.append(cell);
+    }
+    return row;
+  }));
+}
+
+async function loadHistory(roi) {
+  const events = await request(`${api}/rois/${roi.index}/history`);
+  if (state.selected !== roi.index) return events;
+  $("history").tBodies[0].replaceChildren(...events.slice().reverse().map((event) => {
+    const row = document.createElement("tr");
+    const when = new Date(event.created_at).toLocaleString();
+    for (const value of [when, event.curator, labelBadge(event.label), event.note || ""]) {
+      const cell = document.createElement("td");
+      cell.append(value);
+      row.append(cell);
+    }
+    return row;
+  }));
+  return events;
+}
+
+// -- the trace ---------------------------------------------------------------------------------
+
+const plot = $("trace-plot");
+let drag = null;
+
+async function loadTrace(roi) {
+  const name = $("trace").value;
+  if (!name) return;
+  plot.width = plot.clientWidth || 640;
+  const range = state.window ? `&start=${state.window[0]}&stop=${state.window[1]}` : "";
+  const trace = await request(`${api}/rois/${roi.index}/trace?name=${encodeURIComponent(name)}&width=${plot.width}${range}`);
+  if (state.selected === roi.index) drawTrace(trace);
+}
+
+function drawTrace(trace) {
+  plot.trace = trace;
+  const context = plot.getContext("2d");
+  const { width, height } = plot;
+  context.clearRect(0, 0, width, height);
+  const values = trace.min.concat(trace.max).filter((v) => v !== null);
+  if (!values.length) return;
+  let low = Math.min(...values);
+  let high = Math.max(...values);
+  if (high === low) { high += 1; low -= 1; }
+  const y = (v) => height - 14 - ((v - low) / (high - low)) * (height - 24);
+  const x = (i) => (i / Math.max(1, trace.min.length - 1)) * (width - 1);
+  context.strokeStyle = "#2563eb";
+  context.lineWidth = 1;
+  context.beginPath();
+  for (let i = 0; i < trace.min.length; i++) {
+    if (trace.min[i] === null) continue;
+    context.moveTo(x(i) + 0.5, y(trace.min[i]));
+    context.lineTo(x(i) + 0.5, y(trace.max[i]) - 0.5);
+    if (i + 1 < trace.min.length && trace.min[i + 1] !== null) context.lineTo(x(i + 1) + 0.5, y(trace.min[i + 1]));
+  }
+  context.stroke();
+  context.fillStyle = "#6b7280";
+  context.font = "11px system-ui";
+  const unit = trace.rate ? "s" : "samples";
+  const at = (sample) => (trace.rate ? (sample / trace.rate).toFixed(1) : sample);
+  context.fillText(`${trace.name}: ${at(trace.start)}–${at(trace.stop)} ${unit} of ${at(trace.num_samples)}`, 4, height - 2);
+}
+
+plot.addEventListener("mousedown", (event) => { drag = event.offsetX; });
+plot.addEventListener("mouseup", (event) => {
+  if (drag === null || !plot.trace || Math.abs(event.offsetX - drag) < 4) { drag = null; return; }
+  const { start, stop } = plot.trace;
+  const [a, b] = [drag, event.offsetX].sort((p, q) => p - q);
+  const first = Math.floor(start + (a / plot.width) * (stop - start));
+  const last = Math.ceil(start + (b / plot.width) * (stop - start));
+  drag = null;
+  if (last - first >= 2) { state.window = [first, last]; loadTrace(view.rois[state.selected]); }
+});
+plot.addEventListener("dblclick", () => { state.window = null; if (state.selected !== null) loadTrace(view.rois[state.selected]); });
+$("trace").addEventListener("change", () => { if (state.selected !== null) loadTrace(view.rois[state.selected]); });
+
+// -- labelling ---------------------------------------------------------------------------------
+
+async function label(name, revision) {
+  if (state.selected === null) { show("Select a ROI first: click it, or use ↑ ↓"); return; }
+  const roi = view.rois[state.selected];
+  try {
+    const event = await request(`${api}/labels`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-SegDB-Token": window.SEGDB_TOKEN },
+      body: JSON.stringify({ key: roi.key, label: name, note: $("note").value || null,
+                             revision: revision ?? roi.revision }),
+    });
+    roi.revision = event.revision;
+    $("note").value = "";
+    show(`ROI ${roi.key}: ${name} (revision ${event.revision})`);
+    await refreshState();
+    await loadHistory(roi);
+  } catch (error) {
+    if (error.status === 409 && /since you looked/.test(error.message)) await showConflict(roi, name);
+    else show(error.message, "error");
+  }
+}
+
+async function showConflict(roi, wanted) {
+  const events = await loadHistory(roi);
+  const last = events[events.length - 1];
+  const keep = document.createElement("button");
+  keep.textContent = `Keep ${last.label}`;
+  keep.addEventListener("click", () => { show(""); refreshState(); });
+  const mine = document.createElement("button");
+  mine.textContent = `Label it ${wanted} anyway`;
+  mine.addEventListener("click", () => label(wanted, last.revision));
+  show([`${last.curator} labelled ROI ${roi.key} ${last.label} since you looked (revision ${last.revision}). `,
+        keep, " ", mine], "conflict");
+}
+
+async function undo() {
+  try {
+    const events = await request(`/api/segmentations/${seg}/undo`, {
+      method: "POST", headers: { "X-SegDB-Token": window.SEGDB_TOKEN },
+    });
+    show(`undone: ${events.length} label(s) taken back`);
+    await refreshState();
+    if (state.selected !== null) await loadHistory(view.rois[state.selected]);
+  } catch (error) {
+    show(error.message, "error");
+  }
+}
+
+for (const button of document.querySelectorAll(".actions button[data-label]")) {
+  button.addEventListener("click", () => label(button.dataset.label));
+}
+$("undo").addEventListener("click", undo);
+
+document.addEventListener("keydown", (event) => {
+  if (event.target.matches("input, select, textarea") || event.ctrlKey || event.metaKey || event.altKey) return;
+  const actions = {
+    a: () => label("accepted"), r: () => label("rejected"), u: () => label("unsure"), z: undo,
+    ArrowDown: () => step(1), ArrowUp: () => step(-1), j: () => step(1), k: () => step(-1),
+  };
+  if (actions[event.key]) { event.preventDefault(); actions[event.key](); }
+});
+
+// -- others' labels, the filter and the image ----------------------------------------------------
+
+async function refreshState() {
+  let rows;
+  try { rows = await request(`${api}/state?policy=${encodeURIComponent(view.policy)}`); } catch { return; }
+  let changed = false;
+  let changedSelected = false;
+  rows.forEach((row, index) => {
+    const roi = view.rois[index];
+    if (!roi || roi.revision === row.revision && roi.label === row.label) return;
+    roi.label = row.label;
+    roi.revision = row.revision;
+    changed = true;
+    if (index === state.selected) changedSelected = true;
+  });
+  if (!changed) return;
+  draw();
+  renderList();
+  if (changedSelected) {
+    renderProperties(view.rois[state.selected]);
+    if ($("message").className !== "conflict") loadHistory(view.rois[state.selected]);
+  }
+}
+
+$("where").addEventListener("keydown", async (event) => {
+  if (event.key !== "Enter") return;
+  const where = $("where").value.trim();
+  if (!where) { state.matching = null; $("matching").textContent = ""; draw(); renderList(); return; }
+  try {
+    const indices = await request(`${api}/matching?where=${encodeURIComponent(where)}&policy=${encodeURIComponent(view.policy)}`);
+    state.matching = new Set(indices);
+    $("matching").textContent = `${indices.length} of ${view.rois.length} ROIs match`;
+    show("");
+  } catch (error) {
+    show(error.message, "error");
+  }
+  draw();
+  renderList();
+});
+
+$("policy").addEventListener("change", () => {
+  const url = new URL(window.location);
+  url.searchParams.set("policy", $("policy").value);
+  window.location = url;
+});
+for (const id of ["image", "low", "high"]) $(id).addEventListener("change", loadImage);
+
+renderList();
+loadImage();
+setInterval(refreshState, POLL_MS);

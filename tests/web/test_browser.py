@@ -1,0 +1,147 @@
+"""`segdb serve` in a real browser (Chromium through chromedriver), on SQLite and PostgreSQL: open a
+segmentation, click a ROI on the image, see its trace, label it with the keyboard and find the label in
+the curation history; two curators, a conflict shown to the second; a page left open shows others' labels."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from segdb.synthetic import synthetic_segmentation
+
+from .conftest import running_server
+
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+
+
+@pytest.fixture
+def segmented(archive):
+    source = synthetic_segmentation(n_rois=8, n_frames=400, seed=7, frame_shape=(96, 96))
+    source.set_property("snr", np.linspace(1, 8, 8), source.get_roi_ids())
+    record = archive.ingest(source, subject="m1", session="s1", progress=False)
+    return archive, record
+
+
+def _wait(driver, condition, seconds=15):
+    return WebDriverWait(driver, seconds, poll_frequency=0.1).until(lambda d: condition(d))
+
+
+def _open(driver, url):
+    driver.get(url)
+    _wait(driver, lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def _click_roi(driver, index):
+    """Click the middle of ROI ``index`` on the field-of-view canvas, as a curator would."""
+    canvas = driver.find_element(By.ID, "fov")
+    row, col, height, width = driver.execute_script(
+        f"const r = view.rois[{index}]; return [r.centre[0], r.centre[1], view.height, view.width];")
+    size = canvas.size
+    x = (col + 0.5) / width * size["width"] - size["width"] / 2
+    y = (row + 0.5) / height * size["height"] - size["height"] / 2
+    ActionChains(driver).move_to_element_with_offset(canvas, int(x), int(y)).click().perform()
+
+
+def _press(driver, key):
+    ActionChains(driver).send_keys(key).perform()
+
+
+def _message(driver):
+    return driver.execute_script("return document.getElementById('message').innerText")
+
+
+def _list_label(driver, index):
+    return driver.execute_script(
+        f"const cell = document.querySelector('#rois tr[data-index=\"{index}\"] .label'); return cell && cell.innerText")
+
+
+def _screenshot(driver, name):
+    SCREENSHOTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(SCREENSHOTS / name))
+
+
+def test_click_a_roi_see_its_trace_and_label_it_with_the_keyboard(segmented, browser_factory):
+    archive, record = segmented
+    seg = record.segmentation_id
+    with running_server(archive, curator="alice") as url:
+        driver = browser_factory()
+        _open(driver, f"{url}/")
+        link = driver.find_element(By.CSS_SELECTOR, "a.segmentation")
+        assert link.text == record.name
+        link.click()
+        _wait(driver, lambda d: d.find_elements(By.ID, "fov"))
+        _click_roi(driver, 2)
+        key = archive.plane_handle(seg, "plane0").roi_keys[2]
+        _wait(driver, lambda d: d.find_element(By.ID, "roi-title").text == f"ROI {key}")
+        samples = _wait(driver, lambda d: d.execute_script(
+            "const t = document.getElementById('trace-plot').trace; return t && t.min.length"))
+        assert samples >= 300
+        _press(driver, "a")
+        _wait(driver, lambda d: f"ROI {key}: accepted (revision" in _message(d))
+        last = archive.curation_history(seg, key, plane="plane0")[-1]
+        assert (last.curator, last.label) == ("alice", "accepted")
+        assert _wait(driver, lambda d: _list_label(d, 2) == "accepted")
+        history = driver.find_element(By.ID, "history").text
+        assert "alice" in history and "accepted" in history
+        _press(driver, Keys.ARROW_DOWN)
+        _wait(driver, lambda d: d.find_element(By.ID, "roi-title").text == f"ROI {archive.plane_handle(seg, 'plane0').roi_keys[3]}")
+        _press(driver, "z")
+        _wait(driver, lambda d: "undone: 1 label(s) taken back" in _message(d))
+        assert archive.curation_history(seg, key, plane="plane0")[-1].label == "cleared"
+        _screenshot(driver, f"segmentation-{archive.catalog.dialect}.png")
+
+
+def test_two_curators_a_conflict_is_shown_and_an_open_page_sees_the_others_label(segmented, browser_factory):
+    archive, record = segmented
+    seg = record.segmentation_id
+    key = archive.plane_handle(seg, "plane0").roi_keys[1]
+    # Bob's page asks for news only every 10 minutes, so that his label meets alice's unseen.
+    with running_server(archive, curator="alice", poll_seconds=0.5) as alice_url, \
+            running_server(archive, curator="bob", poll_seconds=600) as bob_url:
+        alice, bob = browser_factory(), browser_factory()
+        _open(bob, f"{bob_url}/segmentations/{seg}")
+        _click_roi(bob, 1)
+        _wait(bob, lambda d: d.find_element(By.ID, "roi-title").text == f"ROI {key}")
+        _open(alice, f"{alice_url}/segmentations/{seg}")
+        _click_roi(alice, 1)
+        _wait(alice, lambda d: d.find_element(By.ID, "roi-title").text == f"ROI {key}")
+        _press(alice, "r")
+        _wait(alice, lambda d: "rejected (revision" in _message(d))
+        _press(bob, "a")
+        _wait(bob, lambda d: "alice labelled ROI" in _message(d))
+        assert f"alice labelled ROI {key} rejected since you looked" in _message(bob)
+        assert archive.curation_history(seg, key, plane="plane0")[-1].curator == "alice"
+        _screenshot(bob, f"conflict-{archive.catalog.dialect}.png")
+        bob.find_element(By.XPATH, "//button[starts-with(text(), 'Label it accepted anyway')]").click()
+        _wait(bob, lambda d: "accepted (revision" in _message(d))
+        last = archive.curation_history(seg, key, plane="plane0")[-1]
+        assert (last.curator, last.label) == ("bob", "accepted")
+        # Alice's page, left open, shows bob's label without a reload.
+        _wait(alice, lambda d: _list_label(d, 1) == "accepted", seconds=10)
+
+
+def test_the_filter_box_takes_the_where_language(segmented, browser_factory):
+    archive, record = segmented
+    with running_server(archive, curator="alice") as url:
+        driver = browser_factory()
+        _open(driver, f"{url}/segmentations/{record.segmentation_id}")
+        box = driver.find_element(By.ID, "where")
+        box.send_keys("snr > 4", Keys.ENTER)
+        _wait(driver, lambda d: d.find_element(By.ID, "matching").text == "4 of 8 ROIs match")
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#rois tr.filtered-out")) == 4
+        box.clear()
+        box.send_keys("snr >", Keys.ENTER)
+        _wait(driver, lambda d: "cannot read the ROI filter" in _message(d))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fresh_screenshots():
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    yield
