@@ -1,10 +1,12 @@
 """Writing into the archive: ingesting a segmentation, and adding trace series to one.
 
 Writes follow one rule: arrays first, rows second. An ingest reserves its
-segmentation (status 'writing', invisible to readers), writes its chunk files
-(temp name, fsync, rename, sha256), then commits every row in one transaction
-and flips the status to 'ready'. A crash leaves at worst files that no row
-references and a 'writing' reservation; `segdb gc` reports both.
+segmentation (status 'writing', invisible to readers) and leases the path of each
+chunk file it will write (see ``leases``), writes the files (temp name, fsync,
+rename, sha256), then commits every row in one transaction that also drops the
+leases and flips the status to 'ready'. A crash leaves at worst files that no row
+references, their leases and a 'writing' reservation; `segdb gc` reports them and
+`segdb gc --apply` collects them once the writer's process is gone.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Keeping an archive sound: deleting segmentations, verifying every file's sha256, and garbage collection.
 
 Rows go first, files second: a file whose rows are gone is deleted, and one that resists
-deletion is an orphan that `segdb gc` reports. Nothing is collected unless asked.
+deletion is an orphan that `segdb gc` reports. Nothing is collected unless asked, and gc
+decides about each file at the moment it deletes it, so it can run beside writers.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from segdb.catalog import models as m
 from segdb.errors import (
     ConflictError,
     IntegrityError,
+    InvalidInputError,
 )
 from segdb.progress import progress_bar
 
@@ -130,9 +132,9 @@ class Upkeep(Listing):
         except IntegrityError as exc:
             return str(exc)
         try:
-            actual_size = path.stat().st_size
             if not path.is_file():
                 return "missing"
+            actual_size = path.stat().st_size
             if actual_size != size:
                 return f"damaged: {actual_size} bytes, the catalog recorded {size}"
             actual = sha256_file(path)
@@ -157,6 +159,8 @@ class Upkeep(Listing):
         younger than ``grace`` are left for a later run. ``apply`` needs this archive's storage
         root (its marker names this archive) and a database role that may write the catalog.
         """
+        if grace < dt.timedelta(0):
+            raise InvalidInputError(f"the grace period is {grace}; give zero or more minutes (--grace-minutes)")
         if apply:
             self._check_may_collect()
             stale = self.catalog.write_with_retry(lambda db: _collect_dead_writers(db, older_than, remove=True))

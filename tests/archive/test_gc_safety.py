@@ -157,6 +157,12 @@ def test_gc_leaves_young_files_and_folders_for_the_grace_period(archive):
     assert archive.verify().ok
 
 
+def test_a_negative_grace_period_is_refused(archive, capsys):
+    assert main(["gc", "--apply", "--archive", archive.catalog.url, "--storage-root", str(archive.storage_root),
+                 "--grace-minutes", "-5"]) == 2
+    assert "give zero or more minutes" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("where", ["subject", "session"])
 def test_subject_and_session_names_that_look_like_segmentation_folders_are_refused(archive, where):
     names = {"subject": "m1", "session": "s1", where: "seg-000001"}
@@ -230,10 +236,10 @@ def test_a_read_only_role_cannot_run_gc_apply(read_only, capsys):
         as_reader.gc(apply=True, **NOW)
     assert stray.exists()
     assert as_reader.gc(**NOW).orphan_files == ("m1/stray.h5",)
-    url, root = as_reader.reopen_spec()
+    root = str(as_reader.storage_root)
     assert main(["gc", "--apply", "--archive", as_reader.catalog.url, "--storage-root", root]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith(f"segdb: error: segdb gc --apply deletes files and catalog rows")
+    assert err.count("\n") == 1 and err.startswith("segdb: error: segdb gc --apply deletes files and catalog rows")
     assert stray.exists()
 
 
@@ -276,8 +282,7 @@ def test_a_killed_first_ingest_is_collected_with_its_subject_and_session(archive
 def test_gc_in_a_loop_beside_two_ingesters_loses_nothing_and_still_collects_orphans(archive):
     """Two ingesters x 10 ingests and gc --apply (grace 0) in a loop: no ingest fails, no file goes
     missing, and a killed ingest's leftovers are collected."""
-    url, root = archive.reopen_spec()
-    url = archive.catalog.url
+    url, root = archive.catalog.url, str(archive.storage_root)
     killed = _killed_first_ingest(archive)
     failures, stop = [], threading.Event()
     gc_runs = []
@@ -315,3 +320,17 @@ def test_gc_in_a_loop_beside_two_ingesters_loses_nothing_and_still_collects_orph
     assert archive.verify().ok
     assert not any(f.exists() for f in killed)
     assert archive.segmentations(include_unfinished=True) == archive.segmentations()
+
+
+def test_a_failed_write_leaves_no_lease_behind(archive):
+    def fail(_samples):
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        archive.ingest(_source(), subject="m1", session="s1", progress=fail)
+    record = archive.ingest(_source(), subject="m1", session="s1")
+    with pytest.raises(RuntimeError, match="disk full"):
+        archive.add_trace_series(record, "plane0", {"denoised": np.ones((200, 6))}, progress=fail)
+    with archive.catalog.reading() as db:
+        assert db.scalars(select(m.FileLease)).all() == []
+    assert archive.gc(**NOW).orphan_files == () and archive.verify().ok
