@@ -7,6 +7,7 @@
 * ``listing`` — subjects, sessions, segmentations, planes, ROIs as frozen ``records``;
 * ``ingesting`` — writing segmentations (validated by ``payload``) and new trace series;
 * ``upkeep`` — delete, verify, garbage collection;
+* ``leases`` — the files writers are creating, which garbage collection leaves alone;
 * ``metadata`` — what subjects, sessions and planes are (NWB's and DANDI's fields), checked when set;
 * ``rois`` — what the layers above ask of ROIs: cross-session ``query``, ``filters``
   (the ``where`` language), ``properties``, curation labels (``consensus``);

@@ -57,14 +57,15 @@ class ArchiveBase:
         """The archive's id, as its catalog records it and its storage root's marker file repeats it."""
         return recorded_archive_id(self.catalog)
 
-    def check_storage_root(self) -> None:
+    def check_storage_root(self, *, deleting: bool = False) -> None:
         """Raise IntegrityError unless the storage root is this archive's (see :func:`check_storage_root`).
 
-        Every write of array files calls it first, so an unmounted NAS is refused, not recreated locally.
+        Every write of array files calls it first, so an unmounted NAS is refused, not recreated
+        locally; ``deleting`` (gc --apply) also refuses a root nothing proves to be this archive's.
         """
         database = self.catalog.engine.url.database if self.catalog.dialect == "sqlite" else None
         beside = database is not None and self.storage_root == Path(database).resolve().parent / ARRAYS_DIRNAME
-        check_storage_root(self.catalog, self.storage_root, self.location, beside_catalog=beside)
+        check_storage_root(self.catalog, self.storage_root, self.location, beside_catalog=beside, deleting=deleting)
 
     def __repr__(self) -> str:
         return f"<segdb.Archive {self.location} ({self.catalog.dialect}), arrays in {self.storage_root}>"

@@ -1,10 +1,12 @@
 """Writing into the archive: ingesting a segmentation, and adding trace series to one.
 
 Writes follow one rule: arrays first, rows second. An ingest reserves its
-segmentation (status 'writing', invisible to readers), writes its chunk files
-(temp name, fsync, rename, sha256), then commits every row in one transaction
-and flips the status to 'ready'. A crash leaves at worst files that no row
-references and a 'writing' reservation; `segdb gc` reports both.
+segmentation (status 'writing', invisible to readers) and leases the path of each
+chunk file it will write (see ``leases``), writes the files (temp name, fsync,
+rename, sha256), then commits every row in one transaction that also drops the
+leases and flips the status to 'ready'. A crash leaves at worst files that no row
+references, their leases and a 'writing' reservation; `segdb gc` reports them and
+`segdb gc --apply` collects them once the writer's process is gone.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from segdb.archive.base import ProgressArg, SegmentationRef
+from segdb.archive.leases import add_leases, drop_leases, release_leases, take_leases
 from segdb.archive.listing import Listing
 from segdb.archive.metadata import check_species, checked_metadata, fill_plane, fill_session, fill_subject
 from segdb.archive.payload import (
@@ -120,6 +123,8 @@ class Ingesting(Listing):
         name = name or source_format
         for label, value in (("subject", subject), ("session", session), ("segmentation name", name)):
             check_name(label, value)
+        for label, value in (("subject", subject), ("session", session)):
+            _check_folder_name(label, value)
         if field_of_view is not None:
             check_name("field of view", field_of_view)
         pixel_size_um = 1.0 if pixel_size_um is None else positive_finite("pixel_size_um", pixel_size_um)
@@ -135,10 +140,11 @@ class Ingesting(Listing):
             described["subject"].setdefault("species", check_species(species))
         payloads = [payload_from_extractor(ex, plane_name) for plane_name, ex in plane_extractors.items()]
         self.check_storage_root()
-        seg_id = self._reserve_segmentation(
+        seg_id, relative_paths = self._reserve_segmentation(
             subject=subject,
             session=session,
             name=name,
+            plane_names=[payload.plane_name for payload in payloads],
             described=described,
             session_start=started,
             source_format=source_format,
@@ -151,8 +157,7 @@ class Ingesting(Listing):
             files = []
             total = sum(p.num_samples for p in payloads)
             with progress_bar(progress, total=total, desc=f"ingest {subject}/{session}/{name}", unit="samples") as tick:
-                for payload in payloads:
-                    relative = self._new_array_path(subject, session, seg_id, payload.plane_name)
+                for payload, relative in zip(payloads, relative_paths):
                     result = write_chunk_file(
                         self.storage_root, relative, _plane_arrays(payload, source_format), progress=tick
                     )
@@ -167,7 +172,7 @@ class Ingesting(Listing):
         except BaseException:
             for path in written:
                 path.unlink(missing_ok=True)
-            self._drop_reservation(seg_id)
+            self._drop_reservation(seg_id, relative_paths)
             raise
         return self.segmentation(seg_id)
 
@@ -178,9 +183,12 @@ class Ingesting(Listing):
                 .where(m.Subject.subject_name == subject, m.ImagingSession.session_name == session)
             ) is not None
 
-    def _reserve_segmentation(self, *, subject: str, session: str, name: str, described: dict[str, Any],
-                              session_start: dt.datetime | None, **fields: Any) -> int:
-        def reserve(db: Session) -> int:
+    def _reserve_segmentation(self, *, subject: str, session: str, name: str, plane_names: list[str],
+                              described: dict[str, Any], session_start: dt.datetime | None,
+                              **fields: Any) -> tuple[int, list[str]]:
+        """Reserve the segmentation ('writing') and lease a new file per plane, in one transaction."""
+
+        def reserve(db: Session) -> tuple[int, list[str]]:
             subject_id = get_or_create(db, m.Subject, {"subject_name": subject})
             session_id = get_or_create(
                 db, m.ImagingSession, {"subject_id": subject_id, "session_name": session},
@@ -214,14 +222,17 @@ class Ingesting(Listing):
             )
             db.add(seg)
             db.flush()
-            return seg.segmentation_id
+            paths = [self._new_array_path(subject, session, seg.segmentation_id, plane) for plane in plane_names]
+            add_leases(db, paths)
+            return seg.segmentation_id, paths
 
         return self.catalog.write_with_retry(reserve)
 
-    def _drop_reservation(self, seg_id: int) -> None:
-        """Undo a reservation, and the subject and session it created if nothing else uses them."""
+    def _drop_reservation(self, seg_id: int, leased: list[str]) -> None:
+        """Undo a reservation and its leases, and the subject and session it created if nothing else uses them."""
         try:
             with self.catalog.writing() as db:
+                db.execute(delete(m.FileLease).where(m.FileLease.relative_path.in_(leased)))
                 seg = db.get(m.Segmentation, seg_id)
                 if seg is None or seg.status != "writing":
                     return
@@ -230,7 +241,7 @@ class Ingesting(Listing):
                 db.flush()
                 delete_session_if_unused(db, session_row)
         except SegDBError:
-            # The reservation stays 'writing' and invisible; `segdb gc` clears it.
+            # The reservation and leases stay, invisible; `segdb gc --apply` clears them once this process has exited.
             pass
 
     def _new_array_path(self, subject: str, session: str, seg_id: int, plane_name: str) -> str:
@@ -247,6 +258,7 @@ class Ingesting(Listing):
                 f"segmentation {seg_id} was removed while it was being ingested (did `segdb gc --apply` run?); "
                 "ingest it again"
             )
+        release_leases(db, [written.relative_path for written in files])
         session_row = db.get(m.ImagingSession, seg.session_id)
         described: set[str] = set()
         for index, (payload, written) in enumerate(zip(payloads, files)):
@@ -377,21 +389,28 @@ class Ingesting(Listing):
             session_name = session_row.session_name
         self.check_storage_root()
         relative = self._new_array_path(subject, session_name, handle.segmentation_id, f"{plane}-derived")
-        with progress_bar(progress, total=handle.num_samples * len(traces), desc="write traces", unit="samples") as tick:
-            if mask_set is None:
-                written = write_trace_file(self.storage_root, relative, dict(traces), progress=tick)
-            else:
-                written = write_chunk_file(
-                    self.storage_root,
-                    relative,
-                    PlaneArrays(masks=mask_set[1], background_masks=None, traces=dict(traces),
-                                background_traces={}, images={}, timestamps=None,
-                                attributes={"derived_from": str(handle.segmentation_id), "plane": plane}),
-                    progress=tick,
-                )
-        path = resolve_in_root(self.storage_root, written.relative_path)
+        take_leases(self.catalog, [relative])
+        path = resolve_in_root(self.storage_root, relative)
+        try:
+            with progress_bar(progress, total=handle.num_samples * len(traces), desc="write traces",
+                              unit="samples") as tick:
+                if mask_set is None:
+                    written = write_trace_file(self.storage_root, relative, dict(traces), progress=tick)
+                else:
+                    written = write_chunk_file(
+                        self.storage_root,
+                        relative,
+                        PlaneArrays(masks=mask_set[1], background_masks=None, traces=dict(traces),
+                                    background_traces={}, images={}, timestamps=None,
+                                    attributes={"derived_from": str(handle.segmentation_id), "plane": plane}),
+                        progress=tick,
+                    )
+        except BaseException:
+            drop_leases(self.catalog, [relative])
+            raise
 
         def record(db: Session) -> list[str]:
+            release_leases(db, [written.relative_path])
             file_row = m.ArrayFile(relative_path=written.relative_path, size_bytes=written.size_bytes,
                                    sha256=written.sha256)
             db.add(file_row)
@@ -426,8 +445,23 @@ class Ingesting(Listing):
             unreferenced = self.catalog.write_with_retry(record)
         except BaseException:
             path.unlink(missing_ok=True)
+            drop_leases(self.catalog, [relative])
             raise
         unlink_files(self.storage_root, unreferenced)
+
+
+# The folder a segmentation's files go in (subject/session/seg-N/): a subject or session folder named so
+# would make the layout ambiguous.
+_SEGMENTATION_FOLDER = re.compile(r"seg-\d+")
+
+
+def _check_folder_name(label: str, value: str) -> None:
+    folder = slug(value)
+    if _SEGMENTATION_FOLDER.fullmatch(folder):
+        raise InvalidInputError(
+            f"the {label} {value!r} would get the folder {folder!r}, which looks like a segmentation's folder "
+            "(segdb keeps files as subject/session/seg-N/); choose another name, e.g. with a letter in front"
+        )
 
 
 # Session names that are a date: 2026-03-01, 2026_03_01, 2026.03.01, 20260301.

@@ -135,7 +135,8 @@ def storage_marker_id(root: Path) -> str | None:
         raise IntegrityError(f"the storage root's marker {root / STORAGE_MARKER} cannot be read ({exc})") from exc
 
 
-def check_storage_root(catalog: Catalog, root: Path, location: str, *, beside_catalog: bool) -> None:
+def check_storage_root(catalog: Catalog, root: Path, location: str, *, beside_catalog: bool,
+                       deleting: bool = False) -> None:
     """Refuse to write array files unless ``root`` is this archive's storage root.
 
     The root is the archive's when its marker file holds the id the catalog records. A root
@@ -144,6 +145,8 @@ def check_storage_root(catalog: Catalog, root: Path, location: str, *, beside_ca
     beside a SQLite catalog, a root that holds a file the catalog records, or any existing root
     of an id-less catalog that records no files yet. A missing root (an unmounted NAS) or one that
     holds another archive's marker is refused, so no machine writes files only it can see.
+    ``deleting`` (gc --apply, which deletes what no row names) claims a root only on proof: beside
+    the SQLite catalog, or holding a file the catalog records; never an empty catalog's guess.
     """
     archive_id = recorded_archive_id(catalog)
     found = storage_marker_id(root)
@@ -154,6 +157,13 @@ def check_storage_root(catalog: Catalog, root: Path, location: str, *, beside_ca
             f"the storage root {root} belongs to another archive (its {STORAGE_MARKER} marker holds id {found}, "
             f"the catalog at {location} is archive {archive_id or 'without an id'}); pass --storage-root "
             "(or SEGDB_STORAGE_ROOT) naming this archive's own array folder"
+        )
+    if deleting and not beside_catalog and root.is_dir() and not _root_holds_a_recorded_file(catalog, root):
+        raise IntegrityError(
+            f"segdb gc --apply deletes files only in this archive's storage root, and {root} has no "
+            f"{STORAGE_MARKER} marker naming archive {archive_id or '(none recorded yet)'}, nor any file the catalog "
+            f"at {location} records; check --storage-root (or SEGDB_STORAGE_ROOT). An ingest into the right "
+            "folder marks it"
         )
     if not (beside_catalog or (root.is_dir() and _root_is_ours(catalog, root, archive_id))):
         raise IntegrityError(
@@ -170,8 +180,17 @@ def check_storage_root(catalog: Catalog, root: Path, location: str, *, beside_ca
 
 def _root_is_ours(catalog: Catalog, root: Path, archive_id: str | None) -> bool:
     """Whether an existing root without a marker holds this archive's files (one it records is there)."""
-    with catalog.reading() as db:
-        recorded = db.scalar(select(m.ArrayFile.relative_path).order_by(m.ArrayFile.array_file_id).limit(1))
+    recorded = _first_recorded_file(catalog)
     if recorded is None:
         return archive_id is None
     return (root / recorded).is_file()
+
+
+def _root_holds_a_recorded_file(catalog: Catalog, root: Path) -> bool:
+    recorded = _first_recorded_file(catalog)
+    return recorded is not None and (root / recorded).is_file()
+
+
+def _first_recorded_file(catalog: Catalog) -> str | None:
+    with catalog.reading() as db:
+        return db.scalar(select(m.ArrayFile.relative_path).order_by(m.ArrayFile.array_file_id).limit(1))

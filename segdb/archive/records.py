@@ -111,6 +111,8 @@ class VerifyReport(Record):
     files_checked: int
     bytes_checked: int
     problems: tuple[FileProblem, ...]
+    # Files whose rows were deleted (a `segdb delete`) while verify ran: gone as they should be.
+    deleted_meanwhile: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -123,3 +125,5 @@ class GcReport(Record):
     orphan_bytes: int
     stale_segmentations: tuple[int, ...]
     applied: bool
+    # Unreferenced files younger than the grace period, left for a later run.
+    young_files: int = 0

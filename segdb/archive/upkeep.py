@@ -1,23 +1,25 @@
 """Keeping an archive sound: deleting segmentations, verifying every file's sha256, and garbage collection.
 
 Rows go first, files second: a file whose rows are gone is deleted, and one that resists
-deletion is an orphan that `segdb gc` reports. Nothing is collected unless asked.
+deletion is an orphan that `segdb gc` reports. Nothing is collected unless asked, and gc
+decides about each file at the moment it deletes it, so it can run beside writers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import os
-import re
-import socket
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import delete, func, select
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from segdb.archive.base import ProgressArg, SegmentationRef
+from segdb.archive.leases import file_is_claimed, folder_is_leased, hold_off_new_leases, leased_name, writer_alive
 from segdb.archive.listing import Listing
 from segdb.archive.locations import STORAGE_MARKER
 from segdb.archive.records import (
@@ -25,9 +27,6 @@ from segdb.archive.records import (
     GcReport,
     SegmentationRecord,
     VerifyReport,
-)
-from segdb.archive.values import (
-    as_utc,
 )
 from segdb.arrays import (
     resolve_in_root,
@@ -37,8 +36,12 @@ from segdb.catalog import models as m
 from segdb.errors import (
     ConflictError,
     IntegrityError,
+    InvalidInputError,
 )
 from segdb.progress import progress_bar
+
+# How young a file or folder gc --apply leaves alone by default: a writer may be about to fill it.
+GC_GRACE = dt.timedelta(minutes=10)
 
 # Every table whose rows reference an array file (each also names its segmentation).
 FILE_REFERENCES = (m.SegmentationPlane, m.TraceSeries, m.SummaryImage, m.MaskSet)
@@ -102,68 +105,146 @@ class Upkeep(Listing):
             ]
 
     def verify(self, *, progress: ProgressArg = None) -> VerifyReport:
-        """Recompute the sha256 of every array file and name each missing or damaged one."""
+        """Recompute the sha256 of every array file and name each missing or damaged one.
+
+        A file whose rows a `segdb delete` removed while verify ran is reported as deleted
+        meanwhile, not as missing.
+        """
         files = self.array_files()
         problems: list[FileProblem] = []
+        deleted: list[str] = []
         checked_bytes = 0
         with progress_bar(progress, total=sum(f[1] for f in files), desc="verify", unit="B") as tick:
             for relative, size, digest in files:
                 problem = self._file_problem(relative, size, digest)
-                if problem:
+                if problem == "missing" and not self._still_recorded(relative):
+                    deleted.append(relative)
+                elif problem:
                     problems.append(FileProblem(relative, problem))
                 checked_bytes += size
                 tick(size)
-        return VerifyReport(files_checked=len(files), bytes_checked=checked_bytes, problems=tuple(problems))
+        return VerifyReport(files_checked=len(files), bytes_checked=checked_bytes, problems=tuple(problems),
+                            deleted_meanwhile=tuple(deleted))
 
     def _file_problem(self, relative: str, size: int, digest: str) -> str | None:
         try:
             path = resolve_in_root(self.storage_root, relative)
         except IntegrityError as exc:
             return str(exc)
-        if not path.is_file():
+        try:
+            if not path.is_file():
+                return "missing"
+            actual_size = path.stat().st_size
+            if actual_size != size:
+                return f"damaged: {actual_size} bytes, the catalog recorded {size}"
+            actual = sha256_file(path)
+        except FileNotFoundError:
             return "missing"
-        actual_size = path.stat().st_size
-        if actual_size != size:
-            return f"damaged: {actual_size} bytes, the catalog recorded {size}"
-        actual = sha256_file(path)
         if actual != digest:
             return f"damaged: sha256 {actual[:12]}…, the catalog recorded {digest[:12]}…"
         return None
 
-    def gc(self, *, apply: bool = False, older_than: dt.timedelta = dt.timedelta(hours=6)) -> GcReport:
+    def _still_recorded(self, relative: str) -> bool:
+        with self.catalog.reading() as db:
+            return db.scalar(select(m.ArrayFile.array_file_id).where(m.ArrayFile.relative_path == relative)) is not None
+
+    def gc(self, *, apply: bool = False, older_than: dt.timedelta = dt.timedelta(hours=6),
+           grace: dt.timedelta = GC_GRACE) -> GcReport:
         """Find files under the storage root that no row references, and unfinished ingests.
 
-        Nothing is deleted unless ``apply`` is true. An ingest still running (its process
-        alive on this host, or younger than ``older_than`` on another host) is left alone.
+        Nothing is deleted unless ``apply`` is true. A writer still running (its process alive on
+        this host, or younger than ``older_than`` on another host) keeps its reservation and the
+        files it has leased. With ``apply``, each file is deleted only if, at that moment, no row
+        records it and no live lease covers it, so gc can run beside ingests; files and folders
+        younger than ``grace`` are left for a later run. ``apply`` needs this archive's storage
+        root (its marker names this archive) and a database role that may write the catalog.
         """
+        if grace < dt.timedelta(0):
+            raise InvalidInputError(f"the grace period is {grace}; give zero or more minutes (--grace-minutes)")
+        if apply:
+            self._check_may_collect()
+            stale = self.catalog.write_with_retry(lambda db: _collect_dead_writers(db, older_than, remove=True))
+        else:
+            with self.catalog.reading() as db:
+                stale = _collect_dead_writers(db, older_than, remove=False)
         with self.catalog.reading() as db:
             referenced = set(db.scalars(select(m.ArrayFile.relative_path)))
-            unfinished = db.execute(select(m.Segmentation).where(m.Segmentation.status == "writing")).scalars().all()
-            stale = [s.segmentation_id for s in unfinished if not _writer_alive(s, older_than)]
-            live = {s.segmentation_id for s in unfinished} - set(stale)
-        orphans = []
-        orphan_bytes = 0
+            leases = db.execute(select(m.FileLease)).scalars().all()
+            leased = {lease.relative_path for lease in leases
+                      if writer_alive(lease.writer_host, lease.writer_pid, lease.created_at, older_than)}
         root = self.storage_root
+        cutoff = time.time() - grace.total_seconds()
+        orphans: list[str] = []
+        orphan_bytes = 0
+        young = 0
         if root.is_dir():
-            for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
+            files, folder_ages = _scan(root)
+            for path in files:
                 relative = path.relative_to(root).as_posix()
-                if relative in referenced or relative == STORAGE_MARKER or _segmentation_of(relative) in live:
+                if relative in referenced or leased_name(relative) in leased or relative.startswith(STORAGE_MARKER):
+                    continue
+                try:
+                    info = path.lstat()
+                except FileNotFoundError:
+                    continue
+                if info.st_mtime > cutoff:
+                    young += 1
+                    continue
+                if apply and not self._unlink_unless_claimed(relative):
                     continue
                 orphans.append(relative)
-                orphan_bytes += path.lstat().st_size
-        if apply:
-            self.check_storage_root()
-            if stale:
-                with self.catalog.writing() as db:
-                    db.execute(
-                        delete(m.Segmentation).where(
-                            m.Segmentation.segmentation_id.in_(stale), m.Segmentation.status == "writing"
-                        )
-                    )
-            for relative in orphans:
-                (root / relative).unlink(missing_ok=True)
-            _remove_empty_dirs(root)
-        return GcReport(tuple(orphans), orphan_bytes, tuple(stale), apply)
+                orphan_bytes += info.st_size
+            if apply:
+                self._remove_empty_folders(folder_ages, cutoff)
+        return GcReport(tuple(orphans), orphan_bytes, tuple(stale), apply, young)
+
+    def _check_may_collect(self) -> None:
+        """Refuse gc --apply unless the storage root is this archive's and the database role may write."""
+        self.check_storage_root(deleting=True)
+        missing = self.catalog.missing_privileges("DELETE", ("array_files", "file_leases", "segmentations"))
+        if missing:
+            raise ConflictError(
+                f"segdb gc --apply deletes files and catalog rows, but database role {self.catalog.role_name()} "
+                f"may not delete from {', '.join(missing)}; run it as a role that may write the catalog "
+                "(the archive's owner)"
+            )
+
+    def _unlink_unless_claimed(self, relative: str) -> bool:
+        """Delete one file unless, now, a row records it or a live writer's lease covers it."""
+        path = self.storage_root / relative
+
+        def unlink(db: Session) -> bool:
+            hold_off_new_leases(db)
+            if file_is_claimed(db, relative):
+                return False
+            path.unlink(missing_ok=True)
+            return True
+
+        return self.catalog.write_with_retry(unlink)
+
+    def _remove_empty_folders(self, folder_ages: dict[Path, float], cutoff: float) -> None:
+        """Remove empty folders last changed before ``cutoff`` (as gc's scan found them, before it deleted
+        anything in them) that no writer has leased a file under; never the root.
+
+        A writer takes its lease before it makes its folders, and leases wait while a folder is
+        checked and removed, so a folder a writer is about to fill is never taken from under it.
+        """
+        root = self.storage_root
+        for folder in sorted(folder_ages, key=lambda p: len(p.parts), reverse=True):
+            try:
+                if folder_ages[folder] > cutoff or any(folder.iterdir()):
+                    continue
+            except OSError:
+                continue
+            relative = folder.relative_to(root).as_posix()
+
+            def rmdir(db: Session, folder: Path = folder, relative: str = relative) -> None:
+                hold_off_new_leases(db)
+                if not folder_is_leased(db, relative):
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
+
+            self.catalog.write_with_retry(rmdir)
 
 
 def unlink_files(storage_root: Path, relative_paths: Iterable[str]) -> None:
@@ -312,27 +393,40 @@ def _remove_emptied_folders(root: Path, relative_paths: Iterable[str]) -> None:
             continue
 
 
-def _writer_alive(seg: m.Segmentation, older_than: dt.timedelta) -> bool:
-    if seg.writer_host == socket.gethostname() and seg.writer_pid:
-        try:
-            os.kill(seg.writer_pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    created = as_utc(seg.created_at)
-    return created is not None and dt.datetime.now(dt.timezone.utc) - created < older_than
+def _scan(root: Path) -> tuple[list[Path], dict[Path, float]]:
+    """The files (and symlinks) under ``root``, sorted, and when each folder under it last changed."""
+    files, folder_ages = [], {}
+    for path in root.rglob("*"):
+        with contextlib.suppress(OSError):
+            if path.is_file() or path.is_symlink():
+                files.append(path)
+            elif path.is_dir():
+                folder_ages[path] = path.stat().st_mtime
+    return sorted(files), folder_ages
 
 
-def _segmentation_of(relative_path: str) -> int | None:
-    match = re.search(r"(?:^|/)seg-(\d+)/", relative_path)
-    return int(match.group(1)) if match else None
+def _collect_dead_writers(db: Session, older_than: dt.timedelta, *, remove: bool) -> list[int]:
+    """The unfinished ingests and the leases whose writers are gone; with ``remove``, delete them.
 
-
-def _remove_empty_dirs(root: Path) -> None:
-    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-        try:
-            folder.rmdir()
-        except OSError:
-            pass
+    A removed reservation takes the session and subject its killed first ingest created, when
+    nothing else uses them.
+    """
+    unfinished = db.execute(select(m.Segmentation).where(m.Segmentation.status == "writing")).scalars().all()
+    stale = [s for s in unfinished if not writer_alive(s.writer_host, s.writer_pid, s.created_at, older_than)]
+    leases = db.execute(select(m.FileLease)).scalars().all()
+    dead = [lease for lease in leases
+            if not writer_alive(lease.writer_host, lease.writer_pid, lease.created_at, older_than)]
+    if remove:
+        for lease in dead:
+            db.delete(lease)
+        for seg in stale:
+            session_row = db.get(m.ImagingSession, seg.session_id)
+            db.delete(seg)
+            db.flush()
+            try:
+                with db.begin_nested():
+                    delete_session_if_unused(db, session_row)
+            except sa_exc.IntegrityError:
+                # A new ingest reserved in that session meanwhile: it is in use after all.
+                pass
+    return [s.segmentation_id for s in stale]

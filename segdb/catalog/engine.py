@@ -15,7 +15,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -236,6 +236,24 @@ class Catalog:
                     raise
                 time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))
         raise AssertionError("unreachable")
+
+    def missing_privileges(self, privilege: str, tables: Sequence[str]) -> list[str]:
+        """Which of ``tables`` this connection's database role lacks ``privilege`` on (PostgreSQL; SQLite has no roles)."""
+        if self.dialect != "postgresql":
+            return []
+        with self.reading() as db:
+            return [
+                table for table in tables
+                if not db.execute(text("SELECT has_table_privilege(:table, :privilege)"),
+                                  {"table": table, "privilege": privilege}).scalar()
+            ]
+
+    def role_name(self) -> str:
+        """The database role this connection acts as on PostgreSQL (its current_user)."""
+        if self.dialect != "postgresql":
+            return "(SQLite has no roles)"
+        with self.reading() as db:
+            return str(db.execute(text("SELECT current_user")).scalar())
 
     def dispose(self) -> None:
         self.engine.dispose()

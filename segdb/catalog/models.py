@@ -169,6 +169,24 @@ class ArrayFile(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
+class FileLease(Base):
+    """A file a writer is about to create under the storage root, not yet in ``array_files``.
+
+    A writer commits its lease before it creates the file (or its folders) and deletes it in the
+    transaction that inserts the file's ``array_files`` row, so at every moment a file being
+    written is covered by one or the other and ``segdb gc`` leaves it alone. A lease also covers
+    the file's temporary names while it is written. Leases of writers that are gone (their
+    process has exited on this host, or older than gc's ``older_than`` on another) are collected.
+    """
+
+    __tablename__ = "file_leases"
+
+    relative_path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    writer_host: Mapped[str] = mapped_column(String(255))
+    writer_pid: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
 class Segmentation(Base):
     """One run of a pipeline over one session (all its planes)."""
 

@@ -85,6 +85,9 @@ def add_gc(commands: Any) -> None:
     gc.add_argument("--apply", action="store_true", help="delete what is listed")
     gc.add_argument("--older-than-hours", type=float, default=6.0,
                     help="treat another machine's unfinished ingest as crashed after this long (default 6)")
+    gc.add_argument("--grace-minutes", type=float, default=None,
+                    help="leave files and folders younger than this many minutes alone (a writer may be filling "
+                         "them; default 10)")
     gc.set_defaults(handler=run_gc)
 
 
@@ -180,13 +183,16 @@ def run_verify(args: argparse.Namespace) -> int:
         print(f"checked {report.files_checked} array file(s), {report.bytes_checked / 1e6:.1f} MB")
         for problem in report.problems:
             print(f"  {problem.relative_path}: {problem.problem}")
+        if report.deleted_meanwhile:
+            print(f"  {len(report.deleted_meanwhile)} file(s) were deleted with their segmentation while being checked")
         print("all files intact" if report.ok else f"{len(report.problems)} file(s) missing or damaged")
     return 0 if report.ok else 1
 
 
 def run_gc(args: argparse.Namespace) -> int:
     with open_archive(args) as archive:
-        report = archive.gc(apply=args.apply, older_than=dt.timedelta(hours=args.older_than_hours))
+        grace = {} if args.grace_minutes is None else {"grace": dt.timedelta(minutes=args.grace_minutes)}
+        report = archive.gc(apply=args.apply, older_than=dt.timedelta(hours=args.older_than_hours), **grace)
     if args.json:
         print_json(report.to_dict())
         return 0
@@ -197,6 +203,9 @@ def run_gc(args: argparse.Namespace) -> int:
         print(f"  {verb}: {path}")
     for seg_id in report.stale_segmentations:
         print(f"  {verb}: unfinished segmentation {seg_id}")
+    if report.young_files:
+        print(f"  left for now: {report.young_files} unreferenced file(s) too young to be sure no writer still "
+              "needs them (--grace-minutes)")
     if not report.applied and (report.orphan_files or report.stale_segmentations):
         print("run `segdb gc --apply` to delete them")
     return 0

@@ -3,6 +3,7 @@ and a crash mid-ingest leaves nothing visible, only leftovers that gc reports.""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -122,13 +123,13 @@ def test_a_killed_ingest_leaves_nothing_visible_and_gc_reports_and_clears_it(arc
 
     assert archive.segmentations() == []
     assert [s.status for s in archive.segmentations(include_unfinished=True)] == ["writing"]
-    report = archive.gc()
+    report = archive.gc(grace=dt.timedelta(0))
     assert len(report.stale_segmentations) == 1
     assert report.orphan_files, "the crashed write should have left a file for gc to report"
     assert all(f.startswith("m1/s1/seg-") for f in report.orphan_files)
     assert not report.applied and all((archive.storage_root / f).exists() for f in report.orphan_files)
 
-    cleared = archive.gc(apply=True)
+    cleared = archive.gc(apply=True, grace=dt.timedelta(0))
     assert cleared.applied
     assert archive.segmentations(include_unfinished=True) == []
     assert archive.gc().orphan_files == ()
@@ -141,10 +142,10 @@ def test_gc_leaves_referenced_files_and_reports_stray_ones(archive):
     _ingest(archive)
     stray = archive.storage_root / "m1" / "stray.h5"
     stray.write_bytes(b"not ours")
-    report = archive.gc()
+    report = archive.gc(grace=dt.timedelta(0))
     assert report.orphan_files == ("m1/stray.h5",)
     assert stray.exists()
-    archive.gc(apply=True)
+    archive.gc(apply=True, grace=dt.timedelta(0))
     assert not stray.exists()
     assert archive.verify().ok
 
@@ -155,7 +156,7 @@ def test_an_ingest_in_progress_is_not_collected(archive):
 
     def during_write(_samples):
         if not seen:
-            seen["report"] = archive.gc(apply=True)
+            seen["report"] = archive.gc(apply=True, grace=dt.timedelta(0))
 
     archive.ingest(synthetic_segmentation(n_rois=4, n_frames=50), subject="m1", session="s1", progress=during_write)
     assert seen["report"].orphan_files == ()

@@ -285,7 +285,7 @@ def test_damaged_input_gets_one_error_line_naming_the_file_and_leaves_nothing(
 
     code, out, _ = _run(["ls", "segmentations", *where, "--json"], capsys)
     assert code == 0 and json.loads(out) == []
-    code, out, _ = _run(["gc", *where, "--json", "--older-than-hours", "0"], capsys)
+    code, out, _ = _run(["gc", *where, "--json", "--older-than-hours", "0", "--grace-minutes", "0"], capsys)
     report = json.loads(out)
     assert code == 0 and report["orphan_files"] == [] and report["stale_segmentations"] == [], report
     assert list(Path(storage_root).rglob("*.h5")) == []
