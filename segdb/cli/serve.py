@@ -34,10 +34,19 @@ def run_serve(args: argparse.Namespace) -> int:
 
     with open_public_archive(args) as archive:
         app = create_app(archive, curator=args.curator)
+        warm_up()
         print(f"segdb serves {archive.catalog.url} at http://{args.host}:{args.port} as curator "
               f"{app.state.curator}; Ctrl-C stops it", flush=True)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def warm_up() -> None:
+    """Import what the first page needs before anyone asks for it, so that page is as quick as the next."""
+    import matplotlib.image  # noqa: F401 - the summary images
+    import scipy.ndimage  # noqa: F401 - the outlines
+
+    import segdb.extractors  # noqa: F401
 
 
 def check_loopback(host: str) -> None:

@@ -79,8 +79,8 @@ def create_app(archive: Any, *, curator: str | None = None, poll_seconds: float 
         return plane_view(archive, segmentation, plane, policy)
 
     @app.get("/api/segmentations/{segmentation}/planes/{plane}/state")
-    def state(segmentation: int, plane: str, policy: str = "latest") -> list:
-        return plane_state(archive, segmentation, plane, policy)
+    def state(segmentation: int, plane: str, policy: str = "latest", version: str | None = None) -> dict:
+        return plane_state(archive, segmentation, plane, policy, version)
 
     @app.get("/api/segmentations/{segmentation}/planes/{plane}/matching")
     def matching(segmentation: int, plane: str, where: str, policy: str = "latest") -> list:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from segdb.curation import curation_version
 from segdb.errors import InvalidInputError, NotFoundError
 from segdb.figures.drawing import PREFERRED_IMAGES
 from segdb.figures.outlines import contrast, outlines
@@ -59,6 +60,8 @@ def plane_view(archive: Any, segmentation: int, plane: str | None, policy: str) 
     revision, properties), its images and its traces."""
     extractor = archive.extractor(segmentation, plane=plane, curation=policy)
     record = archive.segmentation(extractor.segmentation_id)
+    # Read before the labels: a label added in between makes the page's first poll read them again.
+    version = curation_version(archive, record.segmentation_id)
     keys = list(extractor.get_roi_ids())
     height, width = extractor.get_image_size()
     edges = outlines(extractor.get_roi_pixel_masks(), (height, width))
@@ -81,7 +84,7 @@ def plane_view(archive: Any, segmentation: int, plane: str | None, policy: str) 
             "centre": [sum(rows) / len(rows), sum(cols) / len(cols)] if rows else None,
         })
     return {
-        "segmentation": record.to_dict(), "plane": extractor.plane_name, "planes": list(record.planes),
+        "segmentation": record.to_dict(), "plane": extractor.plane_name, "version": version, "planes": list(record.planes),
         "policy": policy, "height": height, "width": width,
         "images": sorted((name for name, image in extractor.get_images_dict().items() if image is not None),
                          key=lambda name: (PREFERRED_IMAGES.index(name) if name in PREFERRED_IMAGES else 99, name)),
@@ -89,10 +92,18 @@ def plane_view(archive: Any, segmentation: int, plane: str | None, policy: str) 
     }
 
 
-def plane_state(archive: Any, segmentation: int, plane: str, policy: str) -> list[dict[str, Any]]:
-    """Each ROI's label and revision under ``policy``: what an open page polls for."""
-    return [{"key": s.roi, "label": s.label, "revision": s.revision, "by_curator": s.by_curator}
+def plane_state(archive: Any, segmentation: int, plane: str, policy: str, seen: str | None = None) -> dict[str, Any]:
+    """What an open page polls for: the curation's version and, when it differs from the ``seen`` one,
+    each ROI's label and revision under ``policy`` (``rois`` is None when nothing changed)."""
+    archive.check_curation_policy(policy)
+    version = curation_version(archive, segmentation)
+    if seen is not None and seen == version:
+        with archive.catalog.reading() as db:
+            archive.resolve_plane(db, segmentation, plane)
+        return {"version": version, "rois": None}
+    rois = [{"key": s.roi, "label": s.label, "revision": s.revision}
             for s in archive.curation_status(segmentation, policy=policy, plane=plane)]
+    return {"version": version, "rois": rois}
 
 
 def matching_indices(archive: Any, segmentation: int, plane: str, where: str, policy: str) -> list[int]:

@@ -49,6 +49,18 @@ def test_a_label_needs_the_pages_token_and_the_revision_it_saw(served):
     assert [e.label for e in archive.curation_history(seg, 0, plane="plane0")][1:] == ["rejected"]
 
 
+def test_an_open_page_reads_the_labels_again_only_when_the_curation_changed(served):
+    archive, record, url, token = served
+    state = f"{url}/api/segmentations/{record.segmentation_id}/planes/plane0/state"
+    first = CLIENT.get(state).json()
+    assert len(first["rois"]) == 5
+    assert CLIENT.get(state, params={"version": first["version"]}).json() == {"version": first["version"], "rois": None}
+    archive.curate(record.segmentation_id, [3], "unsure", curator="bob")
+    changed = CLIENT.get(state, params={"version": first["version"]}).json()
+    assert changed["version"] != first["version"]
+    assert [roi["label"] for roi in changed["rois"] if roi["key"] == 3] == ["unsure"]
+
+
 def test_a_long_trace_is_decimated_on_the_server_without_losing_a_peak(served):
     archive, record, url, _ = served
     trace = CLIENT.get(f"{url}/api/segmentations/{record.segmentation_id}/planes/plane0/rois/1/trace",
@@ -74,6 +86,7 @@ def test_decimation_keeps_each_bins_extremes():
 @pytest.mark.parametrize("path, status, message", [
     ("/segmentations/999", 404, "segmentation 999 is not in the archive"),
     ("/api/segmentations/{seg}/planes/plane9/state", 404, "plane9"),
+    ("/api/segmentations/{seg}/planes/plane9/state?version=1-1", 404, "plane9"),
     ("/api/segmentations/{seg}/planes/plane0/images/nope.png", 404, "has no 'nope' image"),
     ("/api/segmentations/{seg}/planes/plane0/rois/77/trace", 404, "has ROIs 0..4, not 77"),
     ("/api/segmentations/{seg}/planes/plane0/rois/1/trace?name=calcium", 404, "has no 'calcium' traces"),

@@ -282,10 +282,13 @@ async function label(name, revision) {
                              revision: revision ?? roi.revision }),
     });
     roi.revision = event.revision;
+    if (view.policy === "latest" || view.policy === `curator:${event.curator}`) roi.label = event.label;
     $("note").value = "";
     show(`ROI ${roi.key}: ${name} (revision ${event.revision})`);
-    await refreshState();
-    await loadHistory(roi);
+    draw();
+    renderList();
+    renderProperties(roi);
+    await Promise.all([refreshState(), loadHistory(roi)]);
   } catch (error) {
     if (error.status === 409 && /since you looked/.test(error.message)) await showConflict(roi, name);
     else show(error.message, "error");
@@ -335,8 +338,12 @@ document.addEventListener("keydown", (event) => {
 // -- others' labels, the filter and the image ----------------------------------------------------
 
 async function refreshState() {
-  let rows;
-  try { rows = await request(`${api}/state?policy=${encodeURIComponent(view.policy)}`); } catch { return; }
+  let answer;
+  const query = `policy=${encodeURIComponent(view.policy)}&version=${encodeURIComponent(view.version)}`;
+  try { answer = await request(`${api}/state?${query}`); } catch { return; }
+  view.version = answer.version;
+  const rows = answer.rois;
+  if (!rows) return;
   let changed = false;
   let changedSelected = false;
   rows.forEach((row, index) => {
