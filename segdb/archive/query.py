@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Select, and_, func, intersect, select
 from sqlalchemy.orm import Session
 
@@ -31,7 +32,7 @@ from segdb.archive.filters import (
     roi_filter,
 )
 from segdb.archive.records import Record
-from segdb.archive.values import as_utc, parse_datetime, roi_key_value
+from segdb.archive.values import LARGEST_ID, as_utc, parse_datetime, roi_key_value
 from segdb.catalog import models as m
 from segdb.errors import InvalidInputError, NotFoundError
 
@@ -78,6 +79,13 @@ class RoiQuery:
     near: tuple[float, float, float] | None = None
     box: tuple[float, float, float, float] | None = None
     limit: int | None = None
+
+    def __post_init__(self) -> None:
+        # A driver refuses a LIMIT past 64 bits with a traceback, and SQLite reads a negative one as none.
+        if self.limit is not None and not (isinstance(self.limit, (int, np.integer))
+                                           and not isinstance(self.limit, (bool, np.bool_))
+                                           and 1 <= self.limit <= LARGEST_ID):
+            raise InvalidInputError(f"limit is {self.limit!r}; give a whole number of ROIs from 1 to 2**63 - 1")
 
     def position_statement(self, db: Session) -> Select | None:
         """The index range scan that finds ROIs by position, or None without a position filter.
