@@ -69,7 +69,8 @@ def schema_status(target: Target, *, storage_root: Target = None) -> SchemaStatu
 
 
 def upgrade_problem(target: Target, *, storage_root: Target = None) -> str | None:
-    """Why `segdb db upgrade` would refuse this catalog (not segdb's, or a revision this segdb does not know), or None."""
+    """Why `segdb db upgrade` would refuse this catalog (not segdb's, or at a revision this segdb does not know);
+    None when it would not."""
     with _open_catalog(target, storage_root) as (location, catalog):
         try:
             check_upgradable(catalog.engine, location)

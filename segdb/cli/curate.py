@@ -156,7 +156,9 @@ def run_export(args: argparse.Namespace) -> int:
 
     target = Path(args.csv)
     if target.is_dir():
-        raise InvalidInputError(f"{target} is a folder; give the path of the CSV file to write (e.g. {target / 'curation.csv'})")
+        raise InvalidInputError(
+            f"{target} is a folder; give the path of the CSV file to write (e.g. {target / 'curation.csv'})"
+        )
     if not target.parent.is_dir():
         raise InvalidInputError(f"the folder {target.parent} does not exist; create it or write the CSV elsewhere")
 

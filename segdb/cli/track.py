@@ -33,7 +33,8 @@ def add_track(commands: Any) -> None:
     runs.set_defaults(handler=run_runs)
     listing = actions.add_parser("list", help="tracks of a matching run")
     listing.add_argument("run", type=catalog_id("matching run"), help="the run's id (see `segdb track runs`)")
-    listing.add_argument("--min-sessions", type=count_at_least(1), default=1, help="only tracks through at least this many sessions")
+    listing.add_argument("--min-sessions", type=count_at_least(1), default=1,
+                         help="only tracks through at least this many sessions")
     add_archive_option(listing)
     add_json_option(listing)
     listing.set_defaults(handler=run_list)
