@@ -302,3 +302,9 @@ def test_a_damaged_catalog_is_named_in_python_too(tmp_path):
     _garbage(folder / "catalog.sqlite")
     with pytest.raises(segdb.SegDBError, match="is not a readable SQLite catalog"):
         segdb.open(folder, create=False)
+
+
+def test_an_integer_past_64_bits_in_a_filter_compares_as_a_number(ingested):
+    everything = ingested.count_rois()
+    assert ingested.count_rois(where=f"pixel_count < {HUGE}") == everything
+    assert ingested.count_rois(where=f"pixel_count > {HUGE} or pixel_count in [-{HUGE}]") == 0
