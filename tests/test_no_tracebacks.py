@@ -308,3 +308,10 @@ def test_an_integer_past_64_bits_in_a_filter_compares_as_a_number(ingested):
     everything = ingested.count_rois()
     assert ingested.count_rois(where=f"pixel_count < {HUGE}") == everything
     assert ingested.count_rois(where=f"pixel_count > {HUGE} or pixel_count in [-{HUGE}]") == 0
+
+
+@pytest.mark.parametrize("position", [dict(near=(float("nan"), 0, 5)), dict(near=(0, 0, float("inf"))),
+                                      dict(box=(0, 0, float("nan"), 5))], ids=["near-nan", "radius-inf", "box-nan"])
+def test_a_position_that_is_not_finite_is_refused_not_answered_empty(ingested, position):
+    with pytest.raises(segdb.InvalidInputError, match="as finite"):
+        ingested.query_rois(field_of_view="plane0", **position)

@@ -11,6 +11,7 @@ centroid with its plane's registration applied (rois.fov_x_um, fov_y_um).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import shlex
 import warnings
 from collections.abc import Sequence
@@ -279,6 +280,8 @@ class RoiQuery:
                 x, y, radius = (float(v) for v in self.near)
             except (TypeError, ValueError) as exc:
                 raise InvalidInputError(f"near is {self.near!r}; give (x_um, y_um, radius_um)") from exc
+            if not all(map(math.isfinite, (x, y, radius))):
+                raise InvalidInputError(f"near is {self.near!r}; give (x_um, y_um, radius_um) as finite numbers")
             if radius < 0:
                 raise InvalidInputError(f"the radius {radius} µm is negative")
             out += [
@@ -292,6 +295,8 @@ class RoiQuery:
                 x0, y0, x1, y1 = (float(v) for v in self.box)
             except (TypeError, ValueError) as exc:
                 raise InvalidInputError(f"box is {self.box!r}; give (x_min, y_min, x_max, y_max) in µm") from exc
+            if not all(map(math.isfinite, (x0, y0, x1, y1))):
+                raise InvalidInputError(f"box is {self.box!r}; give (x_min, y_min, x_max, y_max) as finite µm")
             out += [m.Roi.fov_x_um.between(min(x0, x1), max(x0, x1)), m.Roi.fov_y_um.between(min(y0, y1), max(y0, y1))]
         return out
 
