@@ -315,3 +315,8 @@ def test_an_integer_past_64_bits_in_a_filter_compares_as_a_number(ingested):
 def test_a_position_that_is_not_finite_is_refused_not_answered_empty(ingested, position):
     with pytest.raises(segdb.InvalidInputError, match="as finite"):
         ingested.query_rois(field_of_view="plane0", **position)
+
+
+def test_ragged_timestamps_are_refused(archive):
+    with pytest.raises(segdb.InvalidInputError, match="timestamps of plane 'plane0' are not one number per sample"):
+        archive.ingest(_TextTimestamps([0.0, [1.0, 2.0]] + [3.0] * 18), subject="m1", session="s1")

@@ -113,7 +113,8 @@ class Ingesting(Listing):
             True for a progress bar, False for none, a callable to receive sample counts;
             None shows a bar only on a terminal.
 
-        Everything is validated before anything is written; a failure leaves no rows and no files.
+        Everything is validated before anything is written; a failure leaves no rows, no files and no
+        folders of its own.
         """
         plane_extractors = _plane_extractors(extractor, plane)
         source_format = source_format or _source_format(next(iter(plane_extractors.values())))

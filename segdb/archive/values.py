@@ -133,7 +133,10 @@ def sampling_rate(label: str, value: Any) -> float | None:
 
 def time_array(label: str, values: Any) -> np.ndarray:
     """Timestamps as float64 seconds, or an error naming ``label`` when they are not numbers (text, dates, objects)."""
-    array = np.asarray(values)
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError) as exc:  # ragged sequences
+        raise InvalidInputError(f"the timestamps of {label} are not one number per sample ({exc})") from exc
     if array.dtype.kind not in "biuf":
         raise InvalidInputError(
             f"the timestamps of {label} are {array.dtype} values; give them as numbers of seconds (float), "
