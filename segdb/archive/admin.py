@@ -17,13 +17,20 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from segdb.archive import resolve_target
-from segdb.catalog.engine import Catalog, translate_db_error, unreachable_catalog_error
-from segdb.catalog.schema import SCHEMA_REVISION, current_revision, schema_drift, upgrade
-from segdb.errors import InvalidInputError, NotFoundError
+from segdb.archive.locations import check_catalog_file, resolve_target
+from segdb.catalog.engine import (
+    Catalog,
+    damaged_catalog_error,
+    is_damaged_sqlite,
+    translate_db_error,
+    unreachable_catalog_error,
+)
+from segdb.catalog.schema import SCHEMA_REVISION, check_upgradable, current_revision, schema_drift, upgrade
+from segdb.errors import InvalidInputError, NotFoundError, SchemaVersionError
 
 # SCHEMA_REVISION, the revision this segdb expects, is re-exported for the layers above the archive.
-__all__ = ["SCHEMA_REVISION", "SchemaStatus", "postgres_schema", "run_owner_script", "schema_status", "upgrade_schema"]
+__all__ = ["SCHEMA_REVISION", "SchemaStatus", "postgres_schema", "run_owner_script", "schema_status", "upgrade_problem",
+           "upgrade_schema"]
 
 Target = str | os.PathLike | None
 
@@ -61,6 +68,17 @@ def schema_status(target: Target, *, storage_root: Target = None) -> SchemaStatu
         )
 
 
+def upgrade_problem(target: Target, *, storage_root: Target = None) -> str | None:
+    """Why `segdb db upgrade` would refuse this catalog (not segdb's, or at a revision this segdb does not know);
+    None when it would not."""
+    with _open_catalog(target, storage_root) as (location, catalog):
+        try:
+            check_upgradable(catalog.engine, location)
+        except SchemaVersionError as exc:
+            return str(exc)
+    return None
+
+
 def upgrade_schema(target: Target, *, storage_root: Target = None) -> str | None:
     """Migrate the catalog to the schema this segdb expects.
 
@@ -69,7 +87,8 @@ def upgrade_schema(target: Target, *, storage_root: Target = None) -> str | None
     str or None
         The revision the catalog was at before; None when it had no schema.
     """
-    with _open_catalog(target, storage_root) as (_, catalog):
+    with _open_catalog(target, storage_root) as (location, catalog):
+        check_upgradable(catalog.engine, location)
         before = current_revision(catalog.engine)
         upgrade(catalog.engine, SCHEMA_REVISION)
         return before
@@ -102,6 +121,8 @@ def run_owner_script(target: Target, sql: str, *, storage_root: Target = None) -
 @contextlib.contextmanager
 def _open_catalog(target: Target, storage_root: Target) -> Iterator[tuple[str, Catalog]]:
     where = resolve_target(target, storage_root)
+    if where.is_folder:
+        check_catalog_file(Path(make_url(where.url).database))
     if where.is_folder and not Path(make_url(where.url).database).exists():
         raise NotFoundError(
             f"there is no segdb archive at {where.location}; create one with `segdb init {where.location}`"
@@ -109,9 +130,11 @@ def _open_catalog(target: Target, storage_root: Target) -> Iterator[tuple[str, C
     catalog = Catalog(where.url)
     try:
         yield where.location, catalog
-    except sa_exc.OperationalError as exc:
-        raise unreachable_catalog_error(where.location, exc) from exc
     except sa_exc.DBAPIError as exc:
-        raise translate_db_error(exc) from exc
+        if is_damaged_sqlite(exc):
+            raise damaged_catalog_error(catalog.sqlite_file or where.location, str(exc.orig)) from exc
+        if isinstance(exc, sa_exc.OperationalError):
+            raise unreachable_catalog_error(where.location, exc) from exc
+        raise translate_db_error(exc, catalog.sqlite_file) from exc
     finally:
         catalog.dispose()

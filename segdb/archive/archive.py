@@ -13,6 +13,7 @@ from segdb.archive.locations import (
     CATALOG_FILENAME,
     STORAGE_MARKER,
     STORAGE_ROOT_SETTING,
+    check_catalog_file,
     new_archive_id,
     recorded_storage_root,
     resolve_target,
@@ -24,7 +25,7 @@ from segdb.archive.metadata import Describing
 from segdb.archive.rois import RoiAccess
 from segdb.archive.upkeep import Upkeep
 from segdb.catalog import models as m
-from segdb.catalog.engine import Catalog, unreachable_catalog_error
+from segdb.catalog.engine import Catalog, damaged_catalog_error, is_damaged_sqlite, unreachable_catalog_error
 from segdb.catalog.schema import (
     SCHEMA_REVISION,
     catalog_has_tables,
@@ -63,6 +64,7 @@ class Archive(Ingesting, Upkeep, RoiAccess, Describing):
         where = resolve_target(target, storage_root)
         if where.is_folder:
             catalog_path = Path(where.location) / CATALOG_FILENAME
+            check_catalog_file(catalog_path)
             if not catalog_path.exists():
                 if not create:
                     raise NotFoundError(
@@ -78,7 +80,7 @@ class Archive(Ingesting, Upkeep, RoiAccess, Describing):
             root = where.storage_root or recorded_storage_root(catalog, where.location)
         except BaseException as exc:
             catalog.dispose()
-            _raise_unreachable(where.location, exc)
+            _raise_unreachable(catalog, where.location, exc)
             raise
         return cls(catalog, root, where.location)
 
@@ -116,13 +118,16 @@ class Archive(Ingesting, Upkeep, RoiAccess, Describing):
             write_storage_marker(where.storage_root, archive_id)
         except BaseException as exc:
             catalog.dispose()
-            _raise_unreachable(where.location, exc)
+            _raise_unreachable(catalog, where.location, exc)
             raise
         return cls(catalog, where.storage_root, where.location)
 
 
-def _raise_unreachable(location: str, exc: BaseException) -> None:
-    """A refused or failed connection becomes one line naming the catalog; other errors pass through."""
+def _raise_unreachable(catalog: Catalog, location: str, exc: BaseException) -> None:
+    """A refused or failed connection, or a damaged SQLite file, becomes one line naming the catalog;
+    other errors pass through."""
+    if is_damaged_sqlite(exc):
+        raise damaged_catalog_error(catalog.sqlite_file or location, str(exc.orig)) from exc
     if isinstance(exc, OperationalError):
         raise unreachable_catalog_error(location, exc) from exc
 

@@ -310,6 +310,9 @@ class _ExpressionReader:
         if not isinstance(value, _VALUE_TYPES):
             raise self._refuse(whole, f"{value!r} is not a number, a quoted string or True/False; write e.g. "
                                       "\"snr > 5\" or \"region == 'V1'\"")
+        if type(value) is int and not -(2**63) <= value < 2**63:
+            # No driver sends an integer past 64 bits; as a float it compares the same with every stored value.
+            return float(value)
         return value
 
 

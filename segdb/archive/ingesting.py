@@ -116,7 +116,8 @@ class Ingesting(Listing):
             True for a progress bar, False for none, a callable to receive sample counts;
             None shows a bar only on a terminal.
 
-        Everything is validated before anything is written; a failure leaves no rows and no files.
+        Everything is validated before anything is written; a failure leaves no rows, no files and no
+        folders of its own.
         """
         plane_extractors = _plane_extractors(extractor, plane)
         source_format = source_format or _source_format(next(iter(plane_extractors.values())))
@@ -128,10 +129,11 @@ class Ingesting(Listing):
         if field_of_view is not None:
             check_name("field of view", field_of_view)
         pixel_size_um = 1.0 if pixel_size_um is None else positive_finite("pixel_size_um", pixel_size_um)
-        origin = tuple(float(v) for v in origin_um)
-        if len(origin) != 3 or not all(math.isfinite(v) for v in origin):
-            raise InvalidInputError(f"origin_um is {origin_um!r}; give three finite numbers (x, y, z) in µm")
+        origin = _origin(origin_um)
         started = parse_datetime(session_start)
+        for label, mapping in (("parameters", parameters), ("metadata", metadata)):
+            if mapping is not None and not isinstance(mapping, Mapping):
+                raise InvalidInputError(f"{label} is a {type(mapping).__name__}; pass a dict (or None)")
         described = checked_metadata(metadata)
         if started is None and described["session"].get("session_start") is None and not self._has_session(
                 subject, session):
@@ -153,6 +155,8 @@ class Ingesting(Listing):
             created_by=created_by or os.environ.get("SEGDB_CURATOR") or current_user(),
         )
         written: list[Path] = []
+        # The folders this ingest's files go into that do not exist yet: a failed ingest removes them again.
+        created_folders = _missing_folders(self.storage_root, self._segmentation_folder(subject, session, seg_id))
         try:
             files = []
             total = sum(p.num_samples for p in payloads)
@@ -172,6 +176,7 @@ class Ingesting(Listing):
         except BaseException:
             for path in written:
                 path.unlink(missing_ok=True)
+            _remove_if_empty(created_folders)
             self._drop_reservation(seg_id, relative_paths)
             raise
         return self.segmentation(seg_id)
@@ -244,9 +249,13 @@ class Ingesting(Listing):
             # The reservation and leases stay, invisible; `segdb gc --apply` clears them once this process has exited.
             pass
 
+    def _segmentation_folder(self, subject: str, session: str, seg_id: int) -> str:
+        """Where a segmentation's array files live, relative to the storage root."""
+        return check_relative_path(f"{slug(subject)}/{slug(session)}/seg-{seg_id:06d}")
+
     def _new_array_path(self, subject: str, session: str, seg_id: int, plane_name: str) -> str:
         return check_relative_path(
-            f"{slug(subject)}/{slug(session)}/seg-{seg_id:06d}/{slug(plane_name)}-{uuid.uuid4().hex[:12]}.h5"
+            f"{self._segmentation_folder(subject, session, seg_id)}/{slug(plane_name)}-{uuid.uuid4().hex[:12]}.h5"
         )
 
     def _insert_planes(self, db: Session, seg_id: int, payloads: list[PlanePayload], files: list, *,
@@ -363,9 +372,15 @@ class Ingesting(Listing):
         Each series is (num_samples, num_rois) in the plane's ROI order. Existing series of the
         same name are a ConflictError unless ``replace`` is true; old chunk files are never changed.
         """
+        if not isinstance(traces, Mapping) or not traces:
+            raise InvalidInputError(
+                "add_trace_series needs a dict of trace name to (samples, rois) array, with at least one series"
+            )
         handle = self.plane_handle(segmentation, plane)
-        if not traces:
-            raise InvalidInputError("add_trace_series needs at least one trace series")
+        # plane=None chose the segmentation's only plane; messages and file names use its name.
+        plane = handle.plane_name
+        if mask_set is not None:
+            check_name("mask set name", mask_set[0])
         for name, data in traces.items():
             check_name("trace name", name)
             shape = tuple(np.shape(data))
@@ -483,6 +498,42 @@ def session_start_from_name(session: str) -> dt.datetime | None:
         stacklevel=3,
     )
     return parse_datetime(day)
+
+
+def _missing_folders(root: Path, relative_folder: str) -> list[Path]:
+    """The folders from ``root`` down to ``relative_folder`` that do not exist yet, outermost first."""
+    missing = []
+    root = Path(root).resolve()
+    folder = resolve_in_root(root, relative_folder)
+    while folder != root and not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    return missing[::-1]
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (outermost first) innermost first, stopping at one that is not empty."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            break  # another writer put something there: not ours to remove
+
+
+def _origin(origin_um: Any) -> tuple[float, float, float]:
+    """The stage origin (x, y, z) in µm as three finite floats, or an error saying what it should be."""
+    refused = InvalidInputError(f"origin_um is {origin_um!r}; give three finite numbers (x, y, z) in µm")
+    if isinstance(origin_um, (str, bytes)):
+        raise refused
+    try:
+        origin = tuple(float(v) for v in origin_um)
+    except (TypeError, ValueError) as exc:
+        raise refused from exc
+    if len(origin) != 3 or not all(math.isfinite(v) for v in origin):
+        raise refused
+    return origin
 
 
 def _plane_extractors(

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import URL, make_url
 
 from segdb.catalog import models as m
-from segdb.catalog.engine import Catalog, redacted_url
+from segdb.catalog.engine import Catalog, damaged_catalog_error, redacted_url
 from segdb.errors import (
     IntegrityError,
     InvalidInputError,
@@ -59,6 +59,15 @@ def resolve_target(target: str | os.PathLike | None, storage_root: str | os.Path
     return ArchiveTarget(
         url=f"sqlite:///{folder / CATALOG_FILENAME}", location=str(folder), storage_root=root, is_folder=True
     )
+
+
+def check_catalog_file(catalog_file: Path) -> None:
+    """Refuse an archive folder's catalog.sqlite that is a folder or empty: SQLite would take either for a
+    new, empty database, and an archive whose catalog was lost must be restored, not started afresh."""
+    if catalog_file.is_dir():
+        raise damaged_catalog_error(str(catalog_file), "it is a folder, not a file")
+    if catalog_file.is_file() and catalog_file.stat().st_size == 0:
+        raise damaged_catalog_error(str(catalog_file), "the file is empty: 0 bytes")
 
 
 def recorded_storage_root(catalog: Catalog, location: str) -> Path:

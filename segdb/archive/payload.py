@@ -9,13 +9,13 @@ copies them in blocks and checks their values as it goes.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from segdb.archive.values import sampling_rate, time_array
 from segdb.arrays import PlaneArrays
 from segdb.conventions import ACCEPTANCE_PROPERTIES, DEFAULT_CHANNEL_NAME, REJECTION_PROPERTIES
 from segdb.errors import InvalidInputError
@@ -178,17 +178,20 @@ def _roi_key(key: Any, where: str) -> int | str:
 
 
 def _check_unique_keys(keys: Sequence[int | str], where: str) -> None:
-    seen: set[tuple[type, int | str]] = set()
-    duplicates = []
+    # The catalog keeps a key as text (with its type beside it), so 3 and "3" are one key there.
+    seen: dict[str, int | str] = {}
+    clashes = []
     for key in keys:
-        token = (type(key), key)
-        if token in seen:
-            duplicates.append(key)
-        seen.add(token)
-    if duplicates:
+        text = str(key)
+        if text in seen:
+            first = seen[text]
+            clashes.append(repr(key) if first == key and type(first) is type(key) else f"{first!r} and {key!r}")
+        seen.setdefault(text, key)
+    if clashes:
         raise InvalidInputError(
-            f"duplicate ROI keys in {where}: {sorted(set(map(repr, duplicates)))}; every ROI and background "
-            "component of a plane needs its own key"
+            f"duplicate ROI keys in {where}: {', '.join(sorted(set(clashes)))}; every ROI and background "
+            "component of a plane needs its own key, and segdb tells keys apart by their text (3 and '3' are "
+            "the same key)"
         )
 
 
@@ -376,15 +379,14 @@ class TraceView:
 
 
 def _sampling_frequency(extractor: SegmentationExtractor, where: str) -> float | None:
-    rate = extractor.get_sampling_frequency()
-    if rate is None:
-        return None
-    rate = float(rate)
-    if not math.isfinite(rate) or rate <= 0:
+    try:
+        rate = extractor.get_sampling_frequency()
+    except (TypeError, ValueError) as exc:
+        # roiextractors converts the rate it was given with float() only when asked for it.
         raise InvalidInputError(
-            f"the sampling frequency of {where} is {rate}; it must be a positive number of Hz"
-        )
-    return rate
+            f"the sampling frequency of {where} is not a number ({exc}); it must be a positive number of Hz"
+        ) from exc
+    return sampling_rate(where, rate)
 
 
 def _timestamps(extractor: SegmentationExtractor, num_samples: int, where: str) -> np.ndarray | None:
@@ -393,7 +395,7 @@ def _timestamps(extractor: SegmentationExtractor, num_samples: int, where: str) 
         stamps = extractor.get_timestamps()
     if stamps is None:
         return None
-    stamps = np.asarray(stamps, dtype=np.float64)
+    stamps = time_array(where, stamps)
     if stamps.shape != (num_samples,):
         raise InvalidInputError(
             f"the timestamps of {where} have shape {stamps.shape} but the traces have {num_samples} samples; "

@@ -11,12 +11,14 @@ centroid with its plane's registration applied (rois.fov_x_um, fov_y_um).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import shlex
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Select, and_, func, intersect, select
 from sqlalchemy.orm import Session
 
@@ -32,7 +34,7 @@ from segdb.archive.filters import (
     roi_filter,
 )
 from segdb.archive.records import Record
-from segdb.archive.values import as_utc, parse_datetime, roi_key_value
+from segdb.archive.values import LARGEST_ID, as_utc, parse_datetime, roi_key_value
 from segdb.catalog import models as m
 from segdb.errors import InvalidInputError, NotFoundError
 
@@ -79,6 +81,13 @@ class RoiQuery:
     near: tuple[float, float, float] | None = None
     box: tuple[float, float, float, float] | None = None
     limit: int | None = None
+
+    def __post_init__(self) -> None:
+        # A driver refuses a LIMIT past 64 bits with a traceback, and SQLite reads a negative one as none.
+        if self.limit is not None and not (isinstance(self.limit, (int, np.integer))
+                                           and not isinstance(self.limit, (bool, np.bool_))
+                                           and 1 <= self.limit <= LARGEST_ID):
+            raise InvalidInputError(f"limit is {self.limit!r}; give a whole number of ROIs from 1 to 2**63 - 1")
 
     def position_statement(self, db: Session) -> Select | None:
         """The index range scan that finds ROIs by position, or None without a position filter.
@@ -272,6 +281,8 @@ class RoiQuery:
                 x, y, radius = (float(v) for v in self.near)
             except (TypeError, ValueError) as exc:
                 raise InvalidInputError(f"near is {self.near!r}; give (x_um, y_um, radius_um)") from exc
+            if not all(map(math.isfinite, (x, y, radius))):
+                raise InvalidInputError(f"near is {self.near!r}; give (x_um, y_um, radius_um) as finite numbers")
             if radius < 0:
                 raise InvalidInputError(f"the radius {radius} µm is negative")
             out += [
@@ -285,6 +296,8 @@ class RoiQuery:
                 x0, y0, x1, y1 = (float(v) for v in self.box)
             except (TypeError, ValueError) as exc:
                 raise InvalidInputError(f"box is {self.box!r}; give (x_min, y_min, x_max, y_max) in µm") from exc
+            if not all(map(math.isfinite, (x0, y0, x1, y1))):
+                raise InvalidInputError(f"box is {self.box!r}; give (x_min, y_min, x_max, y_max) as finite µm")
             out += [m.Roi.fov_x_um.between(min(x0, x1), max(x0, x1)), m.Roi.fov_y_um.between(min(y0, y1), max(y0, y1))]
         return out
 

@@ -55,6 +55,11 @@ def parse_datetime(value: dt.datetime | dt.date | str | None) -> dt.datetime | N
     """A session start from a datetime, a date or ISO text; a time without a zone is taken as UTC."""
     if value is None:
         return None
+    if not isinstance(value, (str, dt.date)):
+        raise InvalidInputError(
+            f"session start {value!r} ({type(value).__name__}) is not a date or time; give a datetime, a date or "
+            "ISO text like 2026-03-01T14:30"
+        )
     if isinstance(value, str):
         try:
             value = dt.datetime.fromisoformat(value)
@@ -105,9 +110,39 @@ def slug(text: str) -> str:
 LARGEST_ID = 2**63 - 1
 
 
-def is_catalog_id(value: int) -> bool:
-    """Whether ``value`` could be an id of a catalog row."""
+def is_catalog_id(value: Any) -> bool:
+    """Whether ``value`` could be an id of a catalog row (an integer, not a bool, from 1 to 2**63 - 1)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        return False
     return 0 < int(value) <= LARGEST_ID
+
+
+def id_from_text(text: str) -> int | None:
+    """The id that ``text`` spells in ASCII digits, or None (str.isdigit also accepts '²' and other digits)."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def sampling_rate(label: str, value: Any) -> float | None:
+    """A sampling frequency in Hz as a positive finite float (None stays None), or an error naming ``label``."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes, bool, np.bool_)) or np.ndim(value) != 0:
+        raise InvalidInputError(f"the sampling frequency of {label} is {value!r}; it must be a positive number of Hz")
+    return positive_finite(f"the sampling frequency of {label}", value)
+
+
+def time_array(label: str, values: Any) -> np.ndarray:
+    """Timestamps as float64 seconds, or an error naming ``label`` when they are not numbers (text, dates, objects)."""
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError) as exc:  # ragged sequences
+        raise InvalidInputError(f"the timestamps of {label} are not one number per sample ({exc})") from exc
+    if array.dtype.kind not in "biuf":
+        raise InvalidInputError(
+            f"the timestamps of {label} are {array.dtype} values; give them as numbers of seconds (float), "
+            "one per sample"
+        )
+    return array.astype(np.float64)
 
 
 def roi_key_value(key: str, key_type: str) -> int | str:

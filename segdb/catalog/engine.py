@@ -129,6 +129,25 @@ def unreachable_catalog_error(location: str, exc: sa_exc.OperationalError) -> Se
     return SegDBError(f"cannot reach the catalog at {location}: {reason}; {fix}")
 
 
+# SQLite's result codes for a file that is not a database, or one whose pages are damaged.
+_SQLITE_NOTADB = 26
+_SQLITE_CORRUPT = 11
+
+
+def is_damaged_sqlite(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite saying its file is not a database or is damaged (garbage, truncated)."""
+    code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (_SQLITE_NOTADB, _SQLITE_CORRUPT)
+
+
+def damaged_catalog_error(catalog_file: str, reason: str) -> SegDBError:
+    """A catalog file that SQLite cannot read as a catalog, as one line saying what to do."""
+    return SegDBError(
+        f"the catalog file {catalog_file} is not a readable SQLite catalog ({reason}); segdb changes nothing in it: "
+        "restore catalog.sqlite from a backup (the array files beside it are not affected)"
+    )
+
+
 def _quoted_after(word: str, text: str) -> str | None:
     match = re.search(rf'{word} "([^"]+)"', text)
     return match.group(1) if match else None
@@ -179,6 +198,11 @@ class Catalog:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def sqlite_file(self) -> str | None:
+        """The SQLite catalog's file, to name in messages (None on PostgreSQL)."""
+        return self.engine.url.database if self.dialect == "sqlite" else None
+
     @contextlib.contextmanager
     def reading(self) -> Iterator[Session]:
         """A read-only unit of work; it never commits.
@@ -200,7 +224,7 @@ class Catalog:
                     f"({STATEMENT_TIMEOUT_VARIABLE}); narrow the question (fewer sessions or conditions), or set "
                     f"{STATEMENT_TIMEOUT_VARIABLE} to more seconds (0 for no limit)"
                 ) from exc
-            raise translate_db_error(exc) from exc
+            raise translate_db_error(exc, self.sqlite_file) from exc
         finally:
             session.rollback()
             session.close()
@@ -214,7 +238,7 @@ class Catalog:
             session.commit()
         except sa_exc.DBAPIError as exc:
             session.rollback()
-            raise translate_db_error(exc) from exc
+            raise translate_db_error(exc, self.sqlite_file) from exc
         except BaseException:
             session.rollback()
             raise
@@ -321,7 +345,7 @@ def _error_kind(exc: sa_exc.DBAPIError) -> str | None:
     return _REFUSED if isinstance(exc, sa_exc.IntegrityError) else None
 
 
-def translate_db_error(exc: sa_exc.DBAPIError) -> SegDBError:
+def translate_db_error(exc: sa_exc.DBAPIError, catalog_file: str | None = None) -> SegDBError:
     """Turn a driver error into a segdb error a scientist can read.
 
     Lost races (SQLite busy past its timeout; PostgreSQL serialization failures, deadlocks and
@@ -330,6 +354,8 @@ def translate_db_error(exc: sa_exc.DBAPIError) -> SegDBError:
     does not.
     """
     message = (str(exc.orig) if exc.orig is not None else str(exc)).strip()
+    if is_damaged_sqlite(exc):
+        return damaged_catalog_error(catalog_file or "of this archive", message)
     kind = _error_kind(exc)
     if kind == _BUSY:
         return _RetryableError(

@@ -91,6 +91,8 @@ def check_schema(engine: Engine, where: str) -> None:
     revision = current_revision(engine)
     if revision == SCHEMA_REVISION:
         return
+    if revision is None and catalog_has_tables(engine):
+        raise _unversioned(engine, where)
     if revision is None:
         raise SchemaVersionError(
             f"{where} is not a segdb catalog (it has no schema version); create one with "
@@ -102,9 +104,35 @@ def check_schema(engine: Engine, where: str) -> None:
             f"the catalog at {where} is at schema revision {revision}, behind this segdb's {SCHEMA_REVISION}; "
             f"back it up, then run `segdb db upgrade --archive {where}`"
         )
-    raise SchemaVersionError(
-        f"the catalog at {where} is at schema revision {revision}, which this segdb "
-        f"(schema {SCHEMA_REVISION}) does not know; upgrade segdb to open it"
+    raise _unknown_revision(revision, where)
+
+
+def check_upgradable(engine: Engine, where: str) -> None:
+    """Raise SchemaVersionError unless `segdb db upgrade` can migrate this catalog: a database with tables but
+    no schema version is not segdb's, and a revision this segdb does not know is a newer segdb's (or damage)."""
+    revision = current_revision(engine)
+    if revision is None and catalog_has_tables(engine):
+        raise _unversioned(engine, where)
+    if revision is not None and revision not in _known_revisions():
+        raise _unknown_revision(revision, where)
+
+
+def _unversioned(engine: Engine, where: str) -> SchemaVersionError:
+    with engine.connect() as connection:
+        tables = sorted(inspect(connection).get_table_names())
+    shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
+    return SchemaVersionError(
+        f"{where} holds tables ({shown}) but no segdb schema version ({VERSION_TABLE}), so it is not a segdb "
+        "catalog or has lost its version; segdb changes nothing in it: point --archive at a segdb catalog, or "
+        "restore this one from a backup"
+    )
+
+
+def _unknown_revision(revision: str, where: str) -> SchemaVersionError:
+    return SchemaVersionError(
+        f"the catalog at {where} is at schema revision {revision!r}, which this segdb (schema {SCHEMA_REVISION}) "
+        "does not know: a newer segdb made it, or its version was damaged; upgrade segdb to open it, or restore "
+        "the catalog from a backup"
     )
 
 

@@ -8,7 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from segdb.cli.arguments import add_archive_option, add_json_option, open_archive, segmentation_ref
+from segdb.cli.arguments import (
+    add_archive_option,
+    add_json_option,
+    count_at_least,
+    number_between,
+    open_archive,
+    segmentation_ref,
+)
 from segdb.cli.columns import parse_columns, roi_rows
 from segdb.cli.describe import PLANE_COLUMNS, SESSION_COLUMNS, SUBJECT_COLUMNS
 from segdb.cli.output import print_json, print_records, print_rows
@@ -83,7 +90,7 @@ def add_gc(commands: Any) -> None:
     add_archive_option(gc)
     add_json_option(gc)
     gc.add_argument("--apply", action="store_true", help="delete what is listed")
-    gc.add_argument("--older-than-hours", type=float, default=6.0,
+    gc.add_argument("--older-than-hours", type=number_between(0, 100_000, "hours"), default=6.0,
                     help="treat another machine's unfinished ingest as crashed after this long (default 6)")
     gc.add_argument("--grace-minutes", type=float, default=None,
                     help="leave files and folders younger than this many minutes alone (a writer may be filling "
@@ -94,7 +101,7 @@ def add_gc(commands: Any) -> None:
 def add_demo(commands: Any) -> None:
     demo = commands.add_parser("demo", help="build a small synthetic lab archive and show what it holds")
     demo.add_argument("folder", nargs="?", default="./demo-archive", help="where to build it (default ./demo-archive)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed of the synthetic data (default 0)")
+    demo.add_argument("--seed", type=count_at_least(0), default=0, help="random seed of the synthetic data (default 0)")
     demo.set_defaults(handler=run_demo)
 
 
@@ -214,5 +221,7 @@ def run_gc(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     from segdb.demo import build_demo_archive
 
+    if Path(args.folder).exists() and not Path(args.folder).is_dir():
+        raise InvalidInputError(f"{args.folder} is a file; give the demo a new folder to build its archive in")
     build_demo_archive(Path(args.folder), seed=args.seed, out=sys.stdout)
     return 0

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
-from segdb.cli.arguments import add_archive_option, add_json_option, examples, open_archive, segmentation_ref
+from segdb.cli.arguments import (
+    add_archive_option,
+    add_json_option,
+    count_at_least,
+    examples,
+    open_archive,
+    segmentation_ref,
+)
 from segdb.cli.output import print_records
+from segdb.errors import InvalidInputError
 
 EVENT_COLUMNS = ["event_id", "plane", "roi", "curator", "label", "revision", "created_at", "note"]
 
@@ -26,7 +35,7 @@ def add_curate(commands: Any) -> None:
         _segmentation_option(sub)
         _plane_option(sub)
         sub.add_argument("--note", default=None, help="a note kept with each label in the history")
-        sub.add_argument("--expect-revision", type=int, default=None, metavar="N",
+        sub.add_argument("--expect-revision", type=count_at_least(0), default=None, metavar="N",
                          help="refuse if any ROI was labelled since revision N (as `curate history` shows it)")
         _finish(sub, run_label, json=True, label=label)
     undo = _action(actions, "undo", "take back your last labelling", "segdb curate undo -s 12")
@@ -144,6 +153,14 @@ def run_history(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     from segdb import curation
+
+    target = Path(args.csv)
+    if target.is_dir():
+        raise InvalidInputError(
+            f"{target} is a folder; give the path of the CSV file to write (e.g. {target / 'curation.csv'})"
+        )
+    if not target.parent.is_dir():
+        raise InvalidInputError(f"the folder {target.parent} does not exist; create it or write the CSV elsewhere")
 
     with open_archive(args) as archive:
         count = curation.export_curation_csv(archive, segmentation_ref(args.segmentation), args.csv,

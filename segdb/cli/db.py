@@ -44,7 +44,9 @@ def run_check(args: argparse.Namespace) -> int:
 
     status = admin.schema_status(args.archive, storage_root=args.storage_root)
     if status.revision != status.expected_revision:
-        print(f"schema {status.revision or 'none'} is not {status.expected_revision}: run `segdb db upgrade`")
+        problem = admin.upgrade_problem(args.archive, storage_root=args.storage_root)
+        behind = f"schema {status.revision or 'none'} is not {status.expected_revision}: run `segdb db upgrade`"
+        print(problem or behind)
         return 1
     if status.drift:
         print("the catalog's tables differ from segdb's models:")

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from segdb.cli.arguments import add_archive_option, add_json_option, open_archive
+from segdb.cli.arguments import add_archive_option, add_json_option, count_at_least, finite_number, open_archive
 from segdb.cli.columns import parse_columns, roi_rows
 from segdb.cli.output import print_records, print_rows
 from segdb.errors import InvalidInputError
@@ -30,12 +30,12 @@ def add_query(commands: Any) -> None:
     query.add_argument("--accepted", action="store_true", help="only accepted ROIs (under --policy)")
     query.add_argument("--rejected", action="store_true", help="only ROIs not accepted (under --policy)")
     query.add_argument("--policy", default="latest", help="curation policy: latest, majority, unanimous, curator:NAME")
-    query.add_argument("--near", type=float, nargs=3, metavar=("X_UM", "Y_UM", "RADIUS_UM"),
+    query.add_argument("--near", type=finite_number, nargs=3, metavar=("X_UM", "Y_UM", "RADIUS_UM"),
                        help="ROIs within RADIUS_UM of (x, y) in µm in the field of view's frame; x runs along "
                        "columns, y along rows (suite2p's med is [y, x] in pixels)")
-    query.add_argument("--box", type=float, nargs=4, metavar=("X0", "Y0", "X1", "Y1"),
+    query.add_argument("--box", type=finite_number, nargs=4, metavar=("X0", "Y0", "X1", "Y1"),
                        help="ROIs inside this rectangle, (x, y) corners in µm in the field of view's frame")
-    query.add_argument("--limit", type=int, help="at most this many ROIs")
+    query.add_argument("--limit", type=count_at_least(1), help="at most this many ROIs")
     query.add_argument("--count", action="store_true", help="print only how many ROIs match (counted in SQL)")
     query.add_argument("--explain", action="store_true", help="print the database's query plan instead")
     query.add_argument("--columns", default=None, metavar="A,B,…",

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from segdb.cli.arguments import add_archive_option, add_json_option, open_public_archive
+from segdb.cli.arguments import add_archive_option, add_json_option, catalog_id, count_at_least, open_public_archive
 from segdb.cli.output import print_json, print_records
 
 
@@ -32,13 +32,14 @@ def add_track(commands: Any) -> None:
     add_json_option(runs)
     runs.set_defaults(handler=run_runs)
     listing = actions.add_parser("list", help="tracks of a matching run")
-    listing.add_argument("run", type=int, help="the run's id (see `segdb track runs`)")
-    listing.add_argument("--min-sessions", type=int, default=1, help="only tracks through at least this many sessions")
+    listing.add_argument("run", type=catalog_id("matching run"), help="the run's id (see `segdb track runs`)")
+    listing.add_argument("--min-sessions", type=count_at_least(1), default=1,
+                         help="only tracks through at least this many sessions")
     add_archive_option(listing)
     add_json_option(listing)
     listing.set_defaults(handler=run_list)
     show = actions.add_parser("show", help="a track's ROI in each session")
-    show.add_argument("track_id", type=int, help="the track's id (see `segdb track list RUN`)")
+    show.add_argument("track_id", type=catalog_id("track"), help="the track's id (see `segdb track list RUN`)")
     add_archive_option(show)
     add_json_option(show)
     show.set_defaults(handler=run_show)

@@ -234,7 +234,14 @@ def export_nwb(
         if images:
             ophys.add(Images(name=f"SegmentationImages{suffix}", images=images,
                              description=f"summary images of {plane.name}"))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise InvalidInputError(f"{path} is a folder; give the NWB file's path (e.g. {path / 'session.nwb'})")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot create the folder {path.parent} for the NWB file ({exc.strerror}); give a folder you can write to"
+        ) from exc
     partial = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial.nwb")
     total_samples = sum(blocks.total_samples for blocks in writers)
     try:
@@ -296,6 +303,8 @@ def export_nwb_files(
                 f"{names}; choose one with --name"
             )
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InvalidInputError(f"{folder} is a file, not a folder; give the folder to write the NWB files into")
     targets = [(record, folder / nwb_file_name(record, dandi=dandi)) for record in records]
     if not options.get("overwrite"):
         existing = [str(path) for _, path in targets if path.exists()]

@@ -18,6 +18,7 @@ from roiextractors import NumpySegmentationExtractor
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 from scipy.signal import lfilter
 
+from segdb.archive.values import positive_finite
 from segdb.conventions import DEFAULT_CHANNEL_NAME
 from segdb.errors import InvalidInputError
 
@@ -186,6 +187,7 @@ def generate_traces(
         ``denoised`` (noise-free calcium), all float32 and (n_rois, n_frames) as suite2p
         writes them.
     """
+    sampling_frequency = positive_finite("sampling_frequency (Hz)", sampling_frequency)
     event_rate_hz = rng.uniform(0.05, 0.5, size=(n_rois, 1))
     probability = np.clip(event_rate_hz / sampling_frequency, 0.0, 1.0)
     events = rng.random((n_rois, n_frames)) < probability

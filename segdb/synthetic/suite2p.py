@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import skew
 
+from segdb.archive.values import positive_finite
 from segdb.errors import InvalidInputError
 from segdb.synthetic.cells import (
     DECAY_TIME_S,
@@ -145,8 +146,7 @@ def write_suite2p_folder(
             f"n_planes must be >= 1, n_rois >= 0 and n_frames >= 1, got n_planes={n_planes}, "
             f"n_rois={n_rois}, n_frames={n_frames}."
         )
-    if not sampling_frequency > 0:
-        raise InvalidInputError(f"sampling_frequency must be positive (Hz), got {sampling_frequency}.")
+    sampling_frequency = positive_finite("sampling_frequency (Hz)", sampling_frequency)
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
 

@@ -338,7 +338,7 @@ def matching_runs(archive: Archive, subject: str | None = None) -> list[Matching
 def tracks_of_run(archive: Archive, matching_run_id: int, *, min_sessions: int = 1) -> list[int]:
     """The ids of a matching run's tracks that span at least ``min_sessions`` sessions."""
     with archive.catalog.reading() as db:
-        if db.get(m.MatchingRun, int(matching_run_id)) is None:
+        if not is_catalog_id(matching_run_id) or db.get(m.MatchingRun, int(matching_run_id)) is None:
             runs = list(db.scalars(select(m.MatchingRun.matching_run_id).order_by(m.MatchingRun.matching_run_id)))
             there = ("there are none yet; `segdb track match --subject SUBJECT --fov FOV` makes one" if not runs
                      else f"the runs it holds are {', '.join(map(str, runs[:12]))}{', …' if len(runs) > 12 else ''} "
@@ -346,7 +346,7 @@ def tracks_of_run(archive: Archive, matching_run_id: int, *, min_sessions: int =
             raise NotFoundError(f"matching run {matching_run_id} is not in the archive; {there}")
         return list(db.scalars(
             select(m.Track.track_id)
-            .where(m.Track.matching_run_id == matching_run_id, m.Track.num_sessions >= min_sessions)
+            .where(m.Track.matching_run_id == int(matching_run_id), m.Track.num_sessions >= min_sessions)
             .order_by(m.Track.track_id)
         ))
 
