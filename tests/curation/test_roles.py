@@ -188,8 +188,11 @@ def test_revision_time_and_batch_come_from_the_database(roles):
 
 
 def test_a_lock_held_by_another_role_is_reported_not_waited_on(roles, postgres_schema_url, monkeypatch):
-    _, as_alice, record, names = roles
-    holder = create_engine(_as_role(postgres_schema_url, names["reader"], "lock-holder"))
+    owner, as_alice, record, names = roles
+    with owner.catalog.engine.begin() as conn:  # a person who logs in as the read-only role
+        conn.exec_driver_sql(f'ALTER ROLE {names["reader"]} LOGIN')
+    holder = create_engine(postgres_schema_url.replace("postgres@", f'{names["reader"]}@', 1),
+                           connect_args={"application_name": "lock-holder"})
     monkeypatch.setenv("SEGDB_LOCK_TIMEOUT", "0.5")
     try:
         with holder.connect() as conn:
