@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from segdb.archive import resolve_target
 from segdb.catalog.engine import Catalog, translate_db_error, unreachable_catalog_error
 from segdb.catalog.schema import SCHEMA_REVISION, current_revision, schema_drift, upgrade
-from segdb.errors import InvalidInputError, NotFoundError
+from segdb.errors import ConflictError, InvalidInputError, NotFoundError
 
 # SCHEMA_REVISION, the revision this segdb expects, is re-exported for the layers above the archive.
 __all__ = ["SCHEMA_REVISION", "SchemaStatus", "postgres_schema", "run_owner_script", "schema_status", "upgrade_schema"]
@@ -88,15 +88,30 @@ def postgres_schema(target: Target, *, storage_root: Target = None) -> str:
             return connection.execute(text("SELECT current_schema()")).scalar_one()
 
 
-def run_owner_script(target: Target, sql: str, *, storage_root: Target = None) -> None:
+def run_owner_script(target: Target, sql: str, *, storage_root: Target = None, what: str = "this script") -> None:
     """Execute an SQL script in one transaction, as the role the target's URL connects as.
 
     Meant for scripts the catalog's owner must run, such as :func:`segdb.curation.roles_sql`.
-    Nothing of it is committed unless every statement succeeds.
+    Nothing of it is committed unless every statement succeeds; a role that lacks a privilege the
+    script needs gets one line naming the role and ``what`` it could not do.
     """
-    with _open_catalog(target, storage_root) as (_, catalog):
+    with _open_catalog(target, storage_root) as (location, catalog):
         with catalog.engine.begin() as connection:
-            connection.exec_driver_sql(sql)
+            role = connection.execute(text("SELECT current_user")).scalar_one()
+            try:
+                connection.exec_driver_sql(sql)
+            except sa_exc.DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) != _POSTGRES_INSUFFICIENT_PRIVILEGE:
+                    raise
+                reason = str(exc.orig).strip().splitlines()[0]
+                raise ConflictError(
+                    f"database role {role} may not run {what} on {location} ({reason}); nothing was changed: "
+                    "connect as the schema's owner (a role with CREATEROLE), or hand the SQL to your database "
+                    "administrator"
+                ) from None
+
+
+_POSTGRES_INSUFFICIENT_PRIVILEGE = "42501"
 
 
 @contextlib.contextmanager

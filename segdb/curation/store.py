@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -503,16 +504,32 @@ def _iscell_column(path: str | os.PathLike) -> np.ndarray:
 
 
 def roles_sql(schema: str = "public", *, reader: str = "segdb_reader", curator_role: str = "segdb_curator") -> str:
-    """SQL that sets up a read-only role and a curator role (which may only append curation events)."""
-    return f"""-- segdb roles for schema {schema}: run as the database owner.
-CREATE ROLE {reader} NOLOGIN;
-GRANT USAGE ON SCHEMA {schema} TO {reader};
-GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {reader};
-CREATE ROLE {curator_role} NOLOGIN IN ROLE {reader};
-GRANT INSERT ON {schema}.curation_events, {schema}.curators TO {curator_role};
-GRANT USAGE ON SEQUENCE {schema}.curation_events_event_id_seq, {schema}.curators_curator_id_seq TO {curator_role};
+    """SQL that sets up a read-only role and a curator role (which may only append curation events).
+
+    It can be run again: roles that exist are kept, grants that exist are granted again.
+    """
+    quote = postgresql.dialect().identifier_preparer.quote
+    schema_q, reader_q, curator_q = quote(schema), quote(reader), quote(curator_role)
+
+    def create_role(name: str, quoted: str) -> str:
+        literal = name.replace("'", "''")
+        return (f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{literal}') THEN "
+                f"CREATE ROLE {quoted} NOLOGIN; END IF; END $$;")
+
+    return f"""-- segdb roles for schema {schema}: run as the schema's owner, with CREATEROLE.
+{create_role(reader, reader_q)}
+GRANT USAGE ON SCHEMA {schema_q} TO {reader_q};
+GRANT SELECT ON ALL TABLES IN SCHEMA {schema_q} TO {reader_q};
+{create_role(curator_role, curator_q)}
+GRANT {reader_q} TO {curator_q};
+GRANT INSERT ON {schema_q}.curation_events, {schema_q}.curators TO {curator_q};
+GRANT USAGE ON SEQUENCE {schema_q}.curation_events_event_id_seq, {schema_q}.curators_curator_id_seq TO {curator_q};
+-- Nothing else is granted. Every role may still create temporary tables (PostgreSQL grants TEMP
+-- on a database to PUBLIC); segdb's triggers name their tables with the schema and pin their
+-- search_path, so a temporary table cannot stand in for one. Triggers also keep a curator from
+-- creating pipeline curators or, once curators must be roles, anyone but themselves.
 -- Each person then gets a login role named as their curator name, e.g.:
---   CREATE ROLE alice LOGIN IN ROLE {curator_role};
+--   CREATE ROLE alice LOGIN IN ROLE {curator_q};
 -- and `segdb curate require-roles` makes the archive refuse labels written under another name.
 """
 
