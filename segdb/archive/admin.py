@@ -96,14 +96,15 @@ def run_owner_script(target: Target, sql: str, *, storage_root: Target = None, w
     script needs gets one line naming the role and ``what`` it could not do.
     """
     with _open_catalog(target, storage_root) as (location, catalog):
-        with catalog.engine.begin() as connection:
-            role = connection.execute(text("SELECT current_user")).scalar_one()
+        with catalog.engine.connect() as connection:
             try:
-                connection.exec_driver_sql(sql)
+                with connection.begin():
+                    connection.exec_driver_sql(sql)
             except sa_exc.DBAPIError as exc:
                 if getattr(exc.orig, "sqlstate", None) != _POSTGRES_INSUFFICIENT_PRIVILEGE:
                     raise
                 reason = str(exc.orig).strip().splitlines()[0]
+                role = connection.execute(text("SELECT current_user")).scalar_one()
                 raise ConflictError(
                     f"database role {role} may not run {what} on {location} ({reason}); nothing was changed: "
                     "connect as the schema's owner (a role with CREATEROLE), or hand the SQL to your database "

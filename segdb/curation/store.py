@@ -296,17 +296,21 @@ def _lock_rois(db: Session, roi_ids: list[int]) -> None:
             ),
             {"ids": roi_ids},
         ).all()
-        who = "; ".join(
-            f"ROI id {h.roi_id} by database role {h.usename or '?'} (application {h.application_name or 'unnamed'!r}, "
-            f"{f'since {as_utc(h.xact_start):%Y-%m-%d %H:%M:%S} UTC' if h.xact_start else 'since a time this role cannot see'})"
-            for h in holders
-        ) or "by a session that has since let go"
+        who = "; ".join(_lock_holder(h) for h in holders) or "by a session that has since let go"
         raise ConflictError(
             f"another session held the lock of ROIs being labelled for over {timeout_ms / 1000:g} s "
-            f"({LOCK_TIMEOUT_VARIABLE}): {who}; try again when it is done, or ask its owner or the database "
-            f"administrator to end it (pg_terminate_backend), or raise {LOCK_TIMEOUT_VARIABLE} (seconds; 0 waits forever)"
+            f"({LOCK_TIMEOUT_VARIABLE}): {who}; try again when it is done, ask its owner or the database "
+            "administrator to end it (pg_terminate_backend), or raise "
+            f"{LOCK_TIMEOUT_VARIABLE} (seconds; 0 waits forever)"
         ) from None
     db.execute(text("SET LOCAL lock_timeout = DEFAULT"))
+
+
+def _lock_holder(holder: Any) -> str:
+    since = f"since {as_utc(holder.xact_start):%Y-%m-%d %H:%M:%S} UTC" if holder.xact_start else \
+        "since a time this role cannot see"
+    return (f"ROI id {holder.roi_id} by database role {holder.usename or '?'} "
+            f"(application {holder.application_name or 'unnamed'!r}, {since})")
 
 
 def _check_writable(db: Session, seg_id: int, curator: str) -> None:

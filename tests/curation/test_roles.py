@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 import segdb
 from segdb import curation
 from segdb.catalog import models as m
+from segdb.catalog import schema
 from segdb.cli import main
 from segdb.synthetic import synthetic_segmentation
 
@@ -135,11 +136,31 @@ def test_temp_tables_do_not_shadow_what_the_triggers_look_up(roles):
 def test_the_trigger_functions_pin_their_search_path_with_pg_temp_last(roles):
     owner, *_ = roles
     with owner.catalog.engine.connect() as conn:
-        configs = dict(conn.execute(text(
-            "SELECT proname, proconfig FROM pg_proc WHERE proname LIKE 'segdb\\_%' "
-            "AND pronamespace = current_schema()::regnamespace"
-        )).all())
+        configs = _trigger_configs(conn)
     assert configs and all(config == ["search_path=pg_catalog, pg_temp"] for config in configs.values()), configs
+
+
+def _trigger_configs(conn) -> dict:
+    return dict(conn.execute(text(
+        "SELECT proname, proconfig FROM pg_proc WHERE proname LIKE 'segdb\\_%' "
+        "AND pronamespace = current_schema()::regnamespace"
+    )).all())
+
+
+def test_an_archive_made_before_0008_gets_the_pinned_triggers_by_upgrading(postgres_schema_url, tmp_path):
+    archive = segdb.open(postgres_schema_url, storage_root=tmp_path / "arrays")
+    engine = archive.catalog.engine
+    try:
+        schema.downgrade(engine, "0007")
+        with engine.connect() as conn:
+            assert list(_trigger_configs(conn).values()) == [None, None]
+        assert main(["db", "upgrade", "-a", postgres_schema_url, "--storage-root", str(tmp_path / "arrays")]) == 0
+        with engine.connect() as conn:
+            configs = _trigger_configs(conn)
+        assert "segdb_curators_check_insert" in configs
+        assert list(configs.values()) == [["search_path=pg_catalog, pg_temp"]] * 3, configs
+    finally:
+        archive.close()
 
 
 def test_a_curator_cannot_create_identities(roles):
@@ -161,7 +182,9 @@ def test_a_curator_cannot_create_identities(roles):
     [event] = as_alice.curate(record, [1], "rejected", curator=names["alice"])
     assert event.curator == names["alice"]
     with owner.catalog.engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM curators WHERE curator_name IN ('carol', 'pipeline:suite2p-rerun')")).scalar() == 0
+        made = conn.execute(text("SELECT count(*) FROM curators WHERE curator_name"
+                                 " IN ('carol', 'pipeline:suite2p-rerun')"))
+        assert made.scalar() == 0
 
 
 def test_revision_time_and_batch_come_from_the_database(roles):
