@@ -26,7 +26,7 @@ from segdb.catalog.engine import (
     unreachable_catalog_error,
 )
 from segdb.catalog.schema import SCHEMA_REVISION, check_upgradable, current_revision, schema_drift, upgrade
-from segdb.errors import InvalidInputError, NotFoundError, SchemaVersionError
+from segdb.errors import ConflictError, InvalidInputError, NotFoundError, SchemaVersionError
 
 # SCHEMA_REVISION, the revision this segdb expects, is re-exported for the layers above the archive.
 __all__ = ["SCHEMA_REVISION", "SchemaStatus", "postgres_schema", "run_owner_script", "schema_status", "upgrade_problem",
@@ -107,15 +107,31 @@ def postgres_schema(target: Target, *, storage_root: Target = None) -> str:
             return connection.execute(text("SELECT current_schema()")).scalar_one()
 
 
-def run_owner_script(target: Target, sql: str, *, storage_root: Target = None) -> None:
+def run_owner_script(target: Target, sql: str, *, storage_root: Target = None, what: str = "this script") -> None:
     """Execute an SQL script in one transaction, as the role the target's URL connects as.
 
     Meant for scripts the catalog's owner must run, such as :func:`segdb.curation.roles_sql`.
-    Nothing of it is committed unless every statement succeeds.
+    Nothing of it is committed unless every statement succeeds; a role that lacks a privilege the
+    script needs gets one line naming the role and ``what`` it could not do.
     """
-    with _open_catalog(target, storage_root) as (_, catalog):
-        with catalog.engine.begin() as connection:
-            connection.exec_driver_sql(sql)
+    with _open_catalog(target, storage_root) as (location, catalog):
+        with catalog.engine.connect() as connection:
+            try:
+                with connection.begin():
+                    connection.exec_driver_sql(sql)
+            except sa_exc.DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) != _POSTGRES_INSUFFICIENT_PRIVILEGE:
+                    raise
+                reason = str(exc.orig).strip().splitlines()[0]
+                role = connection.execute(text("SELECT current_user")).scalar_one()
+                raise ConflictError(
+                    f"database role {role} may not run {what} on {location} ({reason}); nothing was changed: "
+                    "connect as the schema's owner (a role with CREATEROLE), or hand the SQL to your database "
+                    "administrator"
+                ) from None
+
+
+_POSTGRES_INSUFFICIENT_PRIVILEGE = "42501"
 
 
 @contextlib.contextmanager

@@ -290,17 +290,29 @@ _POSTGRES_QUERY_CANCELED = "57014"
 
 def read_timeout_ms() -> int:
     """How long (ms) one read statement may run on PostgreSQL: ``$SEGDB_STATEMENT_TIMEOUT`` seconds (0: no limit)."""
-    raw = os.environ.get(STATEMENT_TIMEOUT_VARIABLE, "").strip()
+    return _milliseconds_from(STATEMENT_TIMEOUT_VARIABLE, DEFAULT_STATEMENT_TIMEOUT_S)
+
+
+LOCK_TIMEOUT_VARIABLE = "SEGDB_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT_S = 10.0
+POSTGRES_LOCK_NOT_AVAILABLE = "55P03"
+
+
+def lock_timeout_ms() -> int:
+    """How long (ms) a writer waits for another's lock on PostgreSQL: ``$SEGDB_LOCK_TIMEOUT`` seconds (0: forever)."""
+    return _milliseconds_from(LOCK_TIMEOUT_VARIABLE, DEFAULT_LOCK_TIMEOUT_S)
+
+
+def _milliseconds_from(variable: str, default_s: float) -> int:
+    raw = os.environ.get(variable, "").strip()
     if not raw:
-        return int(DEFAULT_STATEMENT_TIMEOUT_S * 1000)
+        return int(default_s * 1000)
     try:
         seconds = float(raw)
     except ValueError:
         seconds = float("nan")
     if not math.isfinite(seconds) or seconds < 0:
-        raise SegDBError(
-            f"{STATEMENT_TIMEOUT_VARIABLE}={raw!r} is not a number of seconds; set it like 60, or 0 for no limit"
-        )
+        raise SegDBError(f"{variable}={raw!r} is not a number of seconds; set it like {default_s:g}, or 0 for no limit")
     return max(1, int(round(seconds * 1000))) if seconds else 0
 
 

@@ -13,7 +13,12 @@ def add_db(commands: Any) -> None:
     db.add_argument("action", choices=list(ACTIONS), help="upgrade the schema, print its current version, check it "
                     "against the code, or print the SQL of roles for a shared PostgreSQL catalog")
     add_archive_option(db)
-    db.add_argument("--apply", action="store_true", help="with roles: run the SQL instead of printing it")
+    db.add_argument("--apply", action="store_true", help="with roles: run the SQL instead of printing it "
+                    "(as the schema's owner, with CREATEROLE; running it again changes nothing)")
+    db.add_argument("--reader-role", default="segdb_reader", metavar="NAME",
+                    help="with roles: the read-only role's name (default: segdb_reader)")
+    db.add_argument("--curator-role", default="segdb_curator", metavar="NAME",
+                    help="with roles: the curator role's name (default: segdb_curator)")
     db.set_defaults(handler=run_db)
 
 
@@ -62,12 +67,13 @@ def run_roles(args: argparse.Namespace) -> int:
     from segdb.curation import roles_sql
 
     schema = admin.postgres_schema(args.archive, storage_root=args.storage_root)
-    sql = roles_sql(schema)
+    sql = roles_sql(schema, reader=args.reader_role, curator_role=args.curator_role)
     if not args.apply:
         print(sql)
         return 0
-    admin.run_owner_script(args.archive, sql, storage_root=args.storage_root)
-    print(f"created roles segdb_reader and segdb_curator for schema {schema}")
+    admin.run_owner_script(args.archive, sql, storage_root=args.storage_root,
+                           what="`segdb db roles --apply` (it creates roles and grants on the schema)")
+    print(f"roles {args.reader_role} and {args.curator_role} are set up for schema {schema}")
     return 0
 
 

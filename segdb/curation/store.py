@@ -14,12 +14,15 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from segdb.archive import Archive, Record, SegmentationRef
 from segdb.archive.consensus import check_policy, consensus, current_labels
 from segdb.archive.values import as_utc, current_user, roi_key_value
 from segdb.catalog import models as m
+from segdb.catalog.engine import LOCK_TIMEOUT_VARIABLE, POSTGRES_LOCK_NOT_AVAILABLE, lock_timeout_ms
 from segdb.catalog.queries import get_or_create
 from segdb.errors import ConflictError, InvalidInputError, NotFoundError
 
@@ -156,7 +159,9 @@ def undo_curation(
         if target is None:
             raise NotFoundError(f"{name} has no labelling to undo in segmentation {seg_id}")
         events = db.execute(
-            select(m.CurationEvent).where(m.CurationEvent.batch_id == target).order_by(m.CurationEvent.event_id)
+            select(m.CurationEvent)
+            .where(m.CurationEvent.batch_id == target, m.CurationEvent.curator_id == curator_id)
+            .order_by(m.CurationEvent.event_id)
         ).scalars().all()
         labels = []
         for event in events:
@@ -221,11 +226,7 @@ def _append(db: Session, seg_id: int, plane_name: str, roi_ids: list[int], label
             curator_name: str, note: str | None, batch: str, expected: dict[int, int] | None) -> list[CurationEventRecord]:
     ordered = sorted(set(roi_ids))
     if db.get_bind().dialect.name == "postgresql":
-        # Concurrent writers on PostgreSQL queue up per ROI (in id order, so they cannot deadlock);
-        # advisory locks need no UPDATE right on rois. SQLite writers already hold the write lock.
-        db.execute(
-            select(func.pg_advisory_xact_lock(m.Roi.roi_id)).where(m.Roi.roi_id.in_(ordered)).order_by(m.Roi.roi_id)
-        ).all()
+        _lock_rois(db, ordered)
     keys = dict(db.execute(select(m.Roi.roi_id, m.Roi.roi_key).where(m.Roi.roi_id.in_(ordered))).all())
     revisions = dict(
         db.execute(
@@ -251,19 +252,65 @@ def _append(db: Session, seg_id: int, plane_name: str, roi_ids: list[int], label
             "segmentation_id": seg_id, "roi_id": roi_id, "curator_id": curator_id, "label": label, "note": note,
             "roi_revision": revisions[roi_id], "batch_id": batch, "created_at": now,
         })
+    # An archive that requires roles has its trigger set revision and time: the records show what was stored.
+    E = m.CurationEvent
     result = db.execute(
-        m.CurationEvent.__table__.insert().returning(m.CurationEvent.event_id, sort_by_parameter_order=True), rows
+        E.__table__.insert().returning(E.event_id, E.roi_revision, E.created_at, sort_by_parameter_order=True), rows
     )
-    event_ids = [r[0] for r in result.all()]
+    stored = result.all()
     key_types = dict(db.execute(select(m.Roi.roi_id, m.Roi.roi_key_type).where(m.Roi.roi_id.in_(ordered))).all())
     return [
         CurationEventRecord(
             event_id=event_id, plane=plane_name, roi=roi_key_value(keys[row["roi_id"]], key_types[row["roi_id"]]),
-            curator=curator_name, label=row["label"], note=note, revision=row["roi_revision"], batch_id=batch,
-            created_at=now,
+            curator=curator_name, label=row["label"], note=note, revision=revision, batch_id=batch,
+            created_at=as_utc(created_at),
         )
-        for event_id, row in zip(event_ids, rows)
+        for (event_id, revision, created_at), row in zip(stored, rows)
     ]
+
+
+def _lock_rois(db: Session, roi_ids: list[int]) -> None:
+    """Queue up behind other writers of these ROIs on PostgreSQL, for at most $SEGDB_LOCK_TIMEOUT seconds.
+
+    The locks are taken in id order, so two writers cannot deadlock; advisory locks need no UPDATE
+    right on rois (SQLite writers already hold the write lock). Any role that can connect can take
+    an advisory lock, so the wait is bounded, and a refusal names who holds the lock.
+    """
+    timeout_ms = lock_timeout_ms()
+    db.execute(text(f"SET LOCAL lock_timeout = {timeout_ms}"))
+    try:
+        with db.begin_nested():
+            db.execute(
+                select(func.pg_advisory_xact_lock(m.Roi.roi_id)).where(m.Roi.roi_id.in_(roi_ids)).order_by(m.Roi.roi_id)
+            ).all()
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != POSTGRES_LOCK_NOT_AVAILABLE:
+            raise
+        holders = db.execute(
+            text(
+                "SELECT DISTINCT l.objid::bigint AS roi_id, a.usename, a.application_name, a.xact_start "
+                "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.classid = 0 "
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND l.objid::bigint = ANY(:ids) AND l.pid <> pg_backend_pid() ORDER BY 1 LIMIT 3"
+            ),
+            {"ids": roi_ids},
+        ).all()
+        who = "; ".join(_lock_holder(h) for h in holders) or "by a session that has since let go"
+        raise ConflictError(
+            f"another session held the lock of ROIs being labelled for over {timeout_ms / 1000:g} s "
+            f"({LOCK_TIMEOUT_VARIABLE}): {who}; try again when it is done, ask its owner or the database "
+            "administrator to end it (pg_terminate_backend), or raise "
+            f"{LOCK_TIMEOUT_VARIABLE} (seconds; 0 waits forever)"
+        ) from None
+    db.execute(text("SET LOCAL lock_timeout = DEFAULT"))
+
+
+def _lock_holder(holder: Any) -> str:
+    since = f"since {as_utc(holder.xact_start):%Y-%m-%d %H:%M:%S} UTC" if holder.xact_start else \
+        "since a time this role cannot see"
+    return (f"ROI id {holder.roi_id} by database role {holder.usename or '?'} "
+            f"(application {holder.application_name or 'unnamed'!r}, {since})")
 
 
 def _check_writable(db: Session, seg_id: int, curator: str) -> None:
@@ -474,16 +521,32 @@ def _iscell_column(path: str | os.PathLike) -> np.ndarray:
 
 
 def roles_sql(schema: str = "public", *, reader: str = "segdb_reader", curator_role: str = "segdb_curator") -> str:
-    """SQL that sets up a read-only role and a curator role (which may only append curation events)."""
-    return f"""-- segdb roles for schema {schema}: run as the database owner.
-CREATE ROLE {reader} NOLOGIN;
-GRANT USAGE ON SCHEMA {schema} TO {reader};
-GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {reader};
-CREATE ROLE {curator_role} NOLOGIN IN ROLE {reader};
-GRANT INSERT ON {schema}.curation_events, {schema}.curators TO {curator_role};
-GRANT USAGE ON SEQUENCE {schema}.curation_events_event_id_seq, {schema}.curators_curator_id_seq TO {curator_role};
+    """SQL that sets up a read-only role and a curator role (which may only append curation events).
+
+    It can be run again: roles that exist are kept, grants that exist are granted again.
+    """
+    quote = postgresql.dialect().identifier_preparer.quote
+    schema_q, reader_q, curator_q = quote(schema), quote(reader), quote(curator_role)
+
+    def create_role(name: str, quoted: str) -> str:
+        literal = name.replace("'", "''")
+        return (f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{literal}') THEN "
+                f"CREATE ROLE {quoted} NOLOGIN; END IF; END $$;")
+
+    return f"""-- segdb roles for schema {schema}: run as the schema's owner, with CREATEROLE.
+{create_role(reader, reader_q)}
+GRANT USAGE ON SCHEMA {schema_q} TO {reader_q};
+GRANT SELECT ON ALL TABLES IN SCHEMA {schema_q} TO {reader_q};
+{create_role(curator_role, curator_q)}
+GRANT {reader_q} TO {curator_q};
+GRANT INSERT ON {schema_q}.curation_events, {schema_q}.curators TO {curator_q};
+GRANT USAGE ON SEQUENCE {schema_q}.curation_events_event_id_seq, {schema_q}.curators_curator_id_seq TO {curator_q};
+-- Nothing else is granted. Every role may still create temporary tables (PostgreSQL grants TEMP
+-- on a database to PUBLIC); segdb's triggers name their tables with the schema and pin their
+-- search_path, so a temporary table cannot stand in for one. Triggers also keep a curator from
+-- creating pipeline curators or, once curators must be roles, anyone but themselves.
 -- Each person then gets a login role named as their curator name, e.g.:
---   CREATE ROLE alice LOGIN IN ROLE {curator_role};
+--   CREATE ROLE alice LOGIN IN ROLE {curator_q};
 -- and `segdb curate require-roles` makes the archive refuse labels written under another name.
 """
 
