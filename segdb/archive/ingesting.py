@@ -34,6 +34,7 @@ from segdb.archive.payload import (
     payload_from_extractor,
 )
 from segdb.archive.properties import insert_property_rows
+from segdb.archive.reader import chunk_file_identity
 from segdb.archive.records import (
     SegmentationRecord,
 )
@@ -146,6 +147,7 @@ class Ingesting(Listing):
             parameters=jsonable(dict(parameters or {}), "parameters"),
             created_by=created_by or os.environ.get("SEGDB_CURATOR") or current_user(),
         )
+        archive_id = self.archive_id
         written: list[Path] = []
         try:
             files = []
@@ -153,8 +155,9 @@ class Ingesting(Listing):
             with progress_bar(progress, total=total, desc=f"ingest {subject}/{session}/{name}", unit="samples") as tick:
                 for payload in payloads:
                     relative = self._new_array_path(subject, session, seg_id, payload.plane_name)
+                    identity = chunk_file_identity(archive_id, seg_id, payload.plane_name)
                     result = write_chunk_file(
-                        self.storage_root, relative, _plane_arrays(payload, source_format), progress=tick
+                        self.storage_root, relative, _plane_arrays(payload, source_format, identity), progress=tick
                     )
                     written.append(resolve_in_root(self.storage_root, result.relative_path))
                     files.append(result)
@@ -377,16 +380,20 @@ class Ingesting(Listing):
             session_name = session_row.session_name
         self.check_storage_root()
         relative = self._new_array_path(subject, session_name, handle.segmentation_id, f"{plane}-derived")
+        identity = chunk_file_identity(self.archive_id, handle.segmentation_id, handle.plane_name)
         with progress_bar(progress, total=handle.num_samples * len(traces), desc="write traces", unit="samples") as tick:
             if mask_set is None:
-                written = write_trace_file(self.storage_root, relative, dict(traces), progress=tick)
+                written = write_trace_file(
+                    self.storage_root, relative, dict(traces), attributes=identity, progress=tick
+                )
             else:
                 written = write_chunk_file(
                     self.storage_root,
                     relative,
                     PlaneArrays(masks=mask_set[1], background_masks=None, traces=dict(traces),
                                 background_traces={}, images={}, timestamps=None,
-                                attributes={"derived_from": str(handle.segmentation_id), "plane": plane}),
+                                attributes={"derived_from": str(handle.segmentation_id), "plane": plane,
+                                            **identity}),
                     progress=tick,
                 )
         path = resolve_in_root(self.storage_root, written.relative_path)
@@ -496,9 +503,9 @@ def _insert_pipeline_decisions(
     )
 
 
-def _plane_arrays(payload: PlanePayload, source_format: str) -> PlaneArrays:
-    """The payload's arrays with the chunk file's root attributes."""
-    attributes = {"source": source_format, "segdb_version": __version__, "plane": payload.plane_name}
+def _plane_arrays(payload: PlanePayload, source_format: str, identity: Mapping[str, str]) -> PlaneArrays:
+    """The payload's arrays with the chunk file's root attributes: provenance, and whose file it is."""
+    attributes = {"source": source_format, "segdb_version": __version__, "plane": payload.plane_name, **identity}
     return dataclasses.replace(payload.arrays, attributes=attributes)
 
 
