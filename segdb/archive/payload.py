@@ -8,7 +8,6 @@ copies them in blocks and checks their values as it goes.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from segdb.archive.values import check_name
 from segdb.arrays import PlaneArrays
 from segdb.conventions import ACCEPTANCE_PROPERTIES, DEFAULT_CHANNEL_NAME, REJECTION_PROPERTIES
 from segdb.errors import InvalidInputError
@@ -451,42 +451,82 @@ def _properties(extractor: SegmentationExtractor, roi_keys: list[int | str], whe
     return columns
 
 
+# Property numbers sit in a float64 column so SQL can compare them: integers beyond this are not exact there.
+_LARGEST_EXACT_INTEGER = 2**53
+
+
 def property_column(name: str, values: np.ndarray, description: str, where: str) -> PropertyColumn:
+    """A property's values checked by one rule for every per-ROI shape: what is stored reads back as given.
+
+    Numbers are checked in the type they arrive in (a uint64 is never cast to int64 first); infinity is
+    refused in any shape (NaN marks a missing number); an array of Python objects must hold strings, since
+    anything else would be stored as its text and come back as another value.
+    """
+    check_name("property name", name)
     element_shape = tuple(int(n) for n in values.shape[1:])
     kind = values.dtype.kind
-    if element_shape:
-        value_type = "json"
-    elif kind == "b":
-        value_type = "bool"
-    elif kind in "iu":
-        if values.size and int(np.max(np.abs(values.astype(np.int64)))) > 2**53:
-            raise InvalidInputError(
-                f"property {name!r} of {where} holds integers beyond 2**53, which segdb cannot compare exactly; "
-                "store them as strings"
-            )
+    if kind in "iu":
+        _check_exact_integers(name, values, where)
         value_type = "int"
     elif kind == "f":
-        if np.any(np.isinf(values)):
+        if np.isinf(values).any():
             raise InvalidInputError(
                 f"property {name!r} of {where} holds infinite values; use NaN for a missing value"
             )
         value_type = "float"
+    elif kind == "b":
+        value_type = "bool"
     elif kind in "USO":
+        _check_strings(name, values, where)
         value_type = "str"
     else:
         raise InvalidInputError(
             f"property {name!r} of {where} has dtype {values.dtype}; properties are numbers, booleans or strings"
         )
-    if value_type == "json":
-        _ = json.dumps(values[:1].tolist())  # fails early on values JSON cannot hold
     return PropertyColumn(
         name=name,
         values=values,
         description=description,
-        value_type=value_type,
-        value_dtype=values.dtype.str if kind not in "O" else "object",
+        value_type="json" if element_shape else value_type,
+        value_dtype=values.dtype.str if kind != "O" else "object",
         value_shape=element_shape,
     )
+
+
+def _check_exact_integers(name: str, values: np.ndarray, where: str) -> None:
+    """Refuse integers a float64 cannot hold exactly, compared as Python ints (no cast can wrap them)."""
+    if not values.size:
+        return
+    for extreme in (int(values.min()), int(values.max())):
+        if abs(extreme) > _LARGEST_EXACT_INTEGER:
+            raise InvalidInputError(
+                f"property {name!r} of {where} holds {extreme}, beyond ±2**53, which segdb cannot store and "
+                "compare exactly; store such values as strings"
+            )
+
+
+def _check_strings(name: str, values: np.ndarray, where: str) -> None:
+    """Refuse string values that would not come back as given: non-strings, bytes that are not ASCII, NUL."""
+    for value in values.reshape(-1).tolist():
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("ascii")
+            except UnicodeDecodeError:
+                raise InvalidInputError(
+                    f"property {name!r} of {where} holds the bytes {value!r:.60}, which are not ASCII text; "
+                    "give the values as str"
+                ) from None
+        if not isinstance(value, str):
+            raise InvalidInputError(
+                f"property {name!r} of {where} holds {value!r:.60} ({type(value).__name__}) among Python objects; "
+                "a property holds numbers, booleans or strings: give a numeric or boolean array, or strings "
+                "(NaN or '' for a missing value)"
+            )
+        if "\x00" in value:
+            raise InvalidInputError(
+                f"property {name!r} of {where} holds {value!r:.60}, which contains a NUL character that "
+                "PostgreSQL cannot store; remove it"
+            )
 
 
 def _source_acceptance(properties: list[PropertyColumn], num_rois: int) -> list[bool | None]:
