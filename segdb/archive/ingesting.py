@@ -32,6 +32,7 @@ from segdb.archive.payload import (
     PlanePayload,
     RoiGeometry,
     payload_from_extractor,
+    trace_name_length,
 )
 from segdb.archive.properties import insert_property_rows
 from segdb.archive.reader import chunk_file_identity
@@ -121,8 +122,15 @@ class Ingesting(Listing):
         name = name or source_format
         for label, value in (("subject", subject), ("session", session), ("segmentation name", name)):
             check_name(label, value)
+        check_name("source format", source_format, max_length=m.Segmentation.source_format.type.length)
         if field_of_view is not None:
-            check_name("field of view", field_of_view)
+            # Each plane of a multi-plane segmentation gets its own field of view, 'FOV:PLANE'.
+            for fov_name in _fov_names(field_of_view, list(plane_extractors)):
+                check_name("field of view", fov_name)
+        if source_path is not None and "\x00" in str(source_path):
+            raise InvalidInputError(f"the source path {str(source_path)!r} holds a NUL character; give the real path")
+        created_by = created_by or os.environ.get("SEGDB_CURATOR") or current_user()
+        check_name("creator (created_by)", created_by, max_length=m.Segmentation.created_by.type.length)
         pixel_size_um = 1.0 if pixel_size_um is None else positive_finite("pixel_size_um", pixel_size_um)
         origin = tuple(float(v) for v in origin_um)
         if len(origin) != 3 or not all(math.isfinite(v) for v in origin):
@@ -145,7 +153,7 @@ class Ingesting(Listing):
             source_format=source_format,
             source_path=None if source_path is None else str(source_path),
             parameters=jsonable(dict(parameters or {}), "parameters"),
-            created_by=created_by or os.environ.get("SEGDB_CURATOR") or current_user(),
+            created_by=created_by,
         )
         archive_id = self.archive_id
         written: list[Path] = []
@@ -252,13 +260,11 @@ class Ingesting(Listing):
             )
         session_row = db.get(m.ImagingSession, seg.session_id)
         described: set[str] = set()
-        for index, (payload, written) in enumerate(zip(payloads, files)):
-            # Without a named field of view, a plane name is one place per subject: plane0 of every
-            # session of m12 is registered and matched together. Several planes get one each.
-            if field_of_view is None:
-                fov_name = payload.plane_name
-            else:
-                fov_name = field_of_view if len(payloads) == 1 else f"{field_of_view}:{payload.plane_name}"
+        plane_names = [payload.plane_name for payload in payloads]
+        # Without a named field of view, a plane name is one place per subject: plane0 of every
+        # session of m12 is registered and matched together. Several planes get one each.
+        fov_names = plane_names if field_of_view is None else _fov_names(field_of_view, plane_names)
+        for index, (payload, written, fov_name) in enumerate(zip(payloads, files, fov_names)):
             fov_id = get_or_create(db, m.FieldOfView, {"subject_id": session_row.subject_id, "fov_name": fov_name})
             plane = self._plane_for(db, seg.session_id, payload, fov_id, pixel_size_um, origin)
             fill_plane(db, plane, plane_metadata.get(payload.plane_name, {}), only_empty=True)
@@ -357,8 +363,11 @@ class Ingesting(Listing):
         handle = self.plane_handle(segmentation, plane)
         if not traces:
             raise InvalidInputError("add_trace_series needs at least one trace series")
+        if mask_set is not None:
+            check_name("mask set name", mask_set[0], max_length=m.MaskSet.mask_set_name.type.length)
+        stored_parameters = jsonable(dict(parameters or {}), "parameters")
         for name, data in traces.items():
-            check_name("trace name", name)
+            check_name("trace name", name, max_length=trace_name_length("traces"))
             shape = tuple(np.shape(data))
             if shape != (handle.num_samples, len(handle.roi_keys)):
                 raise InvalidInputError(
@@ -424,7 +433,7 @@ class Ingesting(Listing):
                     db.delete(old)
                     db.flush()
                 db.add(m.MaskSet(mask_set_name=mask_set[0], array_file_id=file_row.array_file_id, csr_group="masks",
-                                 num_masks=len(mask_set[1]), parameters=jsonable(dict(parameters or {}), "parameters"),
+                                 num_masks=len(mask_set[1]), parameters=stored_parameters,
                                  **keys))
             db.flush()
             return drop_unreferenced_files(db, replaced_files)
@@ -472,6 +481,13 @@ def _plane_extractors(
     for plane_name in planes:
         check_name("plane name", plane_name)
     return planes
+
+
+def _fov_names(field_of_view: str, plane_names: Sequence[str]) -> list[str]:
+    """The field of view each plane is placed in: the one named, or 'FOV:PLANE' for each of several planes."""
+    if len(plane_names) == 1:
+        return [field_of_view]
+    return [f"{field_of_view}:{plane_name}" for plane_name in plane_names]
 
 
 def _source_format(extractor: SegmentationExtractor) -> str:

@@ -15,14 +15,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from segdb.archive.values import check_name
+from segdb.archive.values import check_name, check_text
 from segdb.arrays import PlaneArrays
+from segdb.catalog import models as m
 from segdb.conventions import ACCEPTANCE_PROPERTIES, DEFAULT_CHANNEL_NAME, REJECTION_PROPERTIES
 from segdb.errors import InvalidInputError
 from segdb.geometry import CsrMasks, weighted_centroids
 
 if TYPE_CHECKING:
     from roiextractors import SegmentationExtractor
+
+# Names stored inside dataset paths ('traces/NAME', 'background_traces/NAME', 'images/NAME') must leave
+# room for the prefix in the catalog's dataset column, as well as fit their own.
+_DATASET_LENGTH: int = m.TraceSeries.dataset.type.length
+
+
+def trace_name_length(group: str) -> int:
+    """The longest trace name the catalog holds for a series in ``group`` ('traces' or 'background_traces')."""
+    return min(m.TraceSeries.trace_name.type.length, _DATASET_LENGTH - len(group) - 1)
 
 
 
@@ -167,10 +177,12 @@ def _roi_key(key: Any, where: str) -> int | str:
     if isinstance(key, (bool, np.bool_)):
         raise InvalidInputError(f"ROI key {key!r} in {where} is a boolean; ROI keys must be integers or strings")
     if isinstance(key, (int, np.integer)):
+        check_text(f"ROI key of {where}", str(int(key)), max_length=m.Roi.roi_key.type.length)
         return int(key)
     if isinstance(key, (str, np.str_)):
         if not str(key):
             raise InvalidInputError(f"an ROI key in {where} is the empty string; give every ROI a name")
+        check_text(f"ROI key of {where}", str(key), max_length=m.Roi.roi_key.type.length)
         return str(key)
     raise InvalidInputError(
         f"ROI key {key!r} in {where} is a {type(key).__name__}; ROI keys must be integers or strings"
@@ -289,6 +301,8 @@ def _traces(
             ids is None and name == "background" and data.shape[1] == len(background_keys)
         )
         keys = background_keys if is_background else roi_keys
+        group = "background_traces" if is_background else "traces"
+        check_name(f"trace name of {where}", name, max_length=trace_name_length(group))
         if data.shape[1] != len(keys):
             raise InvalidInputError(
                 f"trace series {name!r} of {where} has {data.shape[1]} columns but the plane has {len(keys)} "
@@ -419,6 +433,10 @@ def _images(extractor: SegmentationExtractor, frame_shape: tuple[int, int], wher
             )
         if image.dtype.kind not in "biuf":
             raise InvalidInputError(f"summary image {name!r} of {where} has dtype {image.dtype}; images must be numeric")
+        check_name(
+            f"summary image name of {where}", str(name),
+            max_length=min(m.SummaryImage.image_name.type.length, _DATASET_LENGTH - len("images/")),
+        )
         images[str(name)] = image
     return images
 
@@ -462,7 +480,12 @@ def property_column(name: str, values: np.ndarray, description: str, where: str)
     refused in any shape (NaN marks a missing number); an array of Python objects must hold strings, since
     anything else would be stored as its text and come back as another value.
     """
-    check_name("property name", name)
+    check_name("property name", name, max_length=m.RoiProperty.property_name.type.length)
+    if description and "\x00" in description:
+        raise InvalidInputError(
+            f"property {name!r} of {where} has a description holding a NUL character, which PostgreSQL "
+            "cannot store; remove it"
+        )
     element_shape = tuple(int(n) for n in values.shape[1:])
     kind = values.dtype.kind
     if kind in "iu":
