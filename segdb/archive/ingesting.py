@@ -35,8 +35,10 @@ from segdb.archive.payload import (
     PlanePayload,
     RoiGeometry,
     payload_from_extractor,
+    trace_name_length,
 )
 from segdb.archive.properties import insert_property_rows
+from segdb.archive.reader import chunk_file_identity
 from segdb.archive.records import (
     SegmentationRecord,
 )
@@ -126,8 +128,15 @@ class Ingesting(Listing):
             check_name(label, value)
         for label, value in (("subject", subject), ("session", session)):
             _check_folder_name(label, value)
+        check_name("source format", source_format, max_length=m.Segmentation.source_format.type.length)
         if field_of_view is not None:
-            check_name("field of view", field_of_view)
+            # Each plane of a multi-plane segmentation gets its own field of view, 'FOV:PLANE'.
+            for fov_name in _fov_names(field_of_view, list(plane_extractors)):
+                check_name("field of view", fov_name)
+        if source_path is not None and "\x00" in str(source_path):
+            raise InvalidInputError(f"the source path {str(source_path)!r} holds a NUL character; give the real path")
+        created_by = created_by or os.environ.get("SEGDB_CURATOR") or current_user()
+        check_name("creator (created_by)", created_by, max_length=m.Segmentation.created_by.type.length)
         pixel_size_um = 1.0 if pixel_size_um is None else positive_finite("pixel_size_um", pixel_size_um)
         origin = _origin(origin_um)
         started = parse_datetime(session_start)
@@ -152,8 +161,9 @@ class Ingesting(Listing):
             source_format=source_format,
             source_path=None if source_path is None else str(source_path),
             parameters=jsonable(dict(parameters or {}), "parameters"),
-            created_by=created_by or os.environ.get("SEGDB_CURATOR") or current_user(),
+            created_by=created_by,
         )
+        archive_id = self.archive_id
         written: list[Path] = []
         # The folders this ingest's files go into that do not exist yet: a failed ingest removes them again.
         created_folders = _missing_folders(self.storage_root, self._segmentation_folder(subject, session, seg_id))
@@ -162,8 +172,9 @@ class Ingesting(Listing):
             total = sum(p.num_samples for p in payloads)
             with progress_bar(progress, total=total, desc=f"ingest {subject}/{session}/{name}", unit="samples") as tick:
                 for payload, relative in zip(payloads, relative_paths):
+                    identity = chunk_file_identity(archive_id, seg_id, payload.plane_name)
                     result = write_chunk_file(
-                        self.storage_root, relative, _plane_arrays(payload, source_format), progress=tick
+                        self.storage_root, relative, _plane_arrays(payload, source_format, identity), progress=tick
                     )
                     written.append(resolve_in_root(self.storage_root, result.relative_path))
                     files.append(result)
@@ -270,13 +281,11 @@ class Ingesting(Listing):
         release_leases(db, [written.relative_path for written in files])
         session_row = db.get(m.ImagingSession, seg.session_id)
         described: set[str] = set()
-        for index, (payload, written) in enumerate(zip(payloads, files)):
-            # Without a named field of view, a plane name is one place per subject: plane0 of every
-            # session of m12 is registered and matched together. Several planes get one each.
-            if field_of_view is None:
-                fov_name = payload.plane_name
-            else:
-                fov_name = field_of_view if len(payloads) == 1 else f"{field_of_view}:{payload.plane_name}"
+        plane_names = [payload.plane_name for payload in payloads]
+        # Without a named field of view, a plane name is one place per subject: plane0 of every
+        # session of m12 is registered and matched together. Several planes get one each.
+        fov_names = plane_names if field_of_view is None else _fov_names(field_of_view, plane_names)
+        for index, (payload, written, fov_name) in enumerate(zip(payloads, files, fov_names)):
             fov_id = get_or_create(db, m.FieldOfView, {"subject_id": session_row.subject_id, "fov_name": fov_name})
             plane = self._plane_for(db, seg.session_id, payload, fov_id, pixel_size_um, origin)
             fill_plane(db, plane, plane_metadata.get(payload.plane_name, {}), only_empty=True)
@@ -380,9 +389,10 @@ class Ingesting(Listing):
         # plane=None chose the segmentation's only plane; messages and file names use its name.
         plane = handle.plane_name
         if mask_set is not None:
-            check_name("mask set name", mask_set[0])
+            check_name("mask set name", mask_set[0], max_length=m.MaskSet.mask_set_name.type.length)
+        stored_parameters = jsonable(dict(parameters or {}), "parameters")
         for name, data in traces.items():
-            check_name("trace name", name)
+            check_name("trace name", name, max_length=trace_name_length("traces"))
             shape = tuple(np.shape(data))
             if shape != (handle.num_samples, len(handle.roi_keys)):
                 raise InvalidInputError(
@@ -406,18 +416,22 @@ class Ingesting(Listing):
         relative = self._new_array_path(subject, session_name, handle.segmentation_id, f"{plane}-derived")
         take_leases(self.catalog, [relative])
         path = resolve_in_root(self.storage_root, relative)
+        identity = chunk_file_identity(self.archive_id, handle.segmentation_id, handle.plane_name)
         try:
             with progress_bar(progress, total=handle.num_samples * len(traces), desc="write traces",
                               unit="samples") as tick:
                 if mask_set is None:
-                    written = write_trace_file(self.storage_root, relative, dict(traces), progress=tick)
+                    written = write_trace_file(
+                        self.storage_root, relative, dict(traces), attributes=identity, progress=tick
+                    )
                 else:
                     written = write_chunk_file(
                         self.storage_root,
                         relative,
                         PlaneArrays(masks=mask_set[1], background_masks=None, traces=dict(traces),
                                     background_traces={}, images={}, timestamps=None,
-                                    attributes={"derived_from": str(handle.segmentation_id), "plane": plane}),
+                                    attributes={"derived_from": str(handle.segmentation_id), "plane": plane,
+                                                **identity}),
                         progress=tick,
                     )
         except BaseException:
@@ -451,7 +465,7 @@ class Ingesting(Listing):
                     db.delete(old)
                     db.flush()
                 db.add(m.MaskSet(mask_set_name=mask_set[0], array_file_id=file_row.array_file_id, csr_group="masks",
-                                 num_masks=len(mask_set[1]), parameters=jsonable(dict(parameters or {}), "parameters"),
+                                 num_masks=len(mask_set[1]), parameters=stored_parameters,
                                  **keys))
             db.flush()
             return drop_unreferenced_files(db, replaced_files)
@@ -552,6 +566,13 @@ def _plane_extractors(
     return planes
 
 
+def _fov_names(field_of_view: str, plane_names: Sequence[str]) -> list[str]:
+    """The field of view each plane is placed in: the one named, or 'FOV:PLANE' for each of several planes."""
+    if len(plane_names) == 1:
+        return [field_of_view]
+    return [f"{field_of_view}:{plane_name}" for plane_name in plane_names]
+
+
 def _source_format(extractor: SegmentationExtractor) -> str:
     name = type(extractor).__name__
     stem = name.removesuffix("SegmentationExtractor") or name
@@ -581,9 +602,9 @@ def _insert_pipeline_decisions(
     )
 
 
-def _plane_arrays(payload: PlanePayload, source_format: str) -> PlaneArrays:
-    """The payload's arrays with the chunk file's root attributes."""
-    attributes = {"source": source_format, "segdb_version": __version__, "plane": payload.plane_name}
+def _plane_arrays(payload: PlanePayload, source_format: str, identity: Mapping[str, str]) -> PlaneArrays:
+    """The payload's arrays with the chunk file's root attributes: provenance, and whose file it is."""
+    attributes = {"source": source_format, "segdb_version": __version__, "plane": payload.plane_name, **identity}
     return dataclasses.replace(payload.arrays, attributes=attributes)
 
 

@@ -8,21 +8,30 @@ copies them in blocks and checks their values as it goes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from segdb.archive.values import sampling_rate, time_array
+from segdb.archive.values import check_name, check_text, sampling_rate, time_array
 from segdb.arrays import PlaneArrays
+from segdb.catalog import models as m
 from segdb.conventions import ACCEPTANCE_PROPERTIES, DEFAULT_CHANNEL_NAME, REJECTION_PROPERTIES
 from segdb.errors import InvalidInputError
 from segdb.geometry import CsrMasks, weighted_centroids
 
 if TYPE_CHECKING:
     from roiextractors import SegmentationExtractor
+
+# Names stored inside dataset paths ('traces/NAME', 'background_traces/NAME', 'images/NAME') must leave
+# room for the prefix in the catalog's dataset column, as well as fit their own.
+_DATASET_LENGTH: int = m.TraceSeries.dataset.type.length
+
+
+def trace_name_length(group: str) -> int:
+    """The longest trace name the catalog holds for a series in ``group`` ('traces' or 'background_traces')."""
+    return min(m.TraceSeries.trace_name.type.length, _DATASET_LENGTH - len(group) - 1)
 
 
 
@@ -167,10 +176,12 @@ def _roi_key(key: Any, where: str) -> int | str:
     if isinstance(key, (bool, np.bool_)):
         raise InvalidInputError(f"ROI key {key!r} in {where} is a boolean; ROI keys must be integers or strings")
     if isinstance(key, (int, np.integer)):
+        check_text(f"ROI key of {where}", str(int(key)), max_length=m.Roi.roi_key.type.length)
         return int(key)
     if isinstance(key, (str, np.str_)):
         if not str(key):
             raise InvalidInputError(f"an ROI key in {where} is the empty string; give every ROI a name")
+        check_text(f"ROI key of {where}", str(key), max_length=m.Roi.roi_key.type.length)
         return str(key)
     raise InvalidInputError(
         f"ROI key {key!r} in {where} is a {type(key).__name__}; ROI keys must be integers or strings"
@@ -292,6 +303,8 @@ def _traces(
             ids is None and name == "background" and data.shape[1] == len(background_keys)
         )
         keys = background_keys if is_background else roi_keys
+        group = "background_traces" if is_background else "traces"
+        check_name(f"trace name of {where}", name, max_length=trace_name_length(group))
         if data.shape[1] != len(keys):
             raise InvalidInputError(
                 f"trace series {name!r} of {where} has {data.shape[1]} columns but the plane has {len(keys)} "
@@ -421,6 +434,10 @@ def _images(extractor: SegmentationExtractor, frame_shape: tuple[int, int], wher
             )
         if image.dtype.kind not in "biuf":
             raise InvalidInputError(f"summary image {name!r} of {where} has dtype {image.dtype}; images must be numeric")
+        check_name(
+            f"summary image name of {where}", str(name),
+            max_length=min(m.SummaryImage.image_name.type.length, _DATASET_LENGTH - len("images/")),
+        )
         images[str(name)] = image
     return images
 
@@ -453,42 +470,87 @@ def _properties(extractor: SegmentationExtractor, roi_keys: list[int | str], whe
     return columns
 
 
+# Property numbers sit in a float64 column so SQL can compare them: integers beyond this are not exact there.
+_LARGEST_EXACT_INTEGER = 2**53
+
+
 def property_column(name: str, values: np.ndarray, description: str, where: str) -> PropertyColumn:
+    """A property's values checked by one rule for every per-ROI shape: what is stored reads back as given.
+
+    Numbers are checked in the type they arrive in (a uint64 is never cast to int64 first); infinity is
+    refused in any shape (NaN marks a missing number); an array of Python objects must hold strings, since
+    anything else would be stored as its text and come back as another value.
+    """
+    check_name("property name", name, max_length=m.RoiProperty.property_name.type.length)
+    if description and "\x00" in description:
+        raise InvalidInputError(
+            f"property {name!r} of {where} has a description holding a NUL character, which PostgreSQL "
+            "cannot store; remove it"
+        )
     element_shape = tuple(int(n) for n in values.shape[1:])
     kind = values.dtype.kind
-    if element_shape:
-        value_type = "json"
-    elif kind == "b":
-        value_type = "bool"
-    elif kind in "iu":
-        if values.size and int(np.max(np.abs(values.astype(np.int64)))) > 2**53:
-            raise InvalidInputError(
-                f"property {name!r} of {where} holds integers beyond 2**53, which segdb cannot compare exactly; "
-                "store them as strings"
-            )
+    if kind in "iu":
+        _check_exact_integers(name, values, where)
         value_type = "int"
     elif kind == "f":
-        if np.any(np.isinf(values)):
+        if np.isinf(values).any():
             raise InvalidInputError(
                 f"property {name!r} of {where} holds infinite values; use NaN for a missing value"
             )
         value_type = "float"
+    elif kind == "b":
+        value_type = "bool"
     elif kind in "USO":
+        _check_strings(name, values, where)
         value_type = "str"
     else:
         raise InvalidInputError(
             f"property {name!r} of {where} has dtype {values.dtype}; properties are numbers, booleans or strings"
         )
-    if value_type == "json":
-        _ = json.dumps(values[:1].tolist())  # fails early on values JSON cannot hold
     return PropertyColumn(
         name=name,
         values=values,
         description=description,
-        value_type=value_type,
-        value_dtype=values.dtype.str if kind not in "O" else "object",
+        value_type="json" if element_shape else value_type,
+        value_dtype=values.dtype.str if kind != "O" else "object",
         value_shape=element_shape,
     )
+
+
+def _check_exact_integers(name: str, values: np.ndarray, where: str) -> None:
+    """Refuse integers a float64 cannot hold exactly, compared as Python ints (no cast can wrap them)."""
+    if not values.size:
+        return
+    for extreme in (int(values.min()), int(values.max())):
+        if abs(extreme) > _LARGEST_EXACT_INTEGER:
+            raise InvalidInputError(
+                f"property {name!r} of {where} holds {extreme}, beyond ±2**53, which segdb cannot store and "
+                "compare exactly; store such values as strings"
+            )
+
+
+def _check_strings(name: str, values: np.ndarray, where: str) -> None:
+    """Refuse string values that would not come back as given: non-strings, bytes that are not ASCII, NUL."""
+    for value in values.reshape(-1).tolist():
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("ascii")
+            except UnicodeDecodeError:
+                raise InvalidInputError(
+                    f"property {name!r} of {where} holds the bytes {value!r:.60}, which are not ASCII text; "
+                    "give the values as str"
+                ) from None
+        if not isinstance(value, str):
+            raise InvalidInputError(
+                f"property {name!r} of {where} holds {value!r:.60} ({type(value).__name__}) among Python objects; "
+                "a property holds numbers, booleans or strings: give a numeric or boolean array, or strings "
+                "(NaN or '' for a missing value)"
+            )
+        if "\x00" in value:
+            raise InvalidInputError(
+                f"property {name!r} of {where} holds {value!r:.60}, which contains a NUL character that "
+                "PostgreSQL cannot store; remove it"
+            )
 
 
 def _source_acceptance(properties: list[PropertyColumn], num_rois: int) -> list[bool | None]:

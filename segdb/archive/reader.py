@@ -16,9 +16,22 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from segdb.archive.locations import ARCHIVE_ID_SETTING
 from segdb.archive.properties import decode_property_values
-from segdb.arrays import ArrayFile, ArrayRef, CsrMaskRef
+from segdb.arrays import ARCHIVE_ID_ATTR, PLANE_ATTR, SEGMENTATION_ID_ATTR, ArrayFile, ArrayRef, CsrMaskRef
 from segdb.catalog import models as m
+
+
+def chunk_file_identity(archive_id: str | None, segmentation_id: int, plane_name: str) -> dict[str, str]:
+    """Whose a chunk file is, as written into its root attributes at ingest and expected on every open.
+
+    With the file's own path (which the writer adds), a file put in the place of another
+    segmentation's, or another archive's, is refused when it is opened.
+    """
+    identity = {SEGMENTATION_ID_ATTR: str(int(segmentation_id)), PLANE_ATTR: plane_name}
+    if archive_id is not None:
+        identity[ARCHIVE_ID_ATTR] = archive_id
+    return identity
 
 
 @dataclass(frozen=True)
@@ -54,12 +67,17 @@ def plane_handles(db: Session, storage_root: Path, segmentation_id: int) -> list
         .where(m.SegmentationPlane.segmentation_id == segmentation_id)
         .order_by(m.SegmentationPlane.plane_index)
     ).all()
+    archive_id = db.scalar(
+        select(m.ArchiveSetting.setting_value).where(m.ArchiveSetting.setting_name == ARCHIVE_ID_SETTING)
+    )
+    plane_names = {plane.plane_id: plane.plane_name for _, plane, _ in rows}
     files: dict[int, ArrayFile] = {}
 
-    def file_of(row: m.ArrayFile) -> ArrayFile:
+    def file_of(row: m.ArrayFile, plane_id: int) -> ArrayFile:
         if row.array_file_id not in files:
             files[row.array_file_id] = ArrayFile(
-                storage_root, row.relative_path, size_bytes=row.size_bytes, sha256=row.sha256
+                storage_root, row.relative_path, size_bytes=row.size_bytes, sha256=row.sha256,
+                identity=chunk_file_identity(archive_id, segmentation_id, plane_names[plane_id]),
             )
         return files[row.array_file_id]
 
@@ -82,22 +100,22 @@ def plane_handles(db: Session, storage_root: Path, segmentation_id: int) -> list
     traces = defaultdict(lambda: {"cell": {}, "background": {}})
     for series, file_row in with_files(m.TraceSeries, m.TraceSeries.trace_series_id):
         traces[series.plane_id][series.kind][series.trace_name] = ArrayRef(
-            file_of(file_row), series.dataset, (series.num_samples, series.num_columns), series.dtype
+            file_of(file_row, series.plane_id), series.dataset, (series.num_samples, series.num_columns), series.dtype
         )
     images = defaultdict(dict)
     for image, file_row in with_files(m.SummaryImage, m.SummaryImage.summary_image_id):
         images[image.plane_id][image.image_name] = ArrayRef(
-            file_of(file_row), image.dataset, (image.height, image.width), image.dtype
+            file_of(file_row, image.plane_id), image.dataset, (image.height, image.width), image.dtype
         )
     mask_sets = defaultdict(dict)
     for mask_set, file_row in with_files(m.MaskSet, m.MaskSet.mask_set_id):
         mask_sets[mask_set.plane_id][mask_set.mask_set_name] = CsrMaskRef(
-            file_of(file_row), mask_set.csr_group, num_masks=mask_set.num_masks
+            file_of(file_row, mask_set.plane_id), mask_set.csr_group, num_masks=mask_set.num_masks
         )
 
     handles = []
     for seg_plane, plane, file_row in rows:
-        chunk_file = file_of(file_row)
+        chunk_file = file_of(file_row, plane.plane_id)
         cells = rois[plane.plane_id]["cell"]
         background = rois[plane.plane_id]["background"]
         handles.append(

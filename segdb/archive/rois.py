@@ -22,9 +22,6 @@ from segdb.archive.reader import (
     plane_property_names,
     property_descriptions,
 )
-from segdb.archive.values import (
-    check_name,
-)
 from segdb.catalog import models as m
 from segdb.errors import InvalidInputError, NotFoundError
 
@@ -98,7 +95,6 @@ class RoiAccess(ArchiveBase):
         given for all of them, an existing one may be replaced for some. Everything is checked before
         anything is written, and the write is one transaction.
         """
-        check_name("property name", name)
         indices = [int(i) for i in values_by_mask_index]
         values = np.asarray([values_by_mask_index[i] for i in values_by_mask_index])
         column = property_column(name, values, description, f"plane {plane!r}")

@@ -11,11 +11,13 @@ import getpass
 import json
 import math
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from segdb.catalog import models as m
 from segdb.errors import InvalidInputError
 
 
@@ -27,17 +29,46 @@ def current_user() -> str:
         return "unknown"
 
 
-def check_name(label: str, value: Any) -> None:
-    """Refuse a subject, session, plane or segmentation name that cannot be part of a 'subject/session/name' path."""
+# Names sit in VARCHAR columns of this length. PostgreSQL refuses a longer value where SQLite keeps it,
+# so the limit is checked on both and an SQLite archive can always move to PostgreSQL.
+NAME_LENGTH: int = m.Subject.subject_name.type.length
+
+# Characters no stored name or key may hold: controls (NUL, DEL, escapes), format characters (the
+# bidirectional overrides, zero-width spaces), line and paragraph separators, private-use characters,
+# lone surrogates and unassigned code points. They do not show, or reorder what follows them, so a name
+# holding one could pass for another in a listing; PostgreSQL cannot store NUL or a lone surrogate at all.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"})
+
+
+def check_text(label: str, value: str, *, max_length: int = NAME_LENGTH) -> None:
+    """Refuse a name or key holding a character that does not show, or longer than its catalog column."""
+    for position, character in enumerate(value):
+        if unicodedata.category(character) in _INVISIBLE_CATEGORIES:
+            described = unicodedata.name(character, "a control, private-use or unassigned character")
+            raise InvalidInputError(
+                f"the {label} {value[:80]!r} holds U+{ord(character):04X} ({described}) at position {position}; "
+                "names and keys hold visible characters only, so that no listing can show one name as another: "
+                "remove it"
+            )
+    if len(value) > max_length:
+        raise InvalidInputError(
+            f"the {label} {value[:40]!r}… is {len(value)} characters long; keep it within {max_length} "
+            "(the catalog's column holds no more on PostgreSQL)"
+        )
+
+
+def check_name(label: str, value: Any, *, max_length: int = NAME_LENGTH) -> None:
+    """Refuse a subject, session, plane, segmentation, property or trace name that cannot be part of a
+    'subject/session/name' path, that holds an invisible character (see :func:`check_text`), or that is
+    longer than ``max_length``."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(f"the {label} is {value!r}; give a non-empty name")
-    if "/" in value or value != value.strip() or any(ord(c) < 32 for c in value):
+    check_text(label, value, max_length=max_length)
+    if "/" in value or value != value.strip():
         raise InvalidInputError(
-            f"the {label} {value!r} contains '/', control characters or surrounding spaces; "
+            f"the {label} {value!r} contains '/' or surrounding spaces; "
             "segdb uses 'subject/session/name' paths, so choose a name without them"
         )
-    if len(value) > 255:
-        raise InvalidInputError(f"the {label} {value[:40]!r}… is {len(value)} characters long; keep it within 255")
 
 
 def positive_finite(label: str, value: Any) -> float:
@@ -84,9 +115,13 @@ def as_utc(value: dt.datetime | None) -> dt.datetime | None:
 def jsonable(value: dict[str, Any], label: str) -> dict[str, Any]:
     """``value`` as plain JSON types (numpy values and paths converted), or an error naming ``label``."""
     try:
-        return json.loads(json.dumps(value, default=_json_default))
+        # allow_nan=False: PostgreSQL's JSON has no NaN or infinity (SQLite would keep them).
+        return json.loads(json.dumps(value, default=_json_default, allow_nan=False))
     except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"the {label} cannot be stored as JSON ({exc}); pass numbers, strings, lists and dicts") from exc
+        raise InvalidInputError(
+            f"the {label} cannot be stored as JSON ({exc}); pass finite numbers (no NaN or infinity), strings, "
+            "lists and dicts"
+        ) from exc
 
 
 def _json_default(value: Any) -> Any:

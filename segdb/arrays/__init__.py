@@ -6,7 +6,8 @@ reads them back through lazy references built from what the catalog recorded
 
 Modules:
 
-- ``layout``: the on-disk layout: version, trace and auxiliary chunk shapes, codecs, :class:`DatasetInfo`.
+- ``layout``: the on-disk layout: version, identity attributes, trace and auxiliary chunk shapes, codecs,
+  :class:`DatasetInfo`.
 - ``paths``: relative paths of array files and their resolution under a storage root.
 - ``durable``: the write-once protocol (temporary name, fsync, sha256, link into place) and :func:`sha256_file`.
 - ``writer``: :class:`PlaneArrays` and writing a plane or later trace series to a new chunk file.
@@ -23,9 +24,14 @@ from segdb.arrays.durable import TEMP_MARKER, ArrayFileExistsError, sha256_file
 from segdb.arrays.files import ArrayFile
 from segdb.arrays.handles import MAX_OPEN_FILES, IOStats, close_all, io_stats, open_file_count, reset_io_stats
 from segdb.arrays.layout import (
+    ARCHIVE_ID_ATTR,
     AUX_CODEC,
+    IDENTITY_ATTRS,
     LAYOUT_VERSION,
     LAYOUT_VERSION_ATTR,
+    PLANE_ATTR,
+    RELATIVE_PATH_ATTR,
+    SEGMENTATION_ID_ATTR,
     TRACE_CHUNK_ROIS,
     TRACE_CHUNK_SAMPLES,
     TRACE_CODEC,
@@ -38,10 +44,15 @@ from segdb.arrays.refs import ArrayRef, CsrMaskRef, read_trace_block
 from segdb.arrays.writer import PlaneArrays, WrittenFile, write_chunk_file, write_trace_file
 
 __all__ = [
+    "ARCHIVE_ID_ATTR",
     "AUX_CODEC",
+    "IDENTITY_ATTRS",
     "LAYOUT_VERSION",
     "LAYOUT_VERSION_ATTR",
     "MAX_OPEN_FILES",
+    "PLANE_ATTR",
+    "RELATIVE_PATH_ATTR",
+    "SEGMENTATION_ID_ATTR",
     "TEMP_MARKER",
     "TRACE_CHUNK_ROIS",
     "TRACE_CHUNK_SAMPLES",

@@ -1,16 +1,18 @@
 """A chunk file as the catalog knows it: opened lazily, checked, and named in every error.
 
 :class:`ArrayFile` holds only the storage root, the relative path and the
-expected size and sha256. It opens nothing until a dataset is read; then it
-refuses a missing or resized file, a file HDF5 cannot open, a newer layout
-version and a dataset the file does not have, and it turns h5py's read
+expected size, sha256 and identity. It opens nothing until a dataset is read;
+then it refuses a missing or resized file, a file HDF5 cannot open, a file that
+says it is another one (its identity root attributes, a cheap check on every
+open where a hash would read the whole file), a newer layout version and a
+dataset the file does not have, and it turns h5py's read
 failures (a fletcher32 mismatch, a short read) into :class:`IntegrityError`
 naming the file and ``segdb verify``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,15 @@ import h5py
 
 from segdb.arrays import handles
 from segdb.arrays.handles import OpenDataset, OpenFile
-from segdb.arrays.layout import LAYOUT_VERSION, LAYOUT_VERSION_ATTR
+from segdb.arrays.layout import (
+    ARCHIVE_ID_ATTR,
+    IDENTITY_ATTRS,
+    LAYOUT_VERSION,
+    LAYOUT_VERSION_ATTR,
+    PLANE_ATTR,
+    RELATIVE_PATH_ATTR,
+    SEGMENTATION_ID_ATTR,
+)
 from segdb.arrays.paths import check_relative_path, resolve_in_root
 from segdb.errors import IntegrityError
 
@@ -61,10 +71,15 @@ class ArrayFile(PickledByFields):
     sha256 : str, optional
         Expected digest; kept for ``segdb verify``, not checked on open (hashing
         a whole file on every open would defeat lazy reading).
+    identity : mapping of str to str, optional
+        Identity root attributes the file must not contradict besides its own
+        path (always expected), e.g. ``{ARCHIVE_ID_ATTR: ..., PLANE_ATTR: ...}``.
+        An attribute the file lacks is not checked, so files written before
+        segdb wrote them still open.
     """
 
-    __slots__ = ("root", "relative_path", "size_bytes", "sha256", "_path")
-    _fields = ("root", "relative_path", "size_bytes", "sha256")
+    __slots__ = ("root", "relative_path", "size_bytes", "sha256", "identity", "_path")
+    _fields = ("root", "relative_path", "size_bytes", "sha256", "identity")
     _caches = ("_path",)
 
     def __init__(
@@ -74,12 +89,14 @@ class ArrayFile(PickledByFields):
         *,
         size_bytes: int | None = None,
         sha256: str | None = None,
+        identity: Mapping[str, str] | None = None,
     ) -> None:
         # A string check only: a bad catalog row fails here, without touching the disk.
         self.root = Path(root)
         self.relative_path = check_relative_path(relative_path)
         self.size_bytes = None if size_bytes is None else int(size_bytes)
         self.sha256 = sha256
+        self.identity = {str(key): str(value) for key, value in (identity or {}).items()}
         self._path: Path | None = None
 
     def __repr__(self) -> str:
@@ -110,6 +127,30 @@ class ArrayFile(PickledByFields):
                 f"{self.size_bytes} bytes: it was truncated or replaced; run `segdb verify`"
             )
 
+    def _check_identity(self, claimed: Mapping[str, str]) -> None:
+        """Refuse a file whose identity attributes contradict what the catalog expects of it."""
+        expected = {RELATIVE_PATH_ATTR: self.relative_path, **self.identity}
+        if any(claimed[name] != expected[name] for name in claimed.keys() & expected.keys()):
+            raise IntegrityError(
+                f"{self._describe()} is another file: it says it is {_identity_text(claimed)}, but the catalog "
+                f"expects {_identity_text(expected)}; it was replaced or restored to the wrong place; "
+                "run `segdb verify`"
+            )
+
+    def _check_replaced(self, path: Path, size: int) -> None:
+        """A file of the wrong size: name the file it says it is when it is another one, else the sizes."""
+        try:
+            handle = handles.open_read_only(path)
+        except OSError:
+            self._check_size(size)
+            return
+        try:
+            claimed = _claimed_identity(handle)
+        finally:
+            handle.close()
+        self._check_identity(claimed)
+        self._check_size(size)
+
     def _open_checked(self) -> OpenFile:
         path = self.path
         if not path.is_file():
@@ -118,8 +159,8 @@ class ArrayFile(PickledByFields):
                 f"{str(self.root)!r}); run `segdb verify`"
             )
         size = path.stat().st_size
-        # Checked before HDF5 sees the file: a truncated file gets the precise message.
-        self._check_size(size)
+        if self.size_bytes is not None and size != self.size_bytes:
+            self._check_replaced(path, size)
         try:
             handle = handles.open_read_only(path)
         except OSError as error:
@@ -127,20 +168,26 @@ class ArrayFile(PickledByFields):
                 f"{self._describe()} cannot be opened by HDF5 ({error}); it is damaged or "
                 "not a chunk file; run `segdb verify`"
             ) from error
-        version = handle.attrs.get(LAYOUT_VERSION_ATTR)
-        if version is not None and int(version) > LAYOUT_VERSION:
+        try:
+            claimed = _claimed_identity(handle)
+            self._check_identity(claimed)
+            version = handle.attrs.get(LAYOUT_VERSION_ATTR)
+            if version is not None and int(version) > LAYOUT_VERSION:
+                raise IntegrityError(
+                    f"{self._describe()} has layout version {int(version)}, newer than the "
+                    f"{LAYOUT_VERSION} this segdb reads; upgrade segdb"
+                )
+        except BaseException:
             handle.close()
-            raise IntegrityError(
-                f"{self._describe()} has layout version {int(version)}, newer than the "
-                f"{LAYOUT_VERSION} this segdb reads; upgrade segdb"
-            )
-        return OpenFile(handle, size)
+            raise
+        return OpenFile(handle, size, claimed)
 
     def _open_dataset(self, name: str) -> OpenDataset:
         """The opened dataset ``name`` (opening the file). Hold :func:`handles.locked` while using it."""
         entry = handles.cached_file(self.path, self._open_checked)
-        # Another reference to the same path may expect another size.
+        # Another reference to the same path may expect another size or identity.
         self._check_size(entry.size)
+        self._check_identity(entry.identity)
         opened = entry.datasets.get(name)
         if opened is None:
             try:
@@ -168,6 +215,29 @@ class ArrayFile(PickledByFields):
                     f"reading dataset {name!r} of {self._describe()} failed ({error}); "
                     "the file is damaged; run `segdb verify`"
                 ) from error
+
+
+def _claimed_identity(handle: h5py.File) -> dict[str, str]:
+    """The identity root attributes a chunk file carries (none for files written before them)."""
+    claimed = {}
+    for name in IDENTITY_ATTRS:
+        value = handle.attrs.get(name)
+        if value is not None:
+            claimed[name] = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    return claimed
+
+
+def _identity_text(identity: Mapping[str, str]) -> str:
+    """An identity as a person reads it: 'a/b.h5' (segmentation 3, plane 'plane0', archive 1f2e…)."""
+    parts = []
+    if SEGMENTATION_ID_ATTR in identity:
+        parts.append(f"segmentation {identity[SEGMENTATION_ID_ATTR]}")
+    if PLANE_ATTR in identity:
+        parts.append(f"plane {identity[PLANE_ATTR]!r}")
+    if ARCHIVE_ID_ATTR in identity:
+        parts.append(f"archive {identity[ARCHIVE_ID_ATTR]}")
+    path = repr(identity[RELATIVE_PATH_ATTR]) if RELATIVE_PATH_ATTR in identity else "a file without a recorded path"
+    return f"{path} ({', '.join(parts)})" if parts else path
 
 
 __all__ = ["ArrayFile", "PickledByFields"]

@@ -99,13 +99,20 @@ class OpenDataset:
 
 
 class OpenFile:
-    """A cached read-only handle, its size at open time, and its opened datasets."""
+    """A cached read-only handle, its size at open time, what it says it is, and its opened datasets.
 
-    __slots__ = ("handle", "size", "datasets")
+    ``identity`` holds the file's identity root attributes (see
+    :data:`~segdb.arrays.layout.IDENTITY_ATTRS`) as read when it was opened, so a
+    reference to the same path that expects another file can be refused without
+    reading them again.
+    """
 
-    def __init__(self, handle: h5py.File, size: int) -> None:
+    __slots__ = ("handle", "size", "identity", "datasets")
+
+    def __init__(self, handle: h5py.File, size: int, identity: dict[str, str] | None = None) -> None:
         self.handle = handle
         self.size = size
+        self.identity: dict[str, str] = identity or {}
         self.datasets: dict[str, OpenDataset] = {}
 
 

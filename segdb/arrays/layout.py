@@ -2,7 +2,8 @@
 
 Layout version 1 (see DESIGN.md, "Chunk file layout")::
 
-    /                         attrs: segdb_layout_version=1, source, segdb_version, ...
+    /                         attrs: segdb_layout_version=1, segdb_relative_path, segdb_archive_id,
+                              segdb_segmentation_id, segdb_plane, source, segdb_version, ...
     /masks/indptr             (n_rois + 1,) int64   CSR pointers, ROIs in catalog order
     /masks/row, /masks/col    (nnz,) int32
     /masks/weight             (nnz,) float32
@@ -28,6 +29,19 @@ LAYOUT_VERSION = 1
 
 #: Root attribute holding :data:`LAYOUT_VERSION`.
 LAYOUT_VERSION_ATTR = "segdb_layout_version"
+
+#: Root attribute holding the file's own path under the storage root. Paths embed a unique id,
+#: so a file put in another's place (same size or not) says so when it is opened.
+RELATIVE_PATH_ATTR = "segdb_relative_path"
+
+#: Root attributes saying whose file it is; the archive layer writes them and expects them back.
+ARCHIVE_ID_ATTR = "segdb_archive_id"
+SEGMENTATION_ID_ATTR = "segdb_segmentation_id"
+PLANE_ATTR = "segdb_plane"
+
+#: The root attributes that say which file a chunk file is, checked against the catalog on every
+#: open. Files written before they existed carry none of them and open as before.
+IDENTITY_ATTRS = (RELATIVE_PATH_ATTR, ARCHIVE_ID_ATTR, SEGMENTATION_ID_ATTR, PLANE_ATTR)
 
 # 1-D mask, timestamp and image chunks: 64 KiB of int32 reads one small chunk per
 # ROI mask, while keeping the chunk index of a 10^6-pixel mask table short.
@@ -177,11 +191,16 @@ class DatasetInfo:
 
 
 __all__ = [
+    "ARCHIVE_ID_ATTR",
     "AUX_CODEC",
     "DatasetInfo",
     "FILE_LIBVER",
+    "IDENTITY_ATTRS",
     "LAYOUT_VERSION",
     "LAYOUT_VERSION_ATTR",
+    "PLANE_ATTR",
+    "RELATIVE_PATH_ATTR",
+    "SEGMENTATION_ID_ATTR",
     "TRACE_CHUNK_ROIS",
     "TRACE_CHUNK_SAMPLES",
     "TRACE_CODEC",

@@ -22,12 +22,14 @@ from segdb.arrays.layout import (
     FILE_LIBVER,
     LAYOUT_VERSION,
     LAYOUT_VERSION_ATTR,
+    RELATIVE_PATH_ATTR,
     TRACE_CODEC,
     DatasetInfo,
     TraceCodec,
     aux_chunk_shape,
     trace_chunk_shape,
 )
+from segdb.arrays.paths import check_relative_path
 from segdb.errors import InvalidInputError
 from segdb.geometry import CsrMasks
 
@@ -246,24 +248,27 @@ def _write_once(
     """Create an HDF5 file write-once: ``fill`` writes the datasets and returns what it wrote.
 
     Every file gets the root attributes, :data:`~segdb.arrays.layout.LAYOUT_VERSION`
-    first. ``libver`` defaults to :data:`~segdb.arrays.layout.FILE_LIBVER`; the
+    and its own relative path (:data:`~segdb.arrays.layout.RELATIVE_PATH_ATTR`) first. ``libver`` defaults to :data:`~segdb.arrays.layout.FILE_LIBVER`; the
     layout benchmark passes others.
     """
+
+    own_path = check_relative_path(relative_path)
 
     def write(temporary: Path) -> dict[str, DatasetInfo]:
         # locking=False: the temp name is ours alone, and HDF5's flock fails on many
         # network filesystems where shared archives live.
         with h5py.File(temporary, "w-", locking=False, libver=libver or FILE_LIBVER) as handle:
             infos = fill(handle)
-            _write_root_attributes(handle, attributes or {})
+            _write_root_attributes(handle, own_path, attributes or {})
         return infos
 
     landed, infos = write_file_once(root, relative_path, write)
     return WrittenFile(landed.relative_path, landed.size_bytes, landed.sha256, infos)
 
 
-def _write_root_attributes(handle: h5py.File, attributes: Mapping[str, str]) -> None:
+def _write_root_attributes(handle: h5py.File, relative_path: str, attributes: Mapping[str, str]) -> None:
     handle.attrs[LAYOUT_VERSION_ATTR] = LAYOUT_VERSION
+    handle.attrs[RELATIVE_PATH_ATTR] = relative_path
     for key, value in attributes.items():
         handle.attrs[key] = value
 
@@ -421,10 +426,10 @@ def _common_num_samples(series: Mapping[str, Any]) -> int | None:
 def _checked_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
     checked = {}
     for key, value in attributes.items():
-        if not isinstance(key, str) or not key or key == LAYOUT_VERSION_ATTR:
+        if not isinstance(key, str) or not key or key in (LAYOUT_VERSION_ATTR, RELATIVE_PATH_ATTR):
             raise InvalidInputError(
                 f"attribute name {key!r} is not allowed; use a non-empty str other than "
-                f"{LAYOUT_VERSION_ATTR!r} (segdb sets that one)"
+                f"{LAYOUT_VERSION_ATTR!r} and {RELATIVE_PATH_ATTR!r} (segdb sets those)"
             )
         if not isinstance(value, str):
             raise InvalidInputError(

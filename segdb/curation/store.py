@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from segdb.archive import Archive, Record, SegmentationRef
 from segdb.archive.consensus import check_policy, consensus, current_labels
-from segdb.archive.values import as_utc, current_user, roi_key_value
+from segdb.archive.values import as_utc, check_text, current_user, roi_key_value
 from segdb.catalog import models as m
 from segdb.catalog.engine import LOCK_TIMEOUT_VARIABLE, POSTGRES_LOCK_NOT_AVAILABLE, lock_timeout_ms
 from segdb.catalog.queries import get_or_create
@@ -56,8 +56,12 @@ class RoiCurationStatus(Record):
 def current_curator(name: str | None = None) -> str:
     """The curator writing: ``name``, else $SEGDB_CURATOR, else the OS user."""
     curator = name or os.environ.get("SEGDB_CURATOR") or current_user()
-    if not curator or not curator.strip() or curator != curator.strip() or len(curator) > 255:
+    if not curator or not curator.strip() or curator != curator.strip():
         raise InvalidInputError(f"curator name {curator!r} is not usable; set SEGDB_CURATOR to your name")
+    try:
+        check_text("curator name", curator, max_length=m.Curator.curator_name.type.length)
+    except InvalidInputError as error:
+        raise InvalidInputError(f"{error}; set SEGDB_CURATOR to your name") from None
     if curator.startswith(m.PIPELINE_CURATOR_PREFIX):
         raise InvalidInputError(
             f"curator name {curator!r} is reserved for pipelines' own decisions; set SEGDB_CURATOR to your name"

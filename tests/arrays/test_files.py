@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-from segdb.arrays import ArrayFile, ArrayRef, PlaneArrays, WrittenFile, io_stats
-from segdb.errors import IntegrityError
+from segdb.arrays import ArrayFile, ArrayRef, PlaneArrays, WrittenFile, io_stats, write_chunk_file, write_trace_file
+from segdb.errors import IntegrityError, InvalidInputError
 
-from .conftest import array_file, trace_ref
+from .conftest import array_file, make_plane_arrays, trace_ref
 
 
 def test_missing_file_names_file_root_and_verify(root: Path, plane: tuple[PlaneArrays, WrittenFile]) -> None:
@@ -95,3 +96,57 @@ def test_symlink_escape_is_refused_on_read(
 def test_array_file_refuses_bad_paths_without_touching_disk(root: Path) -> None:
     with pytest.raises(IntegrityError, match="'..'"):
         ArrayFile(root, "../plane.h5")
+
+
+def test_a_file_that_says_it_is_another_is_refused_on_open(root: Path, rng: np.random.Generator) -> None:
+    arrays = make_plane_arrays(rng, num_samples=50)
+    arrays.attributes = {**arrays.attributes, "segdb_segmentation_id": "7", "segdb_plane": "plane0"}
+    written = write_chunk_file(root, "seg-7/plane0.h5", arrays)
+    (root / "seg-8").mkdir()
+    (root / "seg-7" / "plane0.h5").rename(root / "seg-8" / "plane0.h5")
+    # The catalog expects segmentation 8's file here; this one says it is segmentation 7's.
+    file = ArrayFile(root, "seg-8/plane0.h5", size_bytes=written.size_bytes,
+                     identity={"segdb_segmentation_id": "8", "segdb_plane": "plane0"})
+    ref = ArrayRef.from_info(file, written.datasets["traces/raw"])
+    with pytest.raises(IntegrityError) as caught:
+        ref[0]
+    message = str(caught.value)
+    assert "'seg-8/plane0.h5'" in message and "is another file" in message
+    assert "it says it is 'seg-7/plane0.h5' (segmentation 7, plane 'plane0')" in message
+    assert "the catalog expects 'seg-8/plane0.h5' (segmentation 8, plane 'plane0')" in message
+    assert "segdb verify" in message
+    # Pickled to a worker, the reference still expects the same file.
+    with pytest.raises(IntegrityError, match="is another file"):
+        pickle.loads(pickle.dumps(ref))[0]
+
+
+def test_a_reference_expecting_another_identity_is_refused_on_a_cached_handle(
+    root: Path, rng: np.random.Generator
+) -> None:
+    arrays = make_plane_arrays(rng, num_samples=50)
+    arrays.attributes = {**arrays.attributes, "segdb_plane": "plane0"}
+    written = write_chunk_file(root, "seg/plane.h5", arrays)
+    trace_ref(root, written)[0]
+    other = ArrayFile(root, written.relative_path, size_bytes=written.size_bytes, identity={"segdb_plane": "plane1"})
+    with pytest.raises(IntegrityError, match="is another file"):
+        ArrayRef.from_info(other, written.datasets["traces/raw"])[0]
+
+
+def test_files_written_before_identity_attributes_still_open(root: Path, plane: tuple[PlaneArrays, WrittenFile]) -> None:
+    arrays, written = plane
+    path = root / "seg" / "plane.h5"
+    with h5py.File(path, "r+") as handle:
+        del handle.attrs["segdb_relative_path"]
+    file = ArrayFile(root, written.relative_path, identity={"segdb_segmentation_id": "1", "segdb_plane": "p"})
+    values = ArrayRef.from_info(file, written.datasets["traces/raw"])[0:3]
+    np.testing.assert_array_equal(values, arrays.traces["raw"][0:3])
+
+
+def test_every_chunk_file_records_its_own_path(root: Path, rng: np.random.Generator) -> None:
+    write_chunk_file(root, "./a//plane.h5", make_plane_arrays(rng, num_samples=10))
+    write_trace_file(root, "a/derived.h5", {"dff": np.zeros((10, 3), np.float32)})
+    for name in ("plane.h5", "derived.h5"):
+        with h5py.File(root / "a" / name, "r") as handle:
+            assert handle.attrs["segdb_relative_path"] == f"a/{name}"
+    with pytest.raises(InvalidInputError, match="segdb_relative_path"):
+        write_trace_file(root, "a/other.h5", {"dff": np.zeros((10, 3))}, attributes={"segdb_relative_path": "x.h5"})

@@ -123,7 +123,7 @@ def test_wrong_roi_count_is_refused_and_leaves_nothing(root: Path, rng: np.rando
         (lambda a: a.traces.update({"a/b": np.zeros((700, 12))}), "valid dataset name"),
         (lambda a: a.traces.update(dff=np.zeros((700, 12), dtype=bool)), "real numbers"),
         (lambda a: a.images.update(mean=np.zeros(5)), "2-D numeric"),
-        (lambda a: a.attributes.update(segdb_layout_version="9"), "segdb sets that one"),
+        (lambda a: a.attributes.update(segdb_layout_version="9"), "segdb sets th"),
         (lambda a: a.attributes.update(frame_rate=30.0), "attributes are strings"),
         (lambda a: setattr(a, "background_masks", None), "without background masks"),
     ],
