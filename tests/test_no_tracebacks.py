@@ -148,7 +148,7 @@ def test_ingest_options_of_the_wrong_kind_are_refused(archive, options):
 # 4. a trace name with NUL
 
 def test_a_trace_name_with_nul_is_refused(ingested):
-    with pytest.raises(segdb.InvalidInputError, match="trace name 'a\\\\x00b' contains .*control characters"):
+    with pytest.raises(segdb.InvalidInputError, match="trace name 'a\\\\x00b' holds U\\+0000"):
         ingested.add_trace_series("m1/s1/seg", "plane0", {"a\x00b": np.zeros((20, 4))})
 
 
