@@ -125,7 +125,7 @@ def image_pixels(archive: Any, segmentation: int, plane: str, name: str, low: fl
 def roi_trace(archive: Any, segmentation: int, plane: str, key: Any, name: str, *, start: int | None,
               stop: int | None, width: int) -> dict[str, Any]:
     """One ROI's trace between two samples, decimated to at most ``width`` columns of (min, max)."""
-    extractor = archive.extractor(segmentation, plane=plane).select_rois([key])
+    extractor = archive.extractor(segmentation, plane=plane)
     if name not in extractor.get_traces_dict():
         raise NotFoundError(f"segmentation {segmentation} has no {name!r} traces; it has "
                             f"{', '.join(sorted(extractor.get_traces_dict()))}")
