@@ -9,7 +9,7 @@ each method calls the feature package's public function.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -263,17 +263,51 @@ class Archive(core.Archive):
 
         return store.track(self, track_id)
 
+    def tracks_of_plane(self, segmentation: core.SegmentationRef, plane: str, *,
+                        matching_run_id: int | None = None) -> tuple[int | None, dict]:
+        """(matching run, {ROI key: track id}) of a plane's ROIs in ``matching_run_id``, else in the newest
+        run holding them; (None, {}) when no run does."""
+        from segdb.tracking import store
+
+        return store.tracks_of_plane(self, segmentation, plane, matching_run_id=matching_run_id)
+
     def track_extractors(self, track_id: int) -> list:
         """(member, extractor of that one ROI) for each session of a track."""
         from segdb.tracking import store
 
         return store.track_extractors(self, track_id)
 
+    def curate_track(self, track_id: int, label: str, *, note: str | None = None, curator: str | None = None,
+                     expected_revision: Mapping[int, int] | None = None) -> list:
+        """Label a tracked cell in every session it was found in: one event per member ROI, one batch
+        (one undo takes it all back). ``expected_revision`` maps a member's ``roi_id`` to the revision
+        seen; if any was labelled since, nothing is written (ConflictError)."""
+        members = self.track(track_id).members
+        if not members:
+            raise InvalidInputError(f"track {track_id} has no ROIs left (their segmentations were deleted)")
+        expected = None if expected_revision is None else [
+            {member.roi: int(_member_revision(expected_revision, member, track_id))} for member in members
+        ]
+        return curation.curate_across(
+            self, [(member.segmentation_id, member.plane, [member.roi], label) for member in members],
+            note=note, curator=curator, expected_revision=expected,
+        )
+
     def track_traces(self, track_id: int, name: str = "raw"):
         """A track's traces across sessions (per session, and NaN-padded into one array)."""
         from segdb.tracking import store
 
         return store.track_traces(self, track_id, name)
+
+
+def _member_revision(expected: Mapping[int, int], member: Any, track_id: int) -> int:
+    try:
+        return expected[member.roi_id]
+    except KeyError:
+        raise InvalidInputError(
+            f"expected_revision has no revision for ROI id {member.roi_id} (session {member.session}) of "
+            f"track {track_id}; give one for every member"
+        ) from None
 
 
 class QueryResult(list):

@@ -110,25 +110,53 @@ def curate_groups(
     Every group is checked before anything is written: one unknown ROI and nothing is labelled.
     An undo takes the whole batch back.
     """
-    for _, keys, label in groups:
+    return curate_across(archive, [(segmentation, plane, keys, label) for plane, keys, label in groups],
+                         note=note, curator=curator, expected_revision=expected_revision)
+
+
+def curate_across(
+    archive: Archive,
+    groups: Sequence[tuple[SegmentationRef, str | None, Sequence[int | str], str]],
+    *,
+    note: str | None = None,
+    curator: str | None = None,
+    expected_revision: int | Mapping[Any, int] | Sequence[int | Mapping[Any, int] | None] | None = None,
+) -> list[CurationEventRecord]:
+    """Label groups of ROIs, each ``(segmentation, plane, keys, label)``, of any segmentations, in one
+    transaction and one batch: a cell tracked across sessions is labelled once for all of them.
+
+    ``expected_revision`` is one value for every group (a number or a mapping key -> revision), or a
+    list with one such value per group. A frozen segmentation, an unknown ROI or a stale revision
+    anywhere and nothing is written; an undo in any of the segmentations takes the whole batch back.
+    Events are returned in the order of the groups.
+    """
+    for _, _, keys, label in groups:
         if label not in LABELS:
             raise InvalidInputError(f"label {label!r} is not one of {LABELS}")
         if not keys:
             raise InvalidInputError("no ROIs to label; give at least one ROI key")
+    if isinstance(expected_revision, (list, tuple)):
+        if len(expected_revision) != len(groups):
+            raise InvalidInputError(
+                f"expected_revision lists {len(expected_revision)} values for {len(groups)} groups; give one per group"
+            )
+        expected_per_group = list(expected_revision)
+    else:
+        expected_per_group = [expected_revision] * len(groups)
     name = current_curator(curator)
     batch = uuid.uuid4().hex
 
     def write(db: Session) -> list[CurationEventRecord]:
-        seg_id = archive.resolve_segmentation(db, segmentation)
-        _check_writable(db, seg_id, name)
         located = []
-        for plane, keys, label in groups:
+        for (segmentation, plane, keys, label), expected in zip(groups, expected_per_group):
+            seg_id = archive.resolve_segmentation(db, segmentation)
+            _check_writable(db, seg_id, name)
             _, plane_id, plane_name = archive.resolve_plane(db, seg_id, plane)
             roi_ids = _roi_ids(db, seg_id, plane_id, plane_name, keys)
-            located.append((plane_name, roi_ids, label, _expected(expected_revision, keys, roi_ids)))
+            located.append((seg_id, plane_name, roi_ids, label, _expected(expected, keys, roi_ids)))
         curator_id = get_or_create(db, m.Curator, {"curator_name": name}, {"is_pipeline": False})
         records = []
-        for plane_name, roi_ids, label, expected in located:
+        for seg_id, plane_name, roi_ids, label, expected in located:
             records += _append(db, seg_id, plane_name, roi_ids, [label] * len(roi_ids), curator_id, name, note,
                                batch, expected)
         return records
@@ -181,13 +209,16 @@ def undo_curation(
             )
             labels.append(before or "cleared")
         plane_names = _plane_names_of(db, [e.roi_id for e in events])
+        # A batch may span segmentations (a tracked cell labelled once): each is checked and undone.
+        for other in sorted({e.segmentation_id for e in events} - {seg_id}):
+            _check_writable(db, other, name)
         records = []
         by_plane = defaultdict(list)
         for event, label in zip(events, labels):
-            by_plane[plane_names[event.roi_id]].append((event.roi_id, label))
-        for plane_name, items in by_plane.items():
+            by_plane[event.segmentation_id, plane_names[event.roi_id]].append((event.roi_id, label))
+        for (event_seg_id, plane_name), items in by_plane.items():
             records += _append(
-                db, seg_id, plane_name, [r for r, _ in items], [lab for _, lab in items], curator_id, name,
+                db, event_seg_id, plane_name, [r for r, _ in items], [lab for _, lab in items], curator_id, name,
                 f"undo of {target}", f"undo-{target}", None,
             )
         return records

@@ -21,11 +21,33 @@ from pydantic import BaseModel
 
 from segdb.curation import LABELS, current_curator
 from segdb.errors import ConflictError, InvalidInputError, NotFoundError, SegDBError
-from segdb.web.views import archive_overview, image_pixels, matching_indices, plane_state, plane_view, roi_trace
+from segdb.web.views import (
+    archive_overview,
+    image_pixels,
+    last_track_labelling,
+    matching_indices,
+    plane_state,
+    plane_view,
+    roi_trace,
+    run_view,
+    track_crop,
+    track_member_trace,
+    track_state,
+    track_view,
+)
 
 HERE = Path(__file__).resolve().parent
 TOKEN_HEADER = "X-SegDB-Token"
 _STATUS = ((NotFoundError, 404), (InvalidInputError, 400), (ConflictError, 409))
+
+
+class TrackLabelRequest(BaseModel):
+    """A label for every session of a tracked cell: the label, an optional note, and the revision the
+    page saw of each member ROI (by its ``roi_id``)."""
+
+    label: str
+    note: str | None = None
+    revisions: dict[int, int]
 
 
 class LabelRequest(BaseModel):
@@ -88,12 +110,7 @@ def create_app(archive: Any, *, curator: str | None = None, poll_seconds: float 
 
     @app.get("/api/segmentations/{segmentation}/planes/{plane}/images/{image}.png")
     def image(segmentation: int, plane: str, image: str, low: float = 1.0, high: float = 99.5) -> Response:
-        from matplotlib.image import imsave
-
-        buffer = io.BytesIO()
-        imsave(buffer, image_pixels(archive, segmentation, plane, image, low, high), cmap="gray", vmin=0, vmax=1,
-               format="png")
-        return Response(buffer.getvalue(), media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+        return _png(image_pixels(archive, segmentation, plane, image, low, high))
 
     @app.get("/api/segmentations/{segmentation}/planes/{plane}/rois/{index}/trace")
     def trace(segmentation: int, plane: str, index: int, name: str = "raw", start: int | None = None,
@@ -120,7 +137,61 @@ def create_app(archive: Any, *, curator: str | None = None, poll_seconds: float 
         check_token(request)
         return [event.to_dict() for event in archive.undo_curation(segmentation, curator=name)]
 
+    @app.get("/runs/{run}", response_class=HTMLResponse)
+    def run_page(request: Request, run: int) -> Response:
+        return templates.TemplateResponse(request, "run.html", {"run": run_view(archive, run), "curator": name})
+
+    @app.get("/tracks/{track_id}", response_class=HTMLResponse)
+    def track_page(request: Request, track_id: int, policy: str = "latest") -> Response:
+        return templates.TemplateResponse(request, "track.html", {
+            "view": track_view(archive, track_id, policy), "curator": name, "token": token, "labels": LABELS,
+            "poll_ms": int(poll_seconds * 1000),
+        })
+
+    @app.get("/api/tracks/{track_id}")
+    def track_data(track_id: int, policy: str = "latest") -> dict:
+        return track_view(archive, track_id, policy)
+
+    @app.get("/api/tracks/{track_id}/state")
+    def track_labels(track_id: int, policy: str = "latest") -> list:
+        return track_state(archive, track_id, policy)
+
+    @app.get("/api/tracks/{track_id}/members/{index}/crop.png")
+    def crop(track_id: int, index: int, image: str = "mean", low: float = 1.0, high: float = 99.5) -> Response:
+        return _png(track_crop(archive, track_id, index, image, low, high))
+
+    @app.get("/api/tracks/{track_id}/members/{index}/trace")
+    def member_trace(track_id: int, index: int, name: str = "raw", width: int = 1000) -> dict:
+        return track_member_trace(archive, track_id, index, name, width)
+
+    @app.post("/api/tracks/{track_id}/labels")
+    def label_track(request: Request, track_id: int, body: TrackLabelRequest) -> list:
+        check_token(request)
+        if body.label not in LABELS:
+            raise InvalidInputError(f"label {body.label!r} is not one of {', '.join(LABELS)}")
+        events = archive.curate_track(track_id, body.label, note=body.note or None, curator=name,
+                                      expected_revision=body.revisions)
+        return [event.to_dict() for event in events]
+
+    @app.post("/api/tracks/{track_id}/undo")
+    def undo_track(request: Request, track_id: int) -> list:
+        check_token(request)
+        segmentation = last_track_labelling(archive, track_id, name)
+        if segmentation is None:
+            raise NotFoundError(f"{name} has not labelled any session of track {track_id}; nothing to undo")
+        return [event.to_dict() for event in archive.undo_curation(segmentation, curator=name)]
+
     return app
+
+
+def _png(pixels: Any) -> Response:
+    """A PNG of grey (0-1, 2-D) or RGB pixels, which the browser may keep: arrays are written once."""
+    from matplotlib.image import imsave
+
+    buffer = io.BytesIO()
+    options = {"cmap": "gray", "vmin": 0, "vmax": 1} if pixels.ndim == 2 else {}
+    imsave(buffer, pixels, format="png", **options)
+    return Response(buffer.getvalue(), media_type="image/png", headers={"Cache-Control": "max-age=3600"})
 
 
 def _first_plane(archive: Any, segmentation: int) -> str:

@@ -11,10 +11,12 @@ import numpy as np
 
 from segdb.curation import curation_version
 from segdb.errors import InvalidInputError, NotFoundError
-from segdb.figures.drawing import PREFERRED_IMAGES
-from segdb.figures.outlines import contrast, outlines
+from segdb.figures.drawing import CROP_RADIUS, PREFERRED_IMAGES
+from segdb.figures.outlines import contrast, crop_box, outlines
 
 PIPELINE_PREFIX = "pipeline:"
+#: The colour of a tracked ROI's outline in its crops (RGB, 0-1).
+TRACK_OUTLINE = (0.0, 0.9, 1.0)
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ def archive_overview(archive: Any) -> list[dict[str, Any]]:
             {"record": session, "segmentations": by_session.get((subject.name, session.name), [])}
             for session in archive.sessions(subject.name)
         ]
-        subjects.append({"record": subject, "sessions": sessions})
+        subjects.append({"record": subject, "sessions": sessions, "runs": archive.matching_runs(subject.name)})
     return subjects
 
 
@@ -72,22 +74,22 @@ def plane_view(archive: Any, segmentation: int, plane: str | None, policy: str) 
         values = np.asarray(extractor.get_property(name, keys))
         if values.ndim == 1 and values.dtype.kind in "biuf":
             properties[name] = [_number(v) for v in values]
+    track_run, tracks = archive.tracks_of_plane(record.segmentation_id, extractor.plane_name)
     rois = []
     for index, (key, edge) in enumerate(zip(keys, edges)):
         status = statuses.get(key)
         rows, cols = edge.rows.tolist(), edge.cols.tolist()
         rois.append({
             "index": index, "key": key, "label": status.label if status else None,
-            "revision": status.revision if status else 0,
+            "revision": status.revision if status else 0, "track": tracks.get(key),
             "outline": [value for pair in zip(rows, cols) for value in pair],
             "box": [min(rows), min(cols), max(rows), max(cols)] if rows else None,
             "centre": [sum(rows) / len(rows), sum(cols) / len(cols)] if rows else None,
         })
     return {
         "segmentation": record.to_dict(), "plane": extractor.plane_name, "version": version, "planes": list(record.planes),
-        "policy": policy, "height": height, "width": width,
-        "images": sorted((name for name, image in extractor.get_images_dict().items() if image is not None),
-                         key=lambda name: (PREFERRED_IMAGES.index(name) if name in PREFERRED_IMAGES else 99, name)),
+        "policy": policy, "height": height, "width": width, "matching_run": track_run,
+        "images": _image_order(name for name, image in extractor.get_images_dict().items() if image is not None),
         "traces": sorted(extractor.get_traces_dict()), "rois": rois, "properties": properties,
     }
 
@@ -158,3 +160,108 @@ def decimate(values: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
 def _number(value: Any) -> float | None:
     number = float(value)
     return number if math.isfinite(number) else None
+
+
+# -- one tracked cell across sessions -----------------------------------------------------------------
+
+
+def track_view(archive: Any, track_id: int, policy: str) -> dict[str, Any]:
+    """A tracked cell as its page shows it: for each session it was found in, the ROI (segmentation,
+    plane, key, position in the plane's list), its label and revision under ``policy``, and each
+    curator's label; with the traces every member has."""
+    archive.check_curation_policy(policy)
+    record = archive.track(track_id)
+    if not record.members:
+        raise NotFoundError(f"track {track_id} has no ROIs left (their segmentations were deleted)")
+    members, trace_names, image_names = [], None, None
+    for member in record.members:
+        handle = archive.plane_handle(member.segmentation_id, member.plane)
+        status = _status_of(archive, member, policy)
+        extractor = archive.extractor(member.segmentation_id, plane=member.plane)
+        traces = set(extractor.get_traces_dict())
+        images = {name for name, image in extractor.get_images_dict().items() if image is not None}
+        trace_names = traces if trace_names is None else trace_names & traces
+        image_names = images if image_names is None else image_names & images
+        members.append({
+            "session": member.session, "segmentation_id": member.segmentation_id, "plane": member.plane,
+            "key": member.roi, "roi_id": member.roi_id, "index": list(handle.roi_keys).index(member.roi),
+            "label": status.label if status else None, "revision": status.revision if status else 0,
+            "by_curator": status.by_curator if status else {},
+        })
+    subject = archive.segmentation(record.members[0].segmentation_id).subject
+    return {"track_id": record.track_id, "matching_run_id": record.matching_run_id, "subject": subject,
+            "policy": policy, "members": members, "images": _image_order(image_names or ()),
+            "traces": sorted(trace_names or (), key=lambda name: (name != "raw", name))}
+
+
+def track_state(archive: Any, track_id: int, policy: str) -> list[dict[str, Any]]:
+    """What an open track page polls for: each member's label and revision under ``policy``."""
+    archive.check_curation_policy(policy)
+    return [{"roi_id": member.roi_id, "label": status.label if status else None,
+             "revision": status.revision if status else 0,
+             "by_curator": status.by_curator if status else {}}
+            for member in archive.track(track_id).members
+            for status in [_status_of(archive, member, policy)]]
+
+
+def track_crop(archive: Any, track_id: int, index: int, image: str, low: float, high: float) -> np.ndarray:
+    """Member ``index`` of a track: an RGB crop of its session's ``image`` around the ROI, its outline drawn in."""
+    member = _member(archive, track_id, index)
+    extractor = archive.extractor(member.segmentation_id, plane=member.plane).select_rois([member.roi])
+    picture = extractor.get_images_dict().get(image)
+    if picture is None:
+        raise NotFoundError(f"session {member.session} (segmentation {member.segmentation_id}) has no {image!r} "
+                            "image; pick another image")
+    picture = np.asarray(picture, dtype=float)
+    [edge] = outlines(extractor.get_roi_pixel_masks(), picture.shape)
+    rows, cols = crop_box(edge, picture.shape, CROP_RADIUS)
+    grey = contrast(picture, low, high)
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    rgb[edge.rows, edge.cols] = TRACK_OUTLINE
+    return rgb[rows, cols]
+
+
+def track_member_trace(archive: Any, track_id: int, index: int, name: str, width: int) -> dict[str, Any]:
+    """Member ``index``'s ``name`` trace over its whole session, decimated to ``width`` columns."""
+    member = _member(archive, track_id, index)
+    return roi_trace(archive, member.segmentation_id, member.plane, member.roi, name, start=None, stop=None,
+                     width=width)
+
+
+def last_track_labelling(archive: Any, track_id: int, curator: str) -> int | None:
+    """The segmentation in which ``curator`` last labelled one of the track's ROIs (None if they never did):
+    where "undo my last" on the track page takes effect."""
+    latest: tuple[int, int] | None = None
+    for member in archive.track(track_id).members:
+        for event in archive.curation_history(member.segmentation_id, member.roi, plane=member.plane):
+            if event.curator == curator and (latest is None or event.event_id > latest[0]):
+                latest = (event.event_id, member.segmentation_id)
+    return None if latest is None else latest[1]
+
+
+def _member(archive: Any, track_id: int, index: int) -> Any:
+    members = archive.track(track_id).members
+    if not 0 <= index < len(members):
+        raise NotFoundError(f"track {track_id} spans {len(members)} sessions (members 0..{len(members) - 1}), "
+                            f"not member {index}")
+    return members[index]
+
+
+def _status_of(archive: Any, member: Any, policy: str) -> Any:
+    statuses = archive.curation_status(member.segmentation_id, policy=policy, plane=member.plane)
+    return next((status for status in statuses if status.roi == member.roi), None)
+
+
+def run_view(archive: Any, run: int) -> dict[str, Any]:
+    """A matching run's tracked cells: those found in every session first, then those in fewer (two or more)."""
+    record = next((r for r in archive.matching_runs() if r.matching_run_id == run), None)
+    if record is None:
+        raise NotFoundError(f"matching run {run} is not in the archive; the archive page lists the runs")
+    everywhere = archive.tracks(run, min_sessions=record.num_sessions)
+    some = [t for t in archive.tracks(run, min_sessions=2) if t not in set(everywhere)]
+    return {"record": record, "everywhere": everywhere, "some": some}
+
+
+def _image_order(names: Any) -> list[str]:
+    """Summary image names, the ones curators look at first (mean, correlation, max) first."""
+    return sorted(names, key=lambda name: (PREFERRED_IMAGES.index(name) if name in PREFERRED_IMAGES else 99, name))

@@ -5,9 +5,6 @@
 const view = JSON.parse(document.getElementById("view").textContent);
 const seg = view.segmentation.segmentation_id;
 const api = `/api/segmentations/${seg}/planes/${encodeURIComponent(view.plane)}`;
-const COLOURS = { accepted: "#33d959", rejected: "#f24040", unsure: "#ffb31a" };
-const NONE = "#bfbfcc";
-const POLL_MS = window.SEGDB_POLL_MS || 2000;
 
 const fov = document.getElementById("fov");
 const fovContext = fov.getContext("2d");
@@ -24,26 +21,6 @@ const state = {
   window: null,              // [start, stop] of the trace shown, or null for the whole session
   image: new Image(),
 };
-
-function $(id) { return document.getElementById(id); }
-
-function show(text, kind = "") {
-  const box = $("message");
-  box.className = kind;
-  box.replaceChildren();
-  if (typeof text === "string") box.textContent = text; else box.append(...text);
-}
-
-async function request(url, options = {}) {
-  const response = await fetch(url, options);
-  const body = await response.json().catch(() => ({ error: `the server answered ${response.status}` }));
-  if (!response.ok) {
-    const error = new Error(body.error || `the server answered ${response.status}`);
-    error.status = response.status;
-    throw error;
-  }
-  return body;
-}
 
 // -- the field of view -------------------------------------------------------------------------
 
@@ -122,31 +99,19 @@ function sortList(key) {
   renderList();
 }
 
-function labelBadge(label) {
-  const badge = document.createElement("span");
-  badge.className = `label label-${label || "none"}`;
-  badge.textContent = label || "—";
-  return badge;
-}
-
 function renderList() {
   const body = $("rois").tBodies[0];
   const rows = state.order.map((index) => {
     const roi = view.rois[index];
-    const row = document.createElement("tr");
-    row.dataset.index = index;
-    if (index === state.selected) row.classList.add("selected");
-    if (!isShown(roi)) row.classList.add("filtered-out");
     const cells = [String(roi.index), String(roi.key), labelBadge(roi.label)];
     for (const name of Object.keys(view.properties)) {
       const value = view.properties[name][index];
       cells.push(value === null ? "" : Number(value).toPrecision(4));
     }
-    for (const value of cells) {
-      const cell = document.createElement("td");
-      cell.append(value);
-      row.append(cell);
-    }
+    const row = tableRow(cells);
+    row.dataset.index = index;
+    if (index === state.selected) row.classList.add("selected");
+    if (!isShown(roi)) row.classList.add("filtered-out");
     row.addEventListener("click", () => select(index));
     return row;
   });
@@ -173,6 +138,12 @@ async function select(index) {
   const roi = view.rois[index];
   $("roi-title").textContent = `ROI ${roi.key}`;
   $("roi-title").dataset.key = String(roi.key);
+  const link = $("track-link");
+  link.hidden = roi.track === null;
+  if (roi.track !== null) {
+    link.href = `/tracks/${roi.track}?policy=${encodeURIComponent(view.policy)}`;
+    link.textContent = `track ${roi.track} across sessions →`;
+  }
   show("");
   draw();
   renderList();
@@ -186,30 +157,14 @@ function renderProperties(roi) {
   for (const [name, values] of Object.entries(view.properties)) {
     rows.push([name, values[roi.index] === null ? "" : Number(values[roi.index]).toPrecision(5)]);
   }
-  $("properties").replaceChildren(...rows.map(([name, value]) => {
-    const row = document.createElement("tr");
-    for (const text of [name, String(value)]) {
-      const cell = document.createElement("td");
-      cell.textContent = text;
-      row.append(cell);
-    }
-    return row;
-  }));
+  $("properties").replaceChildren(...rows.map(([name, value]) => tableRow([name, String(value)])));
 }
 
 async function loadHistory(roi) {
   const events = await request(`${api}/rois/${roi.index}/history`);
   if (state.selected !== roi.index) return events;
-  $("history").tBodies[0].replaceChildren(...events.slice().reverse().map((event) => {
-    const row = document.createElement("tr");
-    const when = new Date(event.created_at).toLocaleString();
-    for (const value of [when, event.curator, labelBadge(event.label), event.note || ""]) {
-      const cell = document.createElement("td");
-      cell.append(value);
-      row.append(cell);
-    }
-    return row;
-  }));
+  $("history").tBodies[0].replaceChildren(...events.slice().reverse().map((event) =>
+    tableRow([new Date(event.created_at).toLocaleString(), event.curator, labelBadge(event.label), event.note || ""])));
   return events;
 }
 
@@ -224,36 +179,12 @@ async function loadTrace(roi) {
   plot.width = plot.clientWidth || 640;
   const range = state.window ? `&start=${state.window[0]}&stop=${state.window[1]}` : "";
   const trace = await request(`${api}/rois/${roi.index}/trace?name=${encodeURIComponent(name)}&width=${plot.width}${range}`);
-  if (state.selected === roi.index) drawTrace(trace);
+  if (state.selected === roi.index) drawTraceOf(trace);
 }
 
-function drawTrace(trace) {
+function drawTraceOf(trace) {
   plot.trace = trace;
-  const context = plot.getContext("2d");
-  const { width, height } = plot;
-  context.clearRect(0, 0, width, height);
-  const values = trace.min.concat(trace.max).filter((v) => v !== null);
-  if (!values.length) return;
-  let low = Math.min(...values);
-  let high = Math.max(...values);
-  if (high === low) { high += 1; low -= 1; }
-  const y = (v) => height - 14 - ((v - low) / (high - low)) * (height - 24);
-  const x = (i) => (i / Math.max(1, trace.min.length - 1)) * (width - 1);
-  context.strokeStyle = "#2563eb";
-  context.lineWidth = 1;
-  context.beginPath();
-  for (let i = 0; i < trace.min.length; i++) {
-    if (trace.min[i] === null) continue;
-    context.moveTo(x(i) + 0.5, y(trace.min[i]));
-    context.lineTo(x(i) + 0.5, y(trace.max[i]) - 0.5);
-    if (i + 1 < trace.min.length && trace.min[i + 1] !== null) context.lineTo(x(i + 1) + 0.5, y(trace.min[i + 1]));
-  }
-  context.stroke();
-  context.fillStyle = "#6b7280";
-  context.font = "11px system-ui";
-  const unit = trace.rate ? "s" : "samples";
-  const at = (sample) => (trace.rate ? (sample / trace.rate).toFixed(1) : sample);
-  context.fillText(`${trace.name}: ${at(trace.start)}–${at(trace.stop)} ${unit} of ${at(trace.num_samples)}`, 4, height - 2);
+  drawTrace(plot, trace);
 }
 
 plot.addEventListener("mousedown", (event) => { drag = event.offsetX; });
@@ -275,12 +206,8 @@ async function label(name, revision) {
   if (state.selected === null) { show("Select a ROI first: click it, or use ↑ ↓"); return; }
   const roi = view.rois[state.selected];
   try {
-    const event = await request(`${api}/labels`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-SegDB-Token": window.SEGDB_TOKEN },
-      body: JSON.stringify({ key: roi.key, label: name, note: $("note").value || null,
-                             revision: revision ?? roi.revision }),
-    });
+    const event = await post(`${api}/labels`, { key: roi.key, label: name, note: $("note").value || null,
+                                                revision: revision ?? roi.revision });
     roi.revision = event.revision;
     if (view.policy === "latest" || view.policy === `curator:${event.curator}`) roi.label = event.label;
     $("note").value = "";
@@ -310,9 +237,7 @@ async function showConflict(roi, wanted) {
 
 async function undo() {
   try {
-    const events = await request(`/api/segmentations/${seg}/undo`, {
-      method: "POST", headers: { "X-SegDB-Token": window.SEGDB_TOKEN },
-    });
+    const events = await post(`/api/segmentations/${seg}/undo`);
     show(`undone: ${events.length} label(s) taken back`);
     await refreshState();
     if (state.selected !== null) await loadHistory(view.rois[state.selected]);
@@ -326,13 +251,9 @@ for (const button of document.querySelectorAll(".actions button[data-label]")) {
 }
 $("undo").addEventListener("click", undo);
 
-document.addEventListener("keydown", (event) => {
-  if (event.target.matches("input, select, textarea") || event.ctrlKey || event.metaKey || event.altKey) return;
-  const actions = {
-    a: () => label("accepted"), r: () => label("rejected"), u: () => label("unsure"), z: undo,
-    ArrowDown: () => step(1), ArrowUp: () => step(-1), j: () => step(1), k: () => step(-1),
-  };
-  if (actions[event.key]) { event.preventDefault(); actions[event.key](); }
+onKeys({
+  a: () => label("accepted"), r: () => label("rejected"), u: () => label("unsure"), z: undo,
+  ArrowDown: () => step(1), ArrowUp: () => step(-1), j: () => step(1), k: () => step(-1),
 });
 
 // -- others' labels, the filter and the image ----------------------------------------------------
