@@ -192,9 +192,10 @@ class Archive(core.Archive):
         return curation.undo_curation(self, segmentation, curator=curator)
 
     def curation_status(self, segmentation: core.SegmentationRef, *, policy: str = "latest",
-                        plane: str | None = None) -> list:
-        """Each ROI's consensus label under ``policy``, its revision and every curator's label."""
-        return curation.curation_status(self, segmentation, policy=policy, plane=plane)
+                        plane: str | None = None, since_event: int | None = None) -> list:
+        """Each ROI's consensus label under ``policy``, its revision and every curator's label (with
+        ``since_event``, of the ROIs labelled after that event only)."""
+        return curation.curation_status(self, segmentation, policy=policy, plane=plane, since_event=since_event)
 
     def curation_history(self, segmentation: core.SegmentationRef, roi: int | str, *,
                          plane: str | None = None) -> list:

@@ -393,8 +393,12 @@ def curation_history(archive: Archive, segmentation: SegmentationRef, roi: int |
 
 
 def curation_status(archive: Archive, segmentation: SegmentationRef, *, policy: str = "latest",
-                    plane: str | None = None) -> list[RoiCurationStatus]:
-    """Every cell ROI's consensus label under ``policy``, its revision, and each curator's current label."""
+                    plane: str | None = None, since_event: int | None = None) -> list[RoiCurationStatus]:
+    """Every cell ROI's consensus label under ``policy``, its revision, and each curator's current label.
+
+    With ``since_event`` (an event id, as in :func:`curation_version`), only the ROIs labelled after
+    that event: what a reader who saw the curation then must read again.
+    """
     with archive.catalog.reading() as db:
         check_policy(policy, db)
         seg_id = archive.resolve_segmentation(db, segmentation)
@@ -413,10 +417,16 @@ def curation_status(archive: Archive, segmentation: SegmentationRef, *, policy: 
         )
         if plane is not None:
             query = query.where(m.ImagingPlane.plane_name == plane)
+        current = current_labels(seg_id).subquery("current")
+        labels = select(current.c.roi_id, current.c.curator_name, current.c.label)
+        if since_event is not None:
+            changed = select(m.CurationEvent.roi_id).where(m.CurationEvent.segmentation_id == seg_id,
+                                                          m.CurationEvent.event_id > int(since_event))
+            query = query.where(m.Roi.roi_id.in_(changed))
+            labels = labels.where(current.c.roi_id.in_(changed))
         rows = db.execute(query).all()
         per_curator: dict[int, dict[str, str]] = defaultdict(dict)
-        current = current_labels(seg_id).subquery("current")
-        for roi_id, name, label in db.execute(select(current.c.roi_id, current.c.curator_name, current.c.label)):
+        for roi_id, name, label in db.execute(labels):
             per_curator[roi_id][name] = label
     return [
         RoiCurationStatus(plane=plane_name, roi=roi_key_value(key, key_type), label=label, revision=int(revision or 0),

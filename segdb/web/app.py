@@ -8,6 +8,7 @@ No URL names a file: arrays are reached only through the archive.
 
 from __future__ import annotations
 
+import functools
 import io
 import secrets
 from pathlib import Path
@@ -78,6 +79,12 @@ def create_app(archive: Any, *, curator: str | None = None, poll_seconds: float 
         return templates.TemplateResponse(request, "error.html", {"message": str(error), "curator": name},
                                           status_code=status)
 
+    @functools.lru_cache(maxsize=256)
+    def plane_keys(segmentation: int, plane: str) -> tuple:
+        """A plane's ROI keys in list order, read once: a segmentation is written once and its id is never
+        reused (a deleted one is refused by the archive when its ROI is then asked for)."""
+        return tuple(archive.plane_handle(segmentation, plane).roi_keys)
+
     def check_token(request: Request) -> None:
         if not secrets.compare_digest(request.headers.get(TOKEN_HEADER, ""), token):
             raise InvalidInputError("this write did not come from a segdb page (its token is missing); reload the page")
@@ -115,12 +122,12 @@ def create_app(archive: Any, *, curator: str | None = None, poll_seconds: float 
     @app.get("/api/segmentations/{segmentation}/planes/{plane}/rois/{index}/trace")
     def trace(segmentation: int, plane: str, index: int, name: str = "raw", start: int | None = None,
               stop: int | None = None, width: int = 1000) -> dict:
-        return roi_trace(archive, segmentation, plane, _key_at(archive, segmentation, plane, index), name,
+        return roi_trace(archive, segmentation, plane, _key_at(plane_keys(segmentation, plane), segmentation, plane, index), name,
                          start=start, stop=stop, width=width)
 
     @app.get("/api/segmentations/{segmentation}/planes/{plane}/rois/{index}/history")
     def history(segmentation: int, plane: str, index: int) -> list:
-        key = _key_at(archive, segmentation, plane, index)
+        key = _key_at(plane_keys(segmentation, plane), segmentation, plane, index)
         return [event.to_dict() for event in archive.curation_history(segmentation, key, plane=plane)]
 
     @app.post("/api/segmentations/{segmentation}/planes/{plane}/labels")
@@ -198,8 +205,7 @@ def _first_plane(archive: Any, segmentation: int) -> str:
     return archive.segmentation(segmentation).planes[0]
 
 
-def _key_at(archive: Any, segmentation: int, plane: str, index: int) -> Any:
-    keys = archive.plane_handle(segmentation, plane).roi_keys
+def _key_at(keys: tuple, segmentation: int, plane: str, index: int) -> Any:
     if not 0 <= index < len(keys):
         raise NotFoundError(f"plane {plane!r} of segmentation {segmentation} has ROIs 0..{len(keys) - 1}, not {index}")
     return keys[index]

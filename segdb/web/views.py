@@ -95,17 +95,35 @@ def plane_view(archive: Any, segmentation: int, plane: str | None, policy: str) 
 
 
 def plane_state(archive: Any, segmentation: int, plane: str, policy: str, seen: str | None = None) -> dict[str, Any]:
-    """What an open page polls for: the curation's version and, when it differs from the ``seen`` one,
-    each ROI's label and revision under ``policy`` (``rois`` is None when nothing changed)."""
+    """What an open page polls for: the curation's version and what changed since the ``seen`` one.
+
+    Events are only appended, so a page that saw version "count-last" needs only the ROIs labelled
+    after event ``last``: ``changed`` lists those (key, label, revision). ``rois`` (every ROI) is
+    sent when the page saw no version, or one the archive cannot have followed from; nothing but
+    the version when nothing changed.
+    """
     archive.check_curation_policy(policy)
     version = curation_version(archive, segmentation)
     if seen is not None and seen == version:
         with archive.catalog.reading() as db:
             archive.resolve_plane(db, segmentation, plane)
         return {"version": version, "rois": None}
-    rois = [{"key": s.roi, "label": s.label, "revision": s.revision}
-            for s in archive.curation_status(segmentation, policy=policy, plane=plane)]
-    return {"version": version, "rois": rois}
+    since = _last_event(seen, version)
+    statuses = archive.curation_status(segmentation, policy=policy, plane=plane, since_event=since)
+    rows = [{"key": s.roi, "label": s.label, "revision": s.revision} for s in statuses]
+    return {"version": version, "rois": rows} if since is None else {"version": version, "rois": None,
+                                                                     "changed": rows}
+
+
+def _last_event(seen: str | None, version: str) -> int | None:
+    """The last event a page saw, when its version ("count-last") can have led to ``version``: both
+    only grow while labels are appended."""
+    try:
+        seen_count, seen_last = (int(part) for part in (seen or "").split("-"))
+        count, last = (int(part) for part in version.split("-"))
+    except ValueError:
+        return None
+    return seen_last if 0 <= seen_count <= count and 0 <= seen_last <= last else None
 
 
 def matching_indices(archive: Any, segmentation: int, plane: str, where: str, policy: str) -> list[int]:

@@ -58,7 +58,15 @@ def test_an_open_page_reads_the_labels_again_only_when_the_curation_changed(serv
     archive.curate(record.segmentation_id, [3], "unsure", curator="bob")
     changed = CLIENT.get(state, params={"version": first["version"]}).json()
     assert changed["version"] != first["version"]
-    assert [roi["label"] for roi in changed["rois"] if roi["key"] == 3] == ["unsure"]
+    # Only what changed since the version the page saw comes back, not every ROI again.
+    assert changed["changed"] == [{"key": 3, "label": "unsure", "revision": 2}] and changed["rois"] is None
+    archive.curate(record.segmentation_id, [1, 4], "rejected", curator="carol")
+    archive.undo_curation(record.segmentation_id, curator="bob")
+    later = CLIENT.get(state, params={"version": changed["version"]}).json()
+    assert sorted((row["key"], row["revision"]) for row in later["changed"]) == [(1, 2), (3, 3), (4, 2)]
+    # A version the archive cannot have come from (or none) gets every ROI.
+    for unknown in ("garbage", "99-99999", f"{first['version']}-1"):
+        assert len(CLIENT.get(state, params={"version": unknown}).json()["rois"]) == 5
 
 
 def test_a_long_trace_is_decimated_on_the_server_without_losing_a_peak(served):

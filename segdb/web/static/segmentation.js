@@ -258,23 +258,26 @@ onKeys({
 
 // -- others' labels, the filter and the image ----------------------------------------------------
 
+const byKey = new Map(view.rois.map((roi) => [String(roi.key), roi]));
+
+// Asks what changed since the version this page holds: only the ROIs labelled since come back.
 async function refreshState() {
   let answer;
   const query = `policy=${encodeURIComponent(view.policy)}&version=${encodeURIComponent(view.version)}`;
   try { answer = await request(`${api}/state?${query}`); } catch { return; }
   view.version = answer.version;
-  const rows = answer.rois;
+  const rows = answer.changed || answer.rois;
   if (!rows) return;
   let changed = false;
   let changedSelected = false;
-  rows.forEach((row, index) => {
-    const roi = view.rois[index];
-    if (!roi || roi.revision === row.revision && roi.label === row.label) return;
+  for (const row of rows) {
+    const roi = byKey.get(String(row.key));
+    if (!roi || roi.revision === row.revision && roi.label === row.label) continue;
     roi.label = row.label;
     roi.revision = row.revision;
     changed = true;
-    if (index === state.selected) changedSelected = true;
-  });
+    if (roi.index === state.selected) changedSelected = true;
+  }
   if (!changed) return;
   draw();
   renderList();
