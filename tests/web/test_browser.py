@@ -83,6 +83,7 @@ def test_click_a_roi_see_its_trace_and_label_it_with_the_keyboard(segmented, bro
         samples = _wait(driver, lambda d: d.execute_script(
             "const t = document.getElementById('trace-plot').trace; return t && t.min.length"))
         assert samples >= 300
+        assert driver.execute_script("return document.getElementById('trace-plot').shown") == ["raw", "neuropil"]
         _press(driver, "a")
         _wait(driver, lambda d: f"ROI {key}: accepted (revision" in _message(d))
         last = archive.curation_history(seg, key, plane="plane0")[-1]

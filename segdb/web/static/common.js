@@ -50,33 +50,39 @@ function tableRow(values) {
   return row;
 }
 
-// Draws trace (min and max per column) into [top, top + height) of the canvas, with a caption below.
-function drawTrace(canvas, trace, { top = 0, height = canvas.height, colour = "#2563eb", caption = null } = {}) {
+// Draws traces (min and max per column) on one scale into [top, top + height) of the canvas, the
+// first in ``colour``, the others fainter behind it, with a caption below.
+function drawTrace(canvas, traces, { top = 0, height = canvas.height, colour = "#2563eb", caption = null } = {}) {
+  const all = Array.isArray(traces) ? traces : [traces];
   const context = canvas.getContext("2d");
   const width = canvas.width;
   context.clearRect(0, top, width, height);
-  const values = trace.min.concat(trace.max).filter((v) => v !== null);
+  const values = all.flatMap((trace) => trace.min.concat(trace.max)).filter((v) => v !== null);
   if (!values.length) return;
   let low = Math.min(...values);
   let high = Math.max(...values);
   if (high === low) { high += 1; low -= 1; }
   const y = (v) => top + height - 14 - ((v - low) / (high - low)) * (height - 24);
-  const x = (i) => (i / Math.max(1, trace.min.length - 1)) * (width - 1);
-  context.strokeStyle = colour;
-  context.lineWidth = 1;
-  context.beginPath();
-  for (let i = 0; i < trace.min.length; i++) {
-    if (trace.min[i] === null) continue;
-    context.moveTo(x(i) + 0.5, y(trace.min[i]));
-    context.lineTo(x(i) + 0.5, y(trace.max[i]) - 0.5);
-    if (i + 1 < trace.min.length && trace.min[i + 1] !== null) context.lineTo(x(i + 1) + 0.5, y(trace.min[i + 1]));
-  }
-  context.stroke();
+  all.slice().reverse().forEach((trace, back) => {
+    const x = (i) => (i / Math.max(1, trace.min.length - 1)) * (width - 1);
+    context.strokeStyle = back === all.length - 1 ? colour : "#9ca3af";
+    context.lineWidth = 1;
+    context.beginPath();
+    for (let i = 0; i < trace.min.length; i++) {
+      if (trace.min[i] === null) continue;
+      context.moveTo(x(i) + 0.5, y(trace.min[i]));
+      context.lineTo(x(i) + 0.5, y(trace.max[i]) - 0.5);
+      if (i + 1 < trace.min.length && trace.min[i + 1] !== null) context.lineTo(x(i + 1) + 0.5, y(trace.min[i + 1]));
+    }
+    context.stroke();
+  });
+  const trace = all[0];
   context.fillStyle = "#6b7280";
   context.font = "11px system-ui";
   const unit = trace.rate ? "s" : "samples";
   const at = (sample) => (trace.rate ? (sample / trace.rate).toFixed(1) : sample);
-  const span = `${trace.name}: ${at(trace.start)}–${at(trace.stop)} ${unit} of ${at(trace.num_samples)}`;
+  const names = all.map((t) => t.name).join(" and ") + (all.length > 1 ? ` (${all.slice(1).map((t) => t.name).join(", ")} in grey)` : "");
+  const span = `${names}: ${at(trace.start)}–${at(trace.stop)} ${unit} of ${at(trace.num_samples)}`;
   context.fillText(caption ? `${caption} · ${span}` : span, 4, top + height - 2);
 }
 

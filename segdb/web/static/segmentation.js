@@ -178,13 +178,14 @@ async function loadTrace(roi) {
   if (!name) return;
   plot.width = plot.clientWidth || 640;
   const range = state.window ? `&start=${state.window[0]}&stop=${state.window[1]}` : "";
-  const trace = await request(`${api}/rois/${roi.index}/trace?name=${encodeURIComponent(name)}&width=${plot.width}${range}`);
-  if (state.selected === roi.index) drawTraceOf(trace);
-}
-
-function drawTraceOf(trace) {
-  plot.trace = trace;
-  drawTrace(plot, trace);
+  // The raw trace is shown with its neuropil behind it, as a curator compares them.
+  const names = name === "raw" && view.traces.includes("neuropil") ? ["raw", "neuropil"] : [name];
+  const traces = await Promise.all(names.map((one) =>
+    request(`${api}/rois/${roi.index}/trace?name=${encodeURIComponent(one)}&width=${plot.width}${range}`)));
+  if (state.selected !== roi.index) return;
+  plot.trace = traces[0];
+  plot.shown = names;
+  drawTrace(plot, traces);
 }
 
 plot.addEventListener("mousedown", (event) => { drag = event.offsetX; });
