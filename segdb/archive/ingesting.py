@@ -190,6 +190,8 @@ class Ingesting(Listing):
             _remove_if_empty(created_folders)
             self._drop_reservation(seg_id, relative_paths)
             raise
+        added = sum(len(p.roi_keys) + len(p.background_keys) for p in payloads)
+        self.catalog.refresh_statistics(STATISTICS_TABLES, added_rows=added, measured_by="rois")
         return self.segmentation(seg_id)
 
     def _has_session(self, subject: str, session: str) -> bool:
@@ -482,6 +484,8 @@ class Ingesting(Listing):
 # The folder a segmentation's files go in (subject/session/seg-N/): a subject or session folder named so
 # would make the layout ambiguous.
 _SEGMENTATION_FOLDER = re.compile(r"seg-\d+")
+# The tables an ingest grows by a row (or more) per ROI, which the planner must know the size of.
+STATISTICS_TABLES = ("rois", "roi_properties", "curation_events")
 
 
 def _check_folder_name(label: str, value: str) -> None:

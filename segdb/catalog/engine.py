@@ -261,6 +261,25 @@ class Catalog:
                 time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))
         raise AssertionError("unreachable")
 
+    def refresh_statistics(self, tables: Sequence[str], *, added_rows: int, measured_by: str) -> bool:
+        """On PostgreSQL, ANALYZE ``tables`` when ``added_rows`` new rows of ``measured_by`` are over a fifth
+        of what the planner last counted there (or it never counted); returns whether it did.
+
+        Autovacuum catches up within a minute or so; until then a new segmentation's ROIs look like
+        none to the planner, which then joins them row by row (a plane page of 2,000 ROIs took 1 s
+        instead of 0.2 s). A role that does not own the tables gets a notice and nothing changes.
+        """
+        if self.dialect != "postgresql" or added_rows <= 0:
+            return False
+        with self.writing() as db:
+            counted = db.execute(text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:table)"),
+                                 {"table": measured_by}).scalar()
+            if counted is not None and counted >= 0 and added_rows <= 0.2 * counted:
+                return False
+            quote = db.get_bind().dialect.identifier_preparer.quote
+            db.execute(text(f"ANALYZE {', '.join(quote(table) for table in tables)}"))
+        return True
+
     def missing_privileges(self, privilege: str, tables: Sequence[str]) -> list[str]:
         """Which of ``tables`` this connection's database role lacks ``privilege`` on (PostgreSQL; SQLite has no roles)."""
         if self.dialect != "postgresql":
