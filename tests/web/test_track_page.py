@@ -140,3 +140,6 @@ def test_a_curator_labels_a_tracked_cell_in_the_browser(tracked, browser_factory
         archive.curate(track.members[1].segmentation_id, [track.members[1].roi], "unsure",
                        plane=track.members[1].plane, curator="bob")
         _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".member-label")[1].text == "unsure", seconds=10)
+        # A crop's link opens that session's segmentation with the ROI selected.
+        driver.find_elements(By.CSS_SELECTOR, ".crop figcaption a")[2].click()
+        _wait(driver, lambda d: d.find_element(By.ID, "roi-title").text == f"ROI {track.members[2].roi}")

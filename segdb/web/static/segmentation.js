@@ -314,3 +314,6 @@ for (const id of ["image", "low", "high"]) $(id).addEventListener("change", load
 renderList();
 loadImage();
 setInterval(refreshState, POLL_MS);
+// A link may name the ROI to open with (the track page's crops do): ?roi=INDEX.
+const opened = new URL(window.location).searchParams.get("roi");
+if (opened !== null && view.rois[Number(opened)]) select(Number(opened));
