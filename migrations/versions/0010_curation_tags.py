@@ -44,11 +44,10 @@ REVISION_OFFSET = 1_000_000_000
 
 
 def upgrade() -> None:
-    with _triggers_kept():
-        with op.batch_alter_table(TABLE, table_kwargs={"sqlite_autoincrement": True}) as batch:
-            batch.add_column(sa.Column("tag", sa.String(length=255), nullable=True))
-            batch.drop_constraint(op.f(KNOWN_LABEL), type_="check")
-            batch.create_check_constraint(op.f(KNOWN_LABEL), sa.text(LABELS_AND_TAGS))
+    with _triggers_kept(), op.batch_alter_table(TABLE, table_kwargs={"sqlite_autoincrement": True}) as batch:
+        batch.add_column(sa.Column("tag", sa.String(length=255), nullable=True))
+        batch.drop_constraint(op.f(KNOWN_LABEL), type_="check")
+        batch.create_check_constraint(op.f(KNOWN_LABEL), sa.text(LABELS_AND_TAGS))
     op.create_index(op.f(TAG_INDEX), TABLE, ["segmentation_id", "tag"], unique=False)
 
 

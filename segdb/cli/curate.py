@@ -23,9 +23,9 @@ EVENT_COLUMNS = ["event_id", "plane", "roi", "curator", "label", "revision", "cr
 
 def add_curate(commands: Any) -> None:
     curate = commands.add_parser(
-        "curate", help="label ROIs, see curation status and history",
-        description="Label ROIs as yourself ($SEGDB_CURATOR, else your login), see the consensus, move labels "
-        "in and out. Every action names the segmentation with -s/--segmentation.",
+        "curate", help="label and tag ROIs, see curation status and history",
+        description="Label and tag ROIs as yourself ($SEGDB_CURATOR, else your login), see the consensus, move "
+        "labels in and out. Every action names the segmentation with -s/--segmentation.",
     )
     actions = curate.add_subparsers(dest="action", required=True, metavar="ACTION", help="what to do")
     for label, verb in (("accepted", "accept"), ("rejected", "reject"), ("unsure", "unsure")):
@@ -41,7 +41,7 @@ def add_curate(commands: Any) -> None:
     tag = _action(actions, "tag", "put a free tag on ROIs (or take yours off); labels are untouched",
                   "segdb curate tag 3 7 -s 12 --tag L2/3",
                   "segdb curate tag 3 -s 12 --plane plane1 --tag interneuron --remove",
-                  "segdb query rois -s 12 --where \"tag == 'L2/3'\"")
+                  "segdb query --where \"tag == 'L2/3'\" --count")
     tag.add_argument("rois", nargs="+", metavar="ROI", help="ROI keys as the source named them")
     tag.add_argument("--tag", required=True, help="the tag, e.g. L2/3 or interneuron (any visible text)")
     _segmentation_option(tag)

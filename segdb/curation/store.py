@@ -542,8 +542,8 @@ def curation_status(archive: Archive, segmentation: SegmentationRef, *, policy: 
 
 
 def curation_version(archive: Archive, segmentation: SegmentationRef) -> str:
-    """A value that changes whenever a label is added to the segmentation: its count of events and the
-    last event id. Events are only appended, so a reader can ask "anything new?" without reading labels."""
+    """A value that changes whenever a label or a tag event is added to the segmentation: its count of events
+    and the last event id. Events are only appended, so a reader can ask "anything new?" without reading labels."""
     with archive.catalog.reading() as db:
         seg_id = archive.resolve_segmentation(db, segmentation)
         count, last = db.execute(

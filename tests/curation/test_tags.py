@@ -178,23 +178,21 @@ def test_unknown_rois_and_frozen_segmentations_refuse_tags(seg):
     with pytest.raises(segdb.ConflictError, match="frozen"):
         archive.tag_rois(record, [0], "L2/3", curator="alice", remove=True)
     assert _event_count(archive) == before
-    with pytest.raises(Exception, match="frozen"):
-        with archive.catalog.engine.begin() as conn:
-            roi_id = conn.execute(select(m.Roi.roi_id).limit(1)).scalar()
-            conn.execute(m.CurationEvent.__table__.insert().values(
-                segmentation_id=record.segmentation_id, roi_id=roi_id, curator_id=1, label="tagged", tag="L2/3",
-                roi_revision=99, batch_id="sneaky", created_at=func.now()))
+    with pytest.raises(Exception, match="frozen"), archive.catalog.engine.begin() as conn:
+        roi_id = conn.execute(select(m.Roi.roi_id).limit(1)).scalar()
+        conn.execute(m.CurationEvent.__table__.insert().values(
+            segmentation_id=record.segmentation_id, roi_id=roi_id, curator_id=1, label="tagged", tag="L2/3",
+            roi_revision=99, batch_id="sneaky", created_at=func.now()))
 
 
 @pytest.mark.parametrize("label, tag", [("accepted", "L2/3"), ("tagged", None), ("untagged", None), ("big", None)])
 def test_the_database_refuses_a_label_with_a_tag_and_a_tag_event_without_one(seg, label, tag):
     archive, record = seg
-    with pytest.raises(Exception, match="known_label|CHECK constraint"):
-        with archive.catalog.engine.begin() as conn:
-            roi_id = conn.execute(select(m.Roi.roi_id).limit(1)).scalar()
-            conn.execute(m.CurationEvent.__table__.insert().values(
-                segmentation_id=record.segmentation_id, roi_id=roi_id, curator_id=1, label=label, tag=tag,
-                roi_revision=99, batch_id="sneaky", created_at=func.now()))
+    with pytest.raises(Exception, match="known_label|CHECK constraint"), archive.catalog.engine.begin() as conn:
+        roi_id = conn.execute(select(m.Roi.roi_id).limit(1)).scalar()
+        conn.execute(m.CurationEvent.__table__.insert().values(
+            segmentation_id=record.segmentation_id, roi_id=roi_id, curator_id=1, label=label, tag=tag,
+            roi_revision=99, batch_id="sneaky", created_at=func.now()))
 
 
 # -- migration ---------------------------------------------------------------------------------------
@@ -248,9 +246,8 @@ def test_upgrading_an_archive_from_0009_keeps_its_history_and_takes_tags(lab):
         with archive.catalog.engine.connect() as conn:
             table = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'curation_events'")).scalar()
         assert "AUTOINCREMENT" in table
-    with pytest.raises(Exception, match="append-only"):
-        with archive.catalog.engine.begin() as conn:
-            conn.execute(text("UPDATE curation_events SET tag = 'L5' WHERE tag IS NOT NULL"))
+    with pytest.raises(Exception, match="append-only"), archive.catalog.engine.begin() as conn:
+        conn.execute(text("UPDATE curation_events SET tag = 'L5' WHERE tag IS NOT NULL"))
 
 
 def test_downgrading_below_0010_drops_tag_events_and_renumbers_revisions(lab):
@@ -272,9 +269,8 @@ def test_downgrading_below_0010_drops_tag_events_and_renumbers_revisions(lab):
     assert [(e.curator, e.label) for e in history] == labels and [e.revision for e in history] == [1, 2, 3]
     assert archive.roi_tags(record) == []
     if archive.catalog.dialect == "postgresql":
-        with pytest.raises(Exception, match="append-only"):
-            with archive.catalog.engine.begin() as conn:
-                conn.execute(text("DELETE FROM curation_events"))
+        with pytest.raises(Exception, match="append-only"), archive.catalog.engine.begin() as conn:
+            conn.execute(text("DELETE FROM curation_events"))
 
 
 # -- PostgreSQL roles --------------------------------------------------------------------------------
