@@ -37,7 +37,9 @@ LABELS_AND_TAGS = (
     "(label IN ('accepted', 'rejected', 'unsure', 'cleared') AND tag IS NULL) "
     "OR (label IN ('tagged', 'untagged') AND tag IS NOT NULL)"
 )
-TAG_INDEX = "ix_curation_events__segmentation_id_tag"
+TAG_INDEX = "ix_curation_events__segmentation_id_tag_roi_id_curator_id_event_id_label"
+TAG_INDEX_COLUMNS = ["segmentation_id", "tag", "roi_id", "curator_id", "event_id", "label"]
+TAG_EVENTS = sa.text("tag IS NOT NULL")
 # Far above any revision a ROI reaches: renumbered revisions pass through it, so no two rows of a
 # ROI ever hold the same revision in between.
 REVISION_OFFSET = 1_000_000_000
@@ -48,7 +50,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("tag", sa.String(length=255), nullable=True))
         batch.drop_constraint(op.f(KNOWN_LABEL), type_="check")
         batch.create_check_constraint(op.f(KNOWN_LABEL), sa.text(LABELS_AND_TAGS))
-    op.create_index(op.f(TAG_INDEX), TABLE, ["segmentation_id", "tag"], unique=False)
+    # Tag events only: the index stays small beside the labels it leaves out.
+    op.create_index(op.f(TAG_INDEX), TABLE, TAG_INDEX_COLUMNS, unique=False, sqlite_where=TAG_EVENTS,
+                    postgresql_where=TAG_EVENTS)
 
 
 def downgrade() -> None:

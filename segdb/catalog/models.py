@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, foreign, mapped_column, relationship
 
@@ -450,8 +451,10 @@ class CurationEvent(Base):
         CheckConstraint("roi_revision >= 1", name="positive_revision"),
         # Covers the consensus query: last label per (ROI, curator) without touching the table.
         Index(None, "segmentation_id", "roi_id", "curator_id", "event_id", "label"),
-        # The tag events of a segmentation (few beside its labels), for tag filters and listings.
-        Index(None, "segmentation_id", "tag"),
+        # Covers the tag queries (each curator's last event per ROI and tag) and holds tag events only,
+        # which are few beside the labels.
+        Index(None, "segmentation_id", "tag", "roi_id", "curator_id", "event_id", "label",
+              sqlite_where=text("tag IS NOT NULL"), postgresql_where=text("tag IS NOT NULL")),
         Index(None, "curator_id", "event_id"),
         IDS_NEVER_REUSED,
     )
