@@ -202,6 +202,17 @@ class Archive(core.Archive):
         """Every labelling event of one ROI, oldest first."""
         return curation.curation_history(self, segmentation, roi, plane=plane)
 
+    def tag_rois(self, segmentation: core.SegmentationRef, rois: Any, tag: str, *, plane: str | None = None,
+                 note: str | None = None, curator: str | None = None, remove: bool = False) -> list:
+        """Put a free tag ("L2/3", "interneuron") on ROIs, or take yours off with ``remove``; labels and
+        consensus are untouched. See :func:`segdb.curation.tag_rois`."""
+        return curation.tag_rois(self, segmentation, rois, tag, plane=plane, note=note, curator=curator,
+                                 remove=remove)
+
+    def roi_tags(self, segmentation: core.SegmentationRef, *, plane: str | None = None) -> list:
+        """The tags on each ROI that has any, and who put each on; see :func:`segdb.curation.roi_tags`."""
+        return curation.roi_tags(self, segmentation, plane=plane)
+
     def freeze_curation(self, segmentation: core.SegmentationRef, *, reason: str = "") -> None:
         """Close a segmentation's curation; later labels are refused."""
         curation.freeze_curation(self, segmentation, reason=reason)

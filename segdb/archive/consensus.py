@@ -13,11 +13,17 @@ For ``majority`` and ``unanimous`` the pipeline's decision counts only while no
 person has labelled the ROI: people overrule the pipeline, not outvote it. A ROI
 nobody has labelled has no consensus (None); segdb counts it as accepted, as a
 pipeline that rejects nothing accepts everything.
+
+Tag events ('tagged' / 'untagged' a free label such as "L2/3") are in the same log but are no
+label: no policy reads them. They do count in a ROI's revision, which numbers all its events. A
+tag is on a ROI while any curator's latest event for that (ROI, tag) is 'tagged'.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, case, func, literal, not_, select
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, not_, select
 from sqlalchemy.orm import Session
 
 from segdb.catalog import models as m
@@ -70,18 +76,19 @@ def _scope(scope):
 
 
 def _last_per_curator(segmentation_id):
-    """Each curator's last label on each ROI, and how many events they wrote there.
+    """Each curator's last label on each ROI, and how many events (tag events too) they wrote there.
 
-    ``last`` packs the last event's id and label as ``event_id * 4 + code``, so the largest
+    ``last`` packs the last label event's id and label as ``event_id * 4 + code``, so the largest
     value is the newest event and ``last % 4`` its label: one GROUP BY over the covering
     (segmentation, roi, curator, event, label) index, no window functions and no join back
-    to the events, on SQLite and PostgreSQL alike.
+    to the events, on SQLite and PostgreSQL alike. A curator who only tagged the ROI has
+    ``last`` NULL: no label.
     """
     return (
         select(
             E.roi_id,
             E.curator_id,
-            func.max(E.event_id * 4 + _code(E.label)).label("last"),
+            func.max(case((E.label.in_(m.CURATION_LABELS), E.event_id * 4 + _code(E.label)))).label("last"),
             func.count().label("events"),
         )
         .where(_scope(segmentation_id))
@@ -159,3 +166,31 @@ def accepted_clause(segmentation_id, policy: str):
     state = consensus(segmentation_id, policy).subquery("state")
     not_accepted = select(state.c.roi_id).where(state.c.label != "accepted")
     return m.Roi.roi_id.not_in(not_accepted)
+
+
+def tag_states(segmentation_id, tags: Sequence[str] | None = None) -> Select:
+    """(roi_id, curator_id, tag) of each tag a curator has on a ROI of a segmentation (an id, or a list or
+    SELECT of ids); with ``tags``, of those tags only.
+
+    ``last`` packs each curator's last event on a (ROI, tag) as ``event_id * 2 + tagged``, as
+    :func:`_last_per_curator` packs labels: the tag is on while that last event is 'tagged'.
+    """
+    tagged = case((E.label == "tagged", 1), else_=0)
+    last = (
+        select(E.roi_id, E.curator_id, E.tag, func.max(E.event_id * 2 + tagged).label("last"))
+        .where(E.segmentation_id == segmentation_id if isinstance(segmentation_id, int)
+               else E.segmentation_id.in_(segmentation_id))
+        # 'tag IS NOT NULL' in every case: it is what lets the database use the index of tag events.
+        .where(E.tag.is_not(None), *([E.tag.in_(list(tags))] if tags is not None else []))
+        .group_by(E.roi_id, E.curator_id, E.tag)
+        .subquery("last_per_tag")
+    )
+    return select(last.c.roi_id, last.c.curator_id, last.c.tag).where(last.c.last % 2 == 1)
+
+
+def tagged_clause(segmentation_ids, tags: Sequence[str]) -> ColumnElement[bool]:
+    """SQL condition on rois: the ROI carries at least one of ``tags`` (in segmentations ``segmentation_ids``,
+    a list of ids or a SELECT of them)."""
+    ids = segmentation_ids if isinstance(segmentation_ids, Select) else [int(i) for i in segmentation_ids]
+    on = tag_states(ids, tags).subquery("tags_on")
+    return m.Roi.roi_id.in_(select(on.c.roi_id))

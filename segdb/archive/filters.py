@@ -3,7 +3,8 @@
 A filter selects ROIs by their own columns (kind, plane, acceptance, size,
 position, key) and by their properties. It can be written as
 
-- a string, read with Python's expression grammar but never evaluated:
+- a string, read with Python's expression grammar but never evaluated
+  (``tag == 'L2/3'`` selects the ROIs a curator tagged so):
   ``"snr > 5 and (region == 'V1 and V2' or not accepted)"``. It holds comparisons
   (``==, !=, <, <=, >, >=``, chained as in ``1 < snr < 5``), ``between`` (``snr between
   2 and 5``, both ends included), ``in`` / ``not in`` a list of values, and bare names
@@ -37,6 +38,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, Select, Text, and_, bindparam, cast, not_, or_, select, true
 from sqlalchemy.orm import Session
 
+from segdb.archive.consensus import tagged_clause
 from segdb.catalog import models as m
 from segdb.errors import InvalidInputError
 
@@ -63,7 +65,7 @@ ROI_COLUMNS: dict[str, tuple[Any, type | tuple[type, ...]]] = {
     "centroid_x_um": (m.Roi.centroid_x_um, (int, float)),
     "centroid_y_um": (m.Roi.centroid_y_um, (int, float)),
 }
-SPECIAL_FIELDS = ("plane", "accepted", "key")
+SPECIAL_FIELDS = ("plane", "accepted", "key", "tag")
 
 
 @dataclass(frozen=True)
@@ -261,7 +263,7 @@ class _ExpressionReader:
             return "function calls are not part of a filter; compare a field with a value, e.g. 'snr > 5'"
         if isinstance(node, (ast.Attribute, ast.Subscript)):
             return (
-                "a field is a plain name: a ROI column (kind, plane, key, accepted, "
+                "a field is a plain name: a ROI column (kind, plane, key, accepted, tag, "
                 f"{', '.join(c for c in ROI_COLUMNS if c != 'kind')}) or a property, e.g. 'snr > 5'"
             )
         if isinstance(node, ast.Constant):
@@ -472,7 +474,26 @@ def _clause(
             column = m.Roi.source_accepted
             accepted = or_(column.is_(None), column == True)  # noqa: E712 - SQL comparison
         return accepted if wanted else not_(accepted)
+    if field == "tag":
+        return _tag_clause(condition, segmentation_ids)
     return m.Roi.roi_id.in_(property_matches([condition], segmentation_ids))
+
+
+def _tag_clause(condition: Condition, segmentation_ids: Sequence[int] | Select) -> ColumnElement[bool]:
+    """``tag == 'L2/3'``: the ROI carries that tag (any curator's); ``!=`` and ``not in``: it carries none
+    of them. A ROI carries any number of tags, so these ask about the set, not one value."""
+    op, value = condition.op, condition.value
+    if op not in ("==", "!=", *SET_OPERATORS):
+        raise InvalidInputError(f"tags can only be compared with ==, !=, in, not in; got {condition}")
+    values = list(value) if op in SET_OPERATORS else [value]
+    if not values:
+        raise InvalidInputError(f"filter {condition}: give at least one tag in the list, e.g. \"tag in ['L2/3']\"")
+    if any(not isinstance(v, str) for v in values):
+        raise InvalidInputError(
+            f"filter {condition}: a tag is text; compare it with a quoted string, e.g. \"tag == 'L2/3'\""
+        )
+    clause = tagged_clause(segmentation_ids, values)
+    return not_(clause) if op in ("!=", "not in") else clause
 
 
 def id_in(column: Any, ids: Sequence[int] | Select) -> ColumnElement[bool]:

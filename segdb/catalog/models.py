@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, foreign, mapped_column, relationship
 
@@ -413,6 +414,9 @@ class MaskSet(PlaneArray, Base):
 
 
 CURATION_LABELS = ("accepted", "rejected", "unsure", "cleared")
+# A curator's free labels ("L2/3", "interneuron") on a ROI: 'tagged' puts the event's tag on, 'untagged'
+# takes the curator's off. They sit in the same history and never count as an accept/reject decision.
+TAG_LABELS = ("tagged", "untagged")
 PIPELINE_CURATOR_PREFIX = "pipeline:"
 
 
@@ -429,22 +433,28 @@ class Curator(Base):
 
 
 class CurationEvent(Base):
-    """One labelling decision. Append-only: the current state is derived, never overwritten.
+    """One labelling decision, or one tag put on or taken off. Append-only: the current state is
+    derived, never overwritten.
 
-    ``roi_revision`` counts the ROI's events (1, 2, …); its uniqueness per ROI is what makes
-    two concurrent writers unable to both append the same revision.
+    ``roi_revision`` counts the ROI's events (1, 2, …), tag events included; its uniqueness per ROI
+    is what makes two concurrent writers unable to both append the same revision.
     """
 
     __tablename__ = "curation_events"
     __table_args__ = (
         UniqueConstraint("roi_id", "roi_revision"),
         CheckConstraint(
-            "label IN ('accepted', 'rejected', 'unsure', 'cleared')",
+            "(label IN ('accepted', 'rejected', 'unsure', 'cleared') AND tag IS NULL) "
+            "OR (label IN ('tagged', 'untagged') AND tag IS NOT NULL)",
             name="known_label",
         ),
         CheckConstraint("roi_revision >= 1", name="positive_revision"),
         # Covers the consensus query: last label per (ROI, curator) without touching the table.
         Index(None, "segmentation_id", "roi_id", "curator_id", "event_id", "label"),
+        # Covers the tag queries (each curator's last event per ROI and tag) and holds tag events only,
+        # which are few beside the labels.
+        Index(None, "segmentation_id", "tag", "roi_id", "curator_id", "event_id", "label",
+              sqlite_where=text("tag IS NOT NULL"), postgresql_where=text("tag IS NOT NULL")),
         Index(None, "curator_id", "event_id"),
         IDS_NEVER_REUSED,
     )
@@ -456,6 +466,8 @@ class CurationEvent(Base):
     roi_id: Mapped[int] = mapped_column(ForeignKey("rois.roi_id", ondelete="CASCADE"))
     curator_id: Mapped[int] = mapped_column(ForeignKey("curators.curator_id", ondelete="RESTRICT"))
     label: Mapped[str] = mapped_column(String(16))
+    # The free label a 'tagged' / 'untagged' event is about; NULL on every accept/reject event.
+    tag: Mapped[str | None] = mapped_column(String(255))
     note: Mapped[str | None] = mapped_column(Text)
     roi_revision: Mapped[int] = mapped_column(Integer)
     # Events written together share a batch, so `segdb curate undo` can take back the last one.

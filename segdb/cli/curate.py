@@ -1,4 +1,4 @@
-"""`segdb curate`: label ROIs, see curation status and history, move labels in and out."""
+"""`segdb curate`: label and tag ROIs, see curation status and history, move labels in and out."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from segdb.cli.arguments import (
     open_archive,
     segmentation_ref,
 )
-from segdb.cli.output import print_records
+from segdb.cli.output import print_records, print_rows
 from segdb.errors import InvalidInputError
 
 EVENT_COLUMNS = ["event_id", "plane", "roi", "curator", "label", "revision", "created_at", "note"]
@@ -23,9 +23,9 @@ EVENT_COLUMNS = ["event_id", "plane", "roi", "curator", "label", "revision", "cr
 
 def add_curate(commands: Any) -> None:
     curate = commands.add_parser(
-        "curate", help="label ROIs, see curation status and history",
-        description="Label ROIs as yourself ($SEGDB_CURATOR, else your login), see the consensus, move labels "
-        "in and out. Every action names the segmentation with -s/--segmentation.",
+        "curate", help="label and tag ROIs, see curation status and history",
+        description="Label and tag ROIs as yourself ($SEGDB_CURATOR, else your login), see the consensus, move "
+        "labels in and out. Every action names the segmentation with -s/--segmentation.",
     )
     actions = curate.add_subparsers(dest="action", required=True, metavar="ACTION", help="what to do")
     for label, verb in (("accepted", "accept"), ("rejected", "reject"), ("unsure", "unsure")):
@@ -38,7 +38,23 @@ def add_curate(commands: Any) -> None:
         sub.add_argument("--expect-revision", type=count_at_least(0), default=None, metavar="N",
                          help="refuse if any ROI was labelled since revision N (as `curate history` shows it)")
         _finish(sub, run_label, json=True, label=label)
-    undo = _action(actions, "undo", "take back your last labelling", "segdb curate undo -s 12")
+    tag = _action(actions, "tag", "put a free tag on ROIs (or take yours off); labels are untouched",
+                  "segdb curate tag 3 7 -s 12 --tag L2/3",
+                  "segdb curate tag 3 -s 12 --plane plane1 --tag interneuron --remove",
+                  "segdb query --where \"tag == 'L2/3'\" --count")
+    tag.add_argument("rois", nargs="+", metavar="ROI", help="ROI keys as the source named them")
+    tag.add_argument("--tag", required=True, help="the tag, e.g. L2/3 or interneuron (any visible text)")
+    _segmentation_option(tag)
+    _plane_option(tag)
+    tag.add_argument("--remove", action="store_true", help="take your tag off these ROIs instead")
+    tag.add_argument("--note", default=None, help="a note kept with each tag event in the history")
+    _finish(tag, run_tag, json=True)
+    tags = _action(actions, "tags", "the tags on every tagged ROI", "segdb curate tags -s 12",
+                   "segdb curate tags -s 12 --plane plane1 --json")
+    _segmentation_option(tags)
+    _plane_option(tags)
+    _finish(tags, run_tags, json=True)
+    undo = _action(actions, "undo", "take back your last labelling or tagging", "segdb curate undo -s 12")
     _segmentation_option(undo)
     _finish(undo, run_undo, json=True)
     status = _action(actions, "status", "consensus label of every ROI", "segdb curate status -s 12",
@@ -121,6 +137,31 @@ def run_label(args: argparse.Namespace) -> int:
     return _print_events(args, records, f"labelled {len(records)} ROI(s) {args.label}")
 
 
+def run_tag(args: argparse.Namespace) -> int:
+    from segdb import curation
+
+    with open_archive(args) as archive:
+        records = curation.tag_rois(archive, segmentation_ref(args.segmentation), args.rois, args.tag,
+                                    plane=args.plane, note=args.note, remove=args.remove)
+    summary = (f"took your tag {args.tag!r} off {len(records)} ROI(s)" if args.remove
+               else f"tagged {len(records)} ROI(s) {args.tag!r}")
+    return _print_events(args, records, summary)
+
+
+def run_tags(args: argparse.Namespace) -> int:
+    from segdb import curation
+
+    with open_archive(args) as archive:
+        tagged = curation.roi_tags(archive, segmentation_ref(args.segmentation), plane=args.plane)
+    if args.json:
+        print_records(tagged, [], as_json=True)
+        return 0
+    print_rows([{"plane": t.plane, "roi": t.roi, "tags": t.tags,
+                 "by": "; ".join(f"{tag}: {', '.join(names)}" for tag, names in t.by_tag.items())} for t in tagged],
+               ["plane", "roi", "tags", "by"], as_json=False)
+    return 0
+
+
 def run_undo(args: argparse.Namespace) -> int:
     from segdb import curation
 
@@ -147,7 +188,7 @@ def run_history(args: argparse.Namespace) -> int:
 
     with open_archive(args) as archive:
         records = curation.curation_history(archive, segmentation_ref(args.segmentation), args.roi, plane=args.plane)
-    print_records(records, EVENT_COLUMNS, as_json=args.json)
+    _print_event_table(records, as_json=args.json)
     return 0
 
 
@@ -209,5 +250,17 @@ def _print_events(args: argparse.Namespace, records: list, summary: str) -> int:
     """The events a command appended: a summary line and a table, or only the JSON with --json."""
     if not args.json:
         print(summary)
-    print_records(records, EVENT_COLUMNS, as_json=args.json)
+    _print_event_table(records, as_json=args.json)
     return 0
+
+
+def _print_event_table(records: list, *, as_json: bool) -> None:
+    """Events as a table whose label column reads 'tagged L2/3' for a tag event, or as JSON (with ``tag``)."""
+    if as_json:
+        print_records(records, EVENT_COLUMNS, as_json=True)
+        return
+    rows = [record.to_dict() for record in records]
+    for row in rows:
+        if row.get("tag") is not None:
+            row["label"] = f"{row['label']} {row['tag']}"
+    print_rows(rows, EVENT_COLUMNS, as_json=False)

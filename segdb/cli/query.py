@@ -25,8 +25,9 @@ def add_query(commands: Any) -> None:
     query.add_argument("--plane", help="only planes of this name")
     query.add_argument("--segmentation", help="segmentation name")
     query.add_argument("--kind", choices=["cell", "background", "all"], default="cell", help="default: cell")
-    query.add_argument("--where", help="ROI properties and columns, e.g. \"skew > 2 and pixel_count between 40 "
-                                       "and 120\" (an unknown property is an error that lists those there are)")
+    query.add_argument("--where", help="ROI properties, columns and curators' tags, e.g. \"skew > 2 and pixel_count "
+                                       "between 40 and 120\" or \"tag == 'L2/3'\" (an unknown property is an error "
+                                       "that lists those there are)")
     query.add_argument("--accepted", action="store_true", help="only accepted ROIs (under --policy)")
     query.add_argument("--rejected", action="store_true", help="only ROIs not accepted (under --policy)")
     query.add_argument("--policy", default="latest", help="curation policy: latest, majority, unanimous, curator:NAME")

@@ -1,4 +1,4 @@
-"""Shared curation: labels with full history, consensus policies, and no lost decisions.
+"""Shared curation: labels and free tags with full history, consensus policies, and no lost decisions.
 
 Every decision is an appended event; nothing is overwritten. Writers take the
 ROI rows' locks (PostgreSQL) or the database's write lock (SQLite) and append
@@ -12,8 +12,11 @@ archive's units of work. Never the extractors, tracking or ingest.
 
 from segdb.curation.store import (
     LABELS,
+    TAG_LABELS,
     CurationEventRecord,
     RoiCurationStatus,
+    RoiTags,
+    check_tag,
     curate,
     curate_across,
     curation_history,
@@ -25,14 +28,19 @@ from segdb.curation.store import (
     import_curation_csv,
     import_iscell,
     require_curator_roles,
+    roi_tags,
     roles_sql,
+    tag_rois,
     undo_curation,
 )
 
 __all__ = [
     "LABELS",
+    "TAG_LABELS",
     "CurationEventRecord",
     "RoiCurationStatus",
+    "RoiTags",
+    "check_tag",
     "current_curator",
     "curate",
     "curate_across",
@@ -44,6 +52,8 @@ __all__ = [
     "import_curation_csv",
     "import_iscell",
     "require_curator_roles",
+    "roi_tags",
     "roles_sql",
+    "tag_rois",
     "undo_curation",
 ]

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from segdb.archive import Archive, Record, SegmentationRef
-from segdb.archive.consensus import check_policy, consensus, current_labels
+from segdb.archive.consensus import check_policy, consensus, current_labels, tag_states
 from segdb.archive.values import as_utc, check_text, current_user, roi_key_value
 from segdb.catalog import models as m
 from segdb.catalog.engine import LOCK_TIMEOUT_VARIABLE, POSTGRES_LOCK_NOT_AVAILABLE, lock_timeout_ms
@@ -28,6 +28,8 @@ from segdb.errors import ConflictError, InvalidInputError, NotFoundError
 
 #: Labels a curator gives; 'cleared' (withdrawing one's label) is written only by undo.
 LABELS = ("accepted", "rejected", "unsure")
+#: Labels of tag events: a curator puts a tag on a ROI or takes theirs off.
+TAG_LABELS = m.TAG_LABELS
 CURATORS_ARE_ROLES = "curators_are_roles"
 
 
@@ -42,6 +44,8 @@ class CurationEventRecord(Record):
     revision: int
     batch_id: str
     created_at: dt.datetime
+    #: The tag a 'tagged' / 'untagged' event is about; None for an accept/reject label.
+    tag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,16 @@ class RoiCurationStatus(Record):
     label: str | None
     revision: int
     by_curator: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RoiTags(Record):
+    """The tags on one ROI, and for each tag the curators who put it on (and have not taken it off)."""
+
+    plane: str
+    roi: int | str
+    tags: tuple[str, ...]
+    by_tag: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def current_curator(name: str | None = None) -> str:
@@ -164,13 +178,99 @@ def curate_across(
     return archive.catalog.write_with_retry(write, attempts=8)
 
 
+def tag_rois(
+    archive: Archive,
+    segmentation: SegmentationRef,
+    rois: Sequence[int | str] | int | str,
+    tag: str,
+    *,
+    plane: str | None = None,
+    note: str | None = None,
+    curator: str | None = None,
+    remove: bool = False,
+) -> list[CurationEventRecord]:
+    """Put a free tag (e.g. "L2/3", "interneuron") on ROIs (by their keys), or with ``remove`` take the
+    curator's own tag off them; returns the events appended, one batch.
+
+    Tag events sit in the curation history beside labels: frozen segmentations and role rules refuse
+    them alike, an undo takes the batch back, and each takes the ROI's next revision. They never
+    change a ROI's label or its consensus. A tag stays on a ROI while any curator has it on.
+    """
+    check_tag(tag)
+    keys = [rois] if isinstance(rois, (int, str, np.integer)) else list(rois)
+    if not keys:
+        raise InvalidInputError(f"no ROIs to tag {tag!r}; give at least one ROI key")
+    name = current_curator(curator)
+    label = "untagged" if remove else "tagged"
+    batch = uuid.uuid4().hex
+
+    def write(db: Session) -> list[CurationEventRecord]:
+        seg_id = archive.resolve_segmentation(db, segmentation)
+        _check_writable(db, seg_id, name)
+        _, plane_id, plane_name = archive.resolve_plane(db, seg_id, plane)
+        roi_ids = _roi_ids(db, seg_id, plane_id, plane_name, keys)
+        curator_id = get_or_create(db, m.Curator, {"curator_name": name}, {"is_pipeline": False})
+        return _append(db, seg_id, plane_name, roi_ids, [label] * len(roi_ids), curator_id, name, note, batch, None,
+                       tags=[tag] * len(roi_ids))
+
+    return archive.catalog.write_with_retry(write, attempts=8)
+
+
+def check_tag(tag: Any) -> str:
+    """``tag`` if it can be a ROI tag: non-empty text without surrounding spaces or invisible characters,
+    within the catalog's column."""
+    if not isinstance(tag, str) or not tag.strip():
+        raise InvalidInputError(f"the tag is {tag!r}; give a non-empty tag, e.g. 'L2/3' or 'interneuron'")
+    if tag != tag.strip():
+        raise InvalidInputError(f"the tag {tag!r} has surrounding spaces; give it as {tag.strip()!r}")
+    check_text("tag", tag, max_length=m.CurationEvent.tag.type.length)
+    return tag
+
+
+def roi_tags(archive: Archive, segmentation: SegmentationRef, plane: str | None = None) -> list[RoiTags]:
+    """The tags on each cell ROI that has any (of one plane, or of every plane), in catalog order.
+
+    A tag is on a ROI while any curator's latest event for that (ROI, tag) is 'tagged'.
+    """
+    with archive.catalog.reading() as db:
+        seg_id = archive.resolve_segmentation(db, segmentation)
+        if plane is not None:
+            archive.resolve_plane(db, seg_id, plane)
+        on = tag_states(seg_id).subquery("tags_on")
+        query = (
+            select(m.Roi.roi_id, m.Roi.roi_key, m.Roi.roi_key_type, m.ImagingPlane.plane_name, on.c.tag,
+                   m.Curator.curator_name)
+            .join(on, on.c.roi_id == m.Roi.roi_id)
+            .join(m.Curator, m.Curator.curator_id == on.c.curator_id)
+            .join(m.Roi.plane)
+            .join(m.SegmentationPlane, (m.SegmentationPlane.segmentation_id == m.Roi.segmentation_id)
+                  & (m.SegmentationPlane.plane_id == m.Roi.plane_id))
+            .where(m.Roi.segmentation_id == seg_id)
+            .order_by(m.SegmentationPlane.plane_index, m.Roi.mask_index, on.c.tag, m.Curator.curator_name)
+        )
+        if plane is not None:
+            query = query.where(m.ImagingPlane.plane_name == plane)
+        rows = db.execute(query).all()
+    by_roi: dict[int, tuple[str, int | str, dict[str, list[str]]]] = {}
+    for roi_id, key, key_type, plane_name, tag, name in rows:
+        entry = by_roi.setdefault(roi_id, (plane_name, roi_key_value(key, key_type), {}))
+        entry[2].setdefault(tag, []).append(name)
+    return [
+        RoiTags(plane=plane_name, roi=key, tags=tuple(by_tag),
+                by_tag={tag: tuple(names) for tag, names in by_tag.items()})
+        for plane_name, key, by_tag in by_roi.values()
+    ]
+
+
 def undo_curation(
     archive: Archive, segmentation: SegmentationRef, *, curator: str | None = None
 ) -> list[CurationEventRecord]:
-    """Take back the curator's last labelling in this segmentation by appending the labels they had before.
+    """Take back the curator's last labelling (or tagging) in this segmentation by appending the labels
+    (or tag events) they had before.
 
     Nothing is deleted: the undo is itself a batch of events (a ROI the curator had not
-    labelled before gets 'cleared', which withdraws their label).
+    labelled before gets 'cleared', which withdraws their label; a tag they had not put on or
+    taken off before gets 'untagged').
     """
     name = current_curator(curator)
 
@@ -189,25 +289,13 @@ def undo_curation(
         undone = {b.removeprefix("undo-") for b, _ in batches if b.startswith("undo-")}
         target = next((b for b, _ in batches if not b.startswith("undo-") and b not in undone), None)
         if target is None:
-            raise NotFoundError(f"{name} has no labelling to undo in segmentation {seg_id}")
+            raise NotFoundError(f"{name} has no labelling or tagging to undo in segmentation {seg_id}")
         events = db.execute(
             select(m.CurationEvent)
             .where(m.CurationEvent.batch_id == target, m.CurationEvent.curator_id == curator_id)
             .order_by(m.CurationEvent.event_id)
         ).scalars().all()
-        labels = []
-        for event in events:
-            before = db.scalar(
-                select(m.CurationEvent.label)
-                .where(
-                    m.CurationEvent.roi_id == event.roi_id,
-                    m.CurationEvent.curator_id == curator_id,
-                    m.CurationEvent.event_id < event.event_id,
-                )
-                .order_by(m.CurationEvent.event_id.desc())
-                .limit(1)
-            )
-            labels.append(before or "cleared")
+        labels = [_label_before(db, event, curator_id) for event in events]
         plane_names = _plane_names_of(db, [e.roi_id for e in events])
         # A batch may span segmentations (a tracked cell labelled once): each is checked and undone.
         for other in sorted({e.segmentation_id for e in events} - {seg_id}):
@@ -215,15 +303,29 @@ def undo_curation(
         records = []
         by_plane = defaultdict(list)
         for event, label in zip(events, labels):
-            by_plane[event.segmentation_id, plane_names[event.roi_id]].append((event.roi_id, label))
+            by_plane[event.segmentation_id, plane_names[event.roi_id]].append((event.roi_id, label, event.tag))
         for (event_seg_id, plane_name), items in by_plane.items():
             records += _append(
-                db, event_seg_id, plane_name, [r for r, _ in items], [lab for _, lab in items], curator_id, name,
-                f"undo of {target}", f"undo-{target}", None,
+                db, event_seg_id, plane_name, [r for r, _, _ in items], [lab for _, lab, _ in items], curator_id,
+                name, f"undo of {target}", f"undo-{target}", None, tags=[t for _, _, t in items],
             )
         return records
 
     return archive.catalog.write_with_retry(write, attempts=8)
+
+
+def _label_before(db: Session, event: m.CurationEvent, curator_id: int) -> str:
+    """What undoing ``event`` appends: the curator's previous label of the ROI ('cleared' if none) or, for a
+    tag event, their previous event on that tag ('untagged' if none)."""
+    E = m.CurationEvent
+    same_kind = E.label.in_(m.CURATION_LABELS) if event.tag is None else E.tag == event.tag
+    before = db.scalar(
+        select(E.label)
+        .where(E.roi_id == event.roi_id, E.curator_id == curator_id, E.event_id < event.event_id, same_kind)
+        .order_by(E.event_id.desc())
+        .limit(1)
+    )
+    return before or ("cleared" if event.tag is None else "untagged")
 
 
 def freeze_curation(archive: Archive, segmentation: SegmentationRef, *, reason: str = "",
@@ -258,7 +360,10 @@ def require_curator_roles(archive: Archive, required: bool = True) -> None:
 
 
 def _append(db: Session, seg_id: int, plane_name: str, roi_ids: list[int], labels: list[str], curator_id: int,
-            curator_name: str, note: str | None, batch: str, expected: dict[int, int] | None) -> list[CurationEventRecord]:
+            curator_name: str, note: str | None, batch: str, expected: dict[int, int] | None, *,
+            tags: Sequence[str | None] | None = None) -> list[CurationEventRecord]:
+    """Append one event per ROI (``tags[i]`` with a tag event's label), each at the ROI's next revision."""
+    tags = [None] * len(roi_ids) if tags is None else list(tags)
     ordered = sorted(set(roi_ids))
     if db.get_bind().dialect.name == "postgresql":
         _lock_rois(db, ordered)
@@ -281,11 +386,11 @@ def _append(db: Session, seg_id: int, plane_name: str, roi_ids: list[int], label
             )
     now = dt.datetime.now(dt.timezone.utc)
     rows = []
-    for roi_id, label in zip(roi_ids, labels):
+    for roi_id, label, tag in zip(roi_ids, labels, tags):
         revisions[roi_id] = revisions.get(roi_id, 0) + 1
         rows.append({
-            "segmentation_id": seg_id, "roi_id": roi_id, "curator_id": curator_id, "label": label, "note": note,
-            "roi_revision": revisions[roi_id], "batch_id": batch, "created_at": now,
+            "segmentation_id": seg_id, "roi_id": roi_id, "curator_id": curator_id, "label": label, "tag": tag,
+            "note": note, "roi_revision": revisions[roi_id], "batch_id": batch, "created_at": now,
         })
     # An archive that requires roles has its trigger set revision and time: the records show what was stored.
     E = m.CurationEvent
@@ -298,7 +403,7 @@ def _append(db: Session, seg_id: int, plane_name: str, roi_ids: list[int], label
         CurationEventRecord(
             event_id=event_id, plane=plane_name, roi=roi_key_value(keys[row["roi_id"]], key_types[row["roi_id"]]),
             curator=curator_name, label=row["label"], note=note, revision=revision, batch_id=batch,
-            created_at=as_utc(created_at),
+            created_at=as_utc(created_at), tag=row["tag"],
         )
         for (event_id, revision, created_at), row in zip(stored, rows)
     ]
@@ -354,7 +459,7 @@ def _check_writable(db: Session, seg_id: int, curator: str) -> None:
         raise ConflictError(
             f"the curation of segmentation {seg_id} was frozen by {frozen.frozen_by} on "
             f"{as_utc(frozen.frozen_at):%Y-%m-%d %H:%M}{f' ({frozen.reason})' if frozen.reason else ''}; "
-            "no more labels can be added"
+            "no more labels or tags can be added"
         )
     if db.get_bind().dialect.name == "postgresql":
         setting = db.get(m.ArchiveSetting, CURATORS_ARE_ROLES)
@@ -372,7 +477,7 @@ def _check_writable(db: Session, seg_id: int, curator: str) -> None:
 
 def curation_history(archive: Archive, segmentation: SegmentationRef, roi: int | str, *,
                      plane: str | None = None) -> list[CurationEventRecord]:
-    """Every event on one ROI, oldest first."""
+    """Every event on one ROI (labels and tag events), oldest first."""
     with archive.catalog.reading() as db:
         seg_id, plane_id, plane_name = archive.resolve_plane(db, segmentation, plane)
         [roi_id] = _roi_ids(db, seg_id, plane_id, plane_name, [roi])
@@ -387,6 +492,7 @@ def curation_history(archive: Archive, segmentation: SegmentationRef, roi: int |
             CurationEventRecord(
                 event_id=e.event_id, plane=plane_name, roi=roi_key_value(key, key_type), curator=name, label=e.label,
                 note=e.note, revision=e.roi_revision, batch_id=e.batch_id, created_at=as_utc(e.created_at),
+                tag=e.tag,
             )
             for e, name in rows
         ]
@@ -436,8 +542,8 @@ def curation_status(archive: Archive, segmentation: SegmentationRef, *, policy: 
 
 
 def curation_version(archive: Archive, segmentation: SegmentationRef) -> str:
-    """A value that changes whenever a label is added to the segmentation: its count of events and the
-    last event id. Events are only appended, so a reader can ask "anything new?" without reading labels."""
+    """A value that changes whenever a label or a tag event is added to the segmentation: its count of events
+    and the last event id. Events are only appended, so a reader can ask "anything new?" without reading labels."""
     with archive.catalog.reading() as db:
         seg_id = archive.resolve_segmentation(db, segmentation)
         count, last = db.execute(
