@@ -110,10 +110,11 @@ def read_users(path: str | os.PathLike, *, replacing: str | None = None) -> User
         raise InvalidInputError(f"the users file {path} is not TOML ({error}); fix that line, or move the file "
                                 f"away and add the curators again with `segdb serve adduser --users {path} NAME`") from None
     table = document.get(TABLE, {})
-    if not isinstance(table, dict) or set(document) - {TABLE}:
-        raise InvalidInputError(f"the users file {path} holds {', '.join(sorted(set(document) - {TABLE})) or TABLE!r} "
-                                f"where it should hold only a [{TABLE}] table of NAME = \"scrypt$...\"; "
-                                f"write it with `segdb serve adduser --users {path} NAME`")
+    strays = sorted(set(document) - {TABLE})
+    if strays or not isinstance(table, dict):
+        raise InvalidInputError(f"the users file {path} holds {', '.join(strays) or TABLE} outside a [{TABLE}] "
+                                f"table of NAME = \"scrypt$...\" lines; write it with "
+                                f"`segdb serve adduser --users {path} NAME`")
     for name, stored in table.items():
         if name == replacing:
             continue
@@ -181,7 +182,7 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
     except (ValueError, TypeError) as error:
         raise ValueError(str(error)) from None
 
