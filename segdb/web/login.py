@@ -11,6 +11,7 @@ server's writes run as the logged-in curator's role.
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import time
@@ -231,7 +232,11 @@ def add_login_pages(app: FastAPI, logins: LabLogins, templates: Jinja2Templates)
     """/login (the form, and its POST) and /logout."""
 
     def form(request: Request, message: str | None = None, status: int = 200, next_path: str = "/") -> Response:
-        token = secrets.token_urlsafe(24)
+        # One token per browser, kept while it has the cookie: a form in another tab (or a favicon's
+        # redirect here) does not make the form on screen stale.
+        token = request.cookies.get(LOGIN_COOKIE, "")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{32}", token):
+            token = secrets.token_urlsafe(24)
         response = templates.TemplateResponse(request, "login.html", {
             "curator": None, "message": message, "login_token": token, "next": safe_next(next_path),
         }, status_code=status)
