@@ -25,8 +25,8 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from starlette.concurrency import run_in_threadpool
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from segdb.catalog import models as m
 from segdb.curation.store import CURATORS_ARE_ROLES

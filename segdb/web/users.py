@@ -16,10 +16,15 @@ import json
 import os
 import secrets
 import stat
+import sys
 import tempfile
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 from segdb.curation import current_curator
 from segdb.errors import ConflictError, InvalidInputError, NotFoundError

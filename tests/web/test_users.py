@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import io
 import stat
-import tomllib
 
 import pytest
 
 from segdb.cli import build_parser, main
 from segdb.errors import InvalidInputError
-from segdb.web.users import hash_password, password_matches, read_users
+from segdb.web.users import hash_password, password_matches, read_users, tomllib
 
 
 def adduser(monkeypatch, *arguments: str, password: str = "correct horse") -> int:
