@@ -5,6 +5,7 @@ act as is refused in one line that says what to grant. Without require-roles not
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import uuid
 from collections.abc import Iterator
 
@@ -15,7 +16,8 @@ from sqlalchemy.engine import make_url
 
 import segdb
 from segdb import curation
-from segdb.synthetic import synthetic_segmentation
+from segdb.synthetic import simulate_fov, synthetic_segmentation
+from segdb.synthetic.groundtruth import ingest_simulated_fov
 from segdb.web.users import add_user
 
 from .conftest import running_server
@@ -106,3 +108,27 @@ def test_without_require_roles_the_server_writes_as_itself_under_the_curators_na
         stored = label(dave, url, seg, 2, "unsure", page_token(dave, url, seg), 1)
         assert stored.status_code == 200, stored.text
     assert owner.curation_history(seg, 2, plane="plane0")[-1].curator == names["dave"]
+
+
+def test_a_tracked_cell_is_labelled_in_every_session_as_the_curators_role(lab_server):
+    owner, _, url, names = lab_server
+    fov = simulate_fov(n_sessions=2, n_cells=10, frame_shape=(64, 64), drift_px=2, rotation_deg=1, seed=5)
+    ingest_simulated_fov(owner, fov, subject="m30", field_of_view="site1", first_day=dt.date(2026, 4, 1),
+                         n_frames=100)
+    owner.register_field_of_view("m30", "site1")
+    run = owner.match_field_of_view("m30", "site1")
+    track = owner.track(owner.tracks(run.matching_run_id, min_sessions=2)[0])
+    curation.require_curator_roles(owner)
+    with _logged_in(url, names["alice"]) as alice:
+        page = alice.get(f"{url}/tracks/{track.track_id}")
+        token = page.text.split("window.SEGDB_TOKEN = ")[1].split(";")[0].strip('"')
+        seen = {m.roi_id: len(owner.curation_history(m.segmentation_id, m.roi, plane=m.plane)) for m in track.members}
+        stored = alice.post(f"{url}/api/tracks/{track.track_id}/labels", headers={"X-SegDB-Token": token},
+                            json={"label": "accepted", "revisions": seen})
+        assert stored.status_code == 200, stored.text
+        assert {event["curator"] for event in stored.json()} == {names["alice"]} and len(stored.json()) == 2
+        undone = alice.post(f"{url}/api/tracks/{track.track_id}/undo", headers={"X-SegDB-Token": token})
+        assert undone.status_code == 200, undone.text
+    for member in track.members:
+        history = owner.curation_history(member.segmentation_id, member.roi, plane=member.plane)
+        assert [(e.curator, e.label) for e in history[-2:]] == [(names["alice"], "accepted"), (names["alice"], "cleared")]
