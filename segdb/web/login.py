@@ -106,10 +106,14 @@ class LabLogins:
 
     # -- sessions -------------------------------------------------------------------------------------
 
-    def log_in(self, curator: str) -> tuple[str, LoginSession]:
-        """A new session for ``curator``: (the key its cookie holds, the session)."""
+    def log_in(self, name: str, password: str) -> tuple[str, LoginSession] | None:
+        """A new session if ``name`` is a curator here and ``password`` theirs: (the key its cookie holds,
+        the session); None otherwise."""
+        users = self.users()
+        if not users.check(name, password):
+            return None
         now = time.time()
-        login = LoginSession(curator, secrets.token_urlsafe(24), now + SESSION_SECONDS, self.users().hashes[curator])
+        login = LoginSession(name, secrets.token_urlsafe(24), now + SESSION_SECONDS, users.hashes[name])
         key = secrets.token_urlsafe(32)
         with self._lock:
             self._sessions = {old: s for old, s in self._sessions.items() if s.expires > now}
@@ -133,7 +137,7 @@ class LabLogins:
 
     # -- guessing -------------------------------------------------------------------------------------
 
-    def failures_left_for(self, address: str) -> float:
+    def seconds_until_retry(self, address: str) -> float:
         """Seconds until ``address`` may try again (0: it may now)."""
         now = time.time()
         with self._lock:
@@ -145,8 +149,12 @@ class LabLogins:
             return recent[0] + FAILED_LOGIN_WINDOW_S - now
 
     def failed(self, address: str) -> None:
+        """Count a failed login from ``address``, and make its answer wait."""
+        now = time.time()
         with self._lock:
-            self._failures.setdefault(address, deque()).append(time.time())
+            self._failures = {where: times for where, times in self._failures.items()
+                              if times and times[-1] > now - FAILED_LOGIN_WINDOW_S}
+            self._failures.setdefault(address, deque()).append(now)
         time.sleep(FAILED_LOGIN_DELAY_S)
 
     def succeeded(self, address: str) -> None:
@@ -259,16 +267,17 @@ def add_login_pages(app: FastAPI, logins: LabLogins, templates: Jinja2Templates)
             return form(request, "This login form is stale or came from another site; log in again here.", 403,
                         next_path)
         address = request.client.host if request.client else "?"
-        wait = logins.failures_left_for(address)
+        wait = logins.seconds_until_retry(address)
         if wait:
             return form(request, f"Too many failed logins from {address}; try again in {int(wait) + 1} s.", 429,
                         next_path)
         name, password = fields.get("name", "").strip(), fields.get("password", "")
-        if not await run_in_threadpool(logins.users().check, name, password):
+        opened = await run_in_threadpool(logins.log_in, name, password)
+        if opened is None:
             await run_in_threadpool(logins.failed, address)
             return form(request, "Unknown curator name or wrong password.", 401, next_path)
         logins.succeeded(address)
-        key, login = logins.log_in(name)
+        key, _ = opened
         response = RedirectResponse(next_path, status_code=303)
         response.set_cookie(SESSION_COOKIE, key, max_age=SESSION_SECONDS, path="/", httponly=True,
                             samesite="strict", secure=request.url.scheme == "https")

@@ -113,7 +113,8 @@ def read_users(path: str | os.PathLike, *, replacing: str | None = None) -> User
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InvalidInputError(f"the users file {path} is not TOML ({error}); fix that line, or move the file "
-                                f"away and add the curators again with `segdb serve adduser --users {path} NAME`") from None
+                                f"away and add the curators again with `segdb serve adduser --users {path} NAME`"
+                                ) from None
     table = document.get(TABLE, {})
     strays = sorted(set(document) - {TABLE})
     if strays or not isinstance(table, dict):

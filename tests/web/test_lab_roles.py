@@ -131,4 +131,5 @@ def test_a_tracked_cell_is_labelled_in_every_session_as_the_curators_role(lab_se
         assert undone.status_code == 200, undone.text
     for member in track.members:
         history = owner.curation_history(member.segmentation_id, member.roi, plane=member.plane)
-        assert [(e.curator, e.label) for e in history[-2:]] == [(names["alice"], "accepted"), (names["alice"], "cleared")]
+        assert [(e.curator, e.label) for e in history[-2:]] == [(names["alice"], "accepted"),
+                                                                (names["alice"], "cleared")]

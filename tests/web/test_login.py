@@ -70,7 +70,8 @@ def test_every_page_but_the_login_form_asks_to_log_in_first(lab):
     seg = record.segmentation_id
     with _client() as client:
         page = client.get(f"{url}/segmentations/{seg}?plane=plane0")
-        assert page.status_code == 303 and page.headers["location"] == f"/login?next=/segmentations/{seg}%3Fplane%3Dplane0"
+        assert page.status_code == 303
+        assert page.headers["location"] == f"/login?next=/segmentations/{seg}%3Fplane%3Dplane0"
         api = client.get(f"{url}/api/segmentations/{seg}/planes/plane0/state")
         assert api.status_code == 401 and "log in first" in api.json()["error"]
         write = label(client, url, seg, 0, "accepted", "anything", 1)
@@ -108,7 +109,8 @@ def test_a_logged_in_curator_labels_as_themselves_and_undoes_only_their_own(lab)
         assert stored.status_code == 200 and stored.json()["curator"] == "bob"
         assert [(e.curator, e.label) for e in archive.curation_history(seg, 0, plane="plane0")][1:] == [
             ("alice", "rejected"), ("bob", "accepted")]
-        undone = alice.post(f"{url}/api/segmentations/{seg}/undo", headers={"X-SegDB-Token": page_token(alice, url, seg)})
+        undone = alice.post(f"{url}/api/segmentations/{seg}/undo",
+                            headers={"X-SegDB-Token": page_token(alice, url, seg)})
         assert undone.status_code == 200 and [e["curator"] for e in undone.json()] == ["alice"]
         assert archive.curation_history(seg, 0, plane="plane0")[-1].curator == "alice"
 
