@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from segdb.curation import LABELS, current_curator
 from segdb.errors import ConflictError, InvalidInputError, NotFoundError, SegDBError
-from segdb.web.login import LabLogins, OneCurator, add_login_pages
+from segdb.web.login import AccessGuard, LabLogins, OneCurator, add_login_pages
 from segdb.web.views import (
     archive_overview,
     image_pixels,
@@ -76,7 +76,7 @@ def create_app(archive: Any, *, curator: str | None = None, users: str | os.Path
     templates.env.globals["lab_server"] = access.lab
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.state.archive, app.state.access = archive, access
-    app.middleware("http")(access)
+    app.add_middleware(AccessGuard, access=access, archive=archive)
     if users is not None:
         add_login_pages(app, access, templates)
 

@@ -16,7 +16,6 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from segdb.catalog import models as m
 from segdb.curation.store import CURATORS_ARE_ROLES
@@ -45,8 +45,6 @@ FAILED_LOGIN_WINDOW_S = 300
 _SAFE_METHODS = ("GET", "HEAD")
 _OPEN_PATHS = ("/login", "/logout")
 
-Next = Callable[[Request], Awaitable[Response]]
-
 
 class OneCurator:
     """`segdb serve` on one's own machine: every label is ``curator``'s; writes carry the process's token."""
@@ -57,9 +55,14 @@ class OneCurator:
         self.curator = curator
         self.token = secrets.token_urlsafe(24)
 
-    async def __call__(self, request: Request, call_next: Next) -> Response:
+    def admit(self, request: Request) -> Response | None:
+        """Give the request its curator and token; the answer instead of the page when it must not go ahead."""
         request.state.curator, request.state.token = self.curator, self.token
-        return refusal_of_write(request) or await call_next(request)
+        return refusal_of_write(request)
+
+    async def write_role(self, request: Request) -> str | None:
+        """One curator writes as whoever runs the server, as from the command line."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -163,10 +166,12 @@ class LabLogins:
 
     # -- every request --------------------------------------------------------------------------------
 
-    async def __call__(self, request: Request, call_next: Next) -> Response:
+    def admit(self, request: Request) -> Response | None:
+        """Give the request its curator and session token; the answer instead of the page when it must not
+        go ahead (not logged in, or a write without its session's token)."""
         path = request.url.path
         if path.startswith("/static/") or path in _OPEN_PATHS:
-            return await call_next(request)
+            return None
         try:
             login = self.session_of(request)
         except SegDBError as error:  # the users file was damaged while serving
@@ -176,13 +181,38 @@ class LabLogins:
                 return JSONResponse({"error": "log in first (open /login in the browser)"}, status_code=401)
             return RedirectResponse(f"/login?next={quote(_local_target(request), safe='/')}", status_code=303)
         request.state.curator, request.state.token = login.curator, login.token
-        refused = refusal_of_write(request)
+        return refusal_of_write(request)
+
+    async def write_role(self, request: Request) -> str | None:
+        """The database role a write runs as: the logged-in curator's, where the archive requires it."""
+        curator = getattr(request.state, "curator", None)
+        if curator is None or request.method in _SAFE_METHODS:
+            return None
+        return curator if await run_in_threadpool(curators_are_roles, self.archive) else None
+
+
+class AccessGuard:
+    """ASGI middleware: every request passes ``access`` (:class:`OneCurator` or :class:`LabLogins`) before
+    it reaches a page, and a write runs as the database role ``access`` names, if any."""
+
+    def __init__(self, app: ASGIApp, access: OneCurator | LabLogins, archive: Any):
+        self.app, self.access, self.archive = app, access, archive
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        refused = self.access.admit(request)
         if refused is not None:
-            return refused
-        if request.method in _SAFE_METHODS or not curators_are_roles(self.archive):
-            return await call_next(request)
-        with self.archive.catalog.writing_as(login.curator):
-            return await call_next(request)
+            await refused(scope, receive, send)
+            return
+        role = await self.access.write_role(request)
+        if role is None:
+            await self.app(scope, receive, send)
+            return
+        with self.archive.catalog.writing_as(role):
+            await self.app(scope, receive, send)
 
 
 def refusal_of_write(request: Request) -> Response | None:
