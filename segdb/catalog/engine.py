@@ -10,6 +10,7 @@ URL is shown without its password.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 import os
 import random
@@ -29,6 +30,11 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 _IMMEDIATE = "segdb_begin_immediate"
 
 T = TypeVar("T")
+
+# The role a context's write units take on (see Catalog.writing_as): (catalog, role), or None.
+_WRITE_ROLE: contextvars.ContextVar[tuple[Catalog, str] | None] = contextvars.ContextVar("segdb_write_role",
+                                                                                        default=None)
+_POSTGRES_ROLE_REFUSED = {"42501", "22023"}  # permission denied to set role; role does not exist
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -234,6 +240,7 @@ class Catalog:
         """A unit of work that commits on success and rolls back on any error."""
         session = self._write_sessions()
         try:
+            self._take_write_role(session)
             yield session
             session.commit()
         except sa_exc.DBAPIError as exc:
@@ -244,6 +251,42 @@ class Catalog:
             raise
         finally:
             session.close()
+
+    @contextlib.contextmanager
+    def writing_as(self, role: str) -> Iterator[None]:
+        """Within the block, each write unit of work of this catalog (in this thread or task) runs as the
+        PostgreSQL ``role`` (``SET LOCAL ROLE``), so that a server connected as one role writes each curator's
+        labels as that curator's own role. The connection's role must be a member of ``role``."""
+        if self.dialect != "postgresql":
+            raise InvalidInputError(f"writing as database role {role!r} needs PostgreSQL; SQLite has no roles")
+        token = _WRITE_ROLE.set((self, role))
+        try:
+            yield
+        finally:
+            _WRITE_ROLE.reset(token)
+
+    def _take_write_role(self, session: Session) -> None:
+        acting = _WRITE_ROLE.get()
+        if acting is None or acting[0] is not self:
+            return
+        role = acting[1]
+        own = session.execute(text("SELECT current_user")).scalar()
+        quote = self.engine.dialect.identifier_preparer.quote_identifier
+        try:
+            session.execute(text(f"SET LOCAL ROLE {quote(role)}"))
+        except sa_exc.DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) not in _POSTGRES_ROLE_REFUSED:
+                raise
+            if getattr(exc.orig, "sqlstate", None) == "22023":
+                reason = f"there is no database role {role!r}"
+                fix = f"CREATE ROLE {quote(role)} LOGIN IN ROLE segdb_curator; GRANT {quote(role)} TO {quote(own)}"
+            else:
+                reason = f"database role {own!r} is not a member of role {role!r}"
+                fix = f"GRANT {quote(role)} TO {quote(own)}"
+            raise ConflictError(
+                f"cannot write as database role {role!r}: {reason}; a database administrator runs {fix} "
+                "(segdb_curator: the curator role of `segdb db roles`)"
+            ) from None
 
     def write_with_retry(self, work: Callable[[Session], T], *, attempts: int = 5) -> T:
         """Run ``work`` in a write unit, retrying the few races a busy catalog can lose.

@@ -56,7 +56,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "segdb extract-traces 1 suite2p/plane0/data.bin --plane plane0 --border-from-ops --names raw_allen "
         "neuropil_allen",
     ),
-    "serve": ("segdb serve -a demo-archive", "SEGDB_CURATOR=alice segdb serve -a demo-archive --port 8766"),
+    "serve": ("segdb serve -a demo-archive", "SEGDB_CURATOR=alice segdb serve -a demo-archive --port 8766",
+              "segdb serve -a postgresql+psycopg://lab@db/segdb --host 0.0.0.0 --users users.toml"),
     "show": (
         "segdb show m12/2026-03-01/suite2p --plane plane0 --color-by label -o rois.png -a demo-archive",
         "segdb show 1 --plane plane1 --image mean --color-by skew -o skew.png -a demo-archive",

@@ -3,6 +3,8 @@
 * :mod:`~segdb.web.views`: what the pages show (curation progress, a plane's ROIs with outlines and
   labels, decimated traces), read through :class:`segdb.Archive`.
 * :mod:`~segdb.web.app`: :func:`create_app`, the ASGI application (FastAPI), its pages and JSON.
+* :mod:`~segdb.web.login`: who writes (one curator, or curators logged in to a lab server) and the
+  checks every write passes; :mod:`~segdb.web.users`: a lab server's users file.
 
 Writes go only through the archive's curation store; no URL names a file.
 """

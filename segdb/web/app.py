@@ -2,15 +2,16 @@
 
 Every label goes through the archive's curation store (:meth:`segdb.Archive.curate`), with the
 revision the page saw, so history, conflicts, freezes and roles hold exactly as from the CLI.
-Writes need the page's token in a header (``X-SegDB-Token``), which another site cannot send.
-No URL names a file: arrays are reached only through the archive.
+Who labels is the request's curator (:mod:`segdb.web.login`: the one curator of this machine, or the
+curator logged in to a lab server); writes need the page's token in a header (``X-SegDB-Token``),
+which another site cannot send. No URL names a file: arrays are reached only through the archive.
 """
 
 from __future__ import annotations
 
 import functools
 import io
-import secrets
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from pydantic import BaseModel
 
 from segdb.curation import LABELS, current_curator
 from segdb.errors import ConflictError, InvalidInputError, NotFoundError, SegDBError
+from segdb.web.login import AccessGuard, LabLogins, OneCurator, add_login_pages
 from segdb.web.views import (
     archive_overview,
     image_pixels,
@@ -38,7 +40,6 @@ from segdb.web.views import (
 )
 
 HERE = Path(__file__).resolve().parent
-TOKEN_HEADER = "X-SegDB-Token"
 _STATUS = ((NotFoundError, 404), (InvalidInputError, 400), (ConflictError, 409))
 
 
@@ -60,24 +61,32 @@ class LabelRequest(BaseModel):
     revision: int
 
 
-def create_app(archive: Any, *, curator: str | None = None, poll_seconds: float = 2.0) -> FastAPI:
-    """The web application over ``archive`` (a :class:`segdb.Archive`); labels are written as ``curator``
-    (default: $SEGDB_CURATOR, else the OS user, as the CLI). An open page asks for others' labels
-    every ``poll_seconds``."""
-    name = current_curator(curator)
-    token = secrets.token_urlsafe(24)
+def create_app(archive: Any, *, curator: str | None = None, users: str | os.PathLike | None = None,
+               poll_seconds: float = 2.0) -> FastAPI:
+    """The web application over ``archive`` (a :class:`segdb.Archive`). Labels are written as ``curator``
+    (default: $SEGDB_CURATOR, else the OS user, as the CLI), or, given a ``users`` file
+    (:mod:`segdb.web.users`), as whoever logged in. An open page asks for others' labels every
+    ``poll_seconds``."""
+    if users is not None and curator is not None:
+        raise InvalidInputError(f"--curator {curator} and --users {users} do not go together: with a users file "
+                                "each label is the logged-in curator's; leave out --curator")
+    access = OneCurator(current_curator(curator)) if users is None else LabLogins(archive, users)
     app = FastAPI(title="segdb", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.globals["lab_server"] = access.lab
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.state.archive, app.state.curator, app.state.token = archive, name, token
+    app.state.archive, app.state.access = archive, access
+    app.add_middleware(AccessGuard, access=access, archive=archive)
+    if users is not None:
+        add_login_pages(app, access, templates)
 
     @app.exception_handler(SegDBError)
     async def segdb_error(request: Request, error: SegDBError) -> Response:
         status = next((code for kind, code in _STATUS if isinstance(error, kind)), 500)
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": str(error)}, status_code=status)
-        return templates.TemplateResponse(request, "error.html", {"message": str(error), "curator": name},
-                                          status_code=status)
+        return templates.TemplateResponse(request, "error.html", {
+            "message": str(error), "curator": getattr(request.state, "curator", None)}, status_code=status)
 
     @functools.lru_cache(maxsize=256)
     def plane_keys(segmentation: int, plane: str) -> tuple:
@@ -85,14 +94,10 @@ def create_app(archive: Any, *, curator: str | None = None, poll_seconds: float 
         reused (a deleted one is refused by the archive when its ROI is then asked for)."""
         return tuple(archive.plane_handle(segmentation, plane).roi_keys)
 
-    def check_token(request: Request) -> None:
-        if not secrets.compare_digest(request.headers.get(TOKEN_HEADER, ""), token):
-            raise InvalidInputError("this write did not come from a segdb page (its token is missing); reload the page")
-
     @app.get("/", response_class=HTMLResponse)
     def archive_page(request: Request) -> Response:
         return templates.TemplateResponse(request, "archive.html", {
-            "subjects": archive_overview(archive), "curator": name, "archive": archive.catalog.url,
+            "subjects": archive_overview(archive), "curator": request.state.curator, "archive": archive.catalog.url,
         })
 
     @app.get("/segmentations/{segmentation}", response_class=HTMLResponse)
@@ -100,7 +105,8 @@ def create_app(archive: Any, *, curator: str | None = None, poll_seconds: float 
                           policy: str = "latest") -> Response:
         view = plane_view(archive, segmentation, plane or _first_plane(archive, segmentation), policy)
         return templates.TemplateResponse(request, "segmentation.html", {
-            "view": view, "curator": name, "token": token, "labels": LABELS, "poll_ms": int(poll_seconds * 1000),
+            "view": view, "curator": request.state.curator, "token": request.state.token, "labels": LABELS,
+            "poll_ms": int(poll_seconds * 1000),
         })
 
     @app.get("/api/segmentations/{segmentation}/planes/{plane}")
@@ -132,27 +138,26 @@ def create_app(archive: Any, *, curator: str | None = None, poll_seconds: float 
 
     @app.post("/api/segmentations/{segmentation}/planes/{plane}/labels")
     def label(request: Request, segmentation: int, plane: str, body: LabelRequest) -> dict:
-        check_token(request)
         if body.label not in LABELS:
             raise InvalidInputError(f"label {body.label!r} is not one of {', '.join(LABELS)}")
         [event] = archive.curate(segmentation, [body.key], body.label, plane=plane, note=body.note or None,
-                                 curator=name, expected_revision=body.revision)
+                                 curator=request.state.curator, expected_revision=body.revision)
         return event.to_dict()
 
     @app.post("/api/segmentations/{segmentation}/undo")
     def undo(request: Request, segmentation: int) -> list:
-        check_token(request)
-        return [event.to_dict() for event in archive.undo_curation(segmentation, curator=name)]
+        return [event.to_dict() for event in archive.undo_curation(segmentation, curator=request.state.curator)]
 
     @app.get("/runs/{run}", response_class=HTMLResponse)
     def run_page(request: Request, run: int) -> Response:
-        return templates.TemplateResponse(request, "run.html", {"run": run_view(archive, run), "curator": name})
+        return templates.TemplateResponse(request, "run.html", {"run": run_view(archive, run),
+                                                                "curator": request.state.curator})
 
     @app.get("/tracks/{track_id}", response_class=HTMLResponse)
     def track_page(request: Request, track_id: int, policy: str = "latest") -> Response:
         return templates.TemplateResponse(request, "track.html", {
-            "view": track_view(archive, track_id, policy), "curator": name, "token": token, "labels": LABELS,
-            "poll_ms": int(poll_seconds * 1000),
+            "view": track_view(archive, track_id, policy), "curator": request.state.curator,
+            "token": request.state.token, "labels": LABELS, "poll_ms": int(poll_seconds * 1000),
         })
 
     @app.get("/api/tracks/{track_id}")
@@ -173,16 +178,15 @@ def create_app(archive: Any, *, curator: str | None = None, poll_seconds: float 
 
     @app.post("/api/tracks/{track_id}/labels")
     def label_track(request: Request, track_id: int, body: TrackLabelRequest) -> list:
-        check_token(request)
         if body.label not in LABELS:
             raise InvalidInputError(f"label {body.label!r} is not one of {', '.join(LABELS)}")
-        events = archive.curate_track(track_id, body.label, note=body.note or None, curator=name,
+        events = archive.curate_track(track_id, body.label, note=body.note or None, curator=request.state.curator,
                                       expected_revision=body.revisions)
         return [event.to_dict() for event in events]
 
     @app.post("/api/tracks/{track_id}/undo")
     def undo_track(request: Request, track_id: int) -> list:
-        check_token(request)
+        name = request.state.curator
         segmentation = last_track_labelling(archive, track_id, name)
         if segmentation is None:
             raise NotFoundError(f"{name} has not labelled any session of track {track_id}; nothing to undo")

@@ -1,6 +1,7 @@
 """`segdb serve` in a real browser (Chromium through chromedriver), on SQLite and PostgreSQL: open a
 segmentation, click a ROI on the image, see its trace, label it with the keyboard and find the label in
-the curation history; two curators, a conflict shown to the second; a page left open shows others' labels."""
+the curation history; two curators, a conflict shown to the second; a page left open shows others' labels;
+a lab server's curator logs in through the form and labels as themselves."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from segdb.synthetic import synthetic_segmentation
+from segdb.web.users import add_user
 
 from .conftest import running_server
 
@@ -140,6 +142,40 @@ def test_the_filter_box_takes_the_where_language(segmented, browser_factory):
         box.clear()
         box.send_keys("snr >", Keys.ENTER)
         _wait(driver, lambda d: "cannot read the ROI filter" in _message(d))
+
+
+def test_a_lab_curator_logs_in_through_the_form_and_labels_as_themselves(segmented, browser_factory, tmp_path):
+    archive, record = segmented
+    seg = record.segmentation_id
+    users = tmp_path / "users.toml"
+    add_user(users, "carol", "carol-password")
+    with running_server(archive, users=users) as url:
+        driver = browser_factory()
+        _open(driver, f"{url}/segmentations/{seg}")
+        assert driver.current_url == f"{url}/login?next=/segmentations/{seg}"
+        driver.find_element(By.ID, "name").send_keys("carol")
+        driver.find_element(By.ID, "password").send_keys("not-carols", Keys.ENTER)
+        _wait(driver, lambda d: d.find_elements(By.ID, "login-message"))
+        assert driver.find_element(By.ID, "login-message").text == "Unknown curator name or wrong password."
+        _screenshot(driver, f"login-refused-{archive.catalog.dialect}.png")
+        driver.find_element(By.ID, "name").send_keys("carol")
+        driver.find_element(By.ID, "password").send_keys("carol-password", Keys.ENTER)
+        _wait(driver, lambda d: d.find_elements(By.ID, "fov"))
+        assert driver.current_url == f"{url}/segmentations/{seg}"
+        assert driver.find_element(By.ID, "curator").text == "carol"
+        _click_roi(driver, 4)
+        key = archive.plane_handle(seg, "plane0").roi_keys[4]
+        _wait(driver, lambda d: d.find_element(By.ID, "roi-title").text == f"ROI {key}")
+        _press(driver, "r")
+        _wait(driver, lambda d: f"ROI {key}: rejected (revision" in _message(d))
+        last = archive.curation_history(seg, key, plane="plane0")[-1]
+        assert (last.curator, last.label) == ("carol", "rejected")
+        _wait(driver, lambda d: "carol" in d.find_element(By.ID, "history").text)
+        _screenshot(driver, f"lab-login-{archive.catalog.dialect}.png")
+        driver.find_element(By.ID, "logout").click()
+        _wait(driver, lambda d: d.find_elements(By.ID, "password"))
+        _open(driver, f"{url}/")
+        assert driver.current_url == f"{url}/login?next=/"
 
 
 @pytest.fixture(autouse=True, scope="module")
