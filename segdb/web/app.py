@@ -52,6 +52,15 @@ class TrackLabelRequest(BaseModel):
     revisions: dict[int, int]
 
 
+class TagRequest(BaseModel):
+    """A tag put on a ROI (by its key), or with ``remove`` taken off again (the curator's own), with an optional note."""
+
+    key: int | str
+    tag: str
+    remove: bool = False
+    note: str | None = None
+
+
 class LabelRequest(BaseModel):
     """A label as the page sends it: the ROI's key, the label, an optional note, and the revision seen."""
 
@@ -128,8 +137,8 @@ def create_app(archive: Any, *, curator: str | None = None, users: str | os.Path
     @app.get("/api/segmentations/{segmentation}/planes/{plane}/rois/{index}/trace")
     def trace(segmentation: int, plane: str, index: int, name: str = "raw", start: int | None = None,
               stop: int | None = None, width: int = 1000) -> dict:
-        return roi_trace(archive, segmentation, plane, _key_at(plane_keys(segmentation, plane), segmentation, plane, index), name,
-                         start=start, stop=stop, width=width)
+        key = _key_at(plane_keys(segmentation, plane), segmentation, plane, index)
+        return roi_trace(archive, segmentation, plane, key, name, start=start, stop=stop, width=width)
 
     @app.get("/api/segmentations/{segmentation}/planes/{plane}/rois/{index}/history")
     def history(segmentation: int, plane: str, index: int) -> list:
@@ -142,6 +151,12 @@ def create_app(archive: Any, *, curator: str | None = None, users: str | os.Path
             raise InvalidInputError(f"label {body.label!r} is not one of {', '.join(LABELS)}")
         [event] = archive.curate(segmentation, [body.key], body.label, plane=plane, note=body.note or None,
                                  curator=request.state.curator, expected_revision=body.revision)
+        return event.to_dict()
+
+    @app.post("/api/segmentations/{segmentation}/planes/{plane}/tags")
+    def tag(request: Request, segmentation: int, plane: str, body: TagRequest) -> dict:
+        [event] = archive.tag_rois(segmentation, [body.key], body.tag, plane=plane, note=body.note or None,
+                                   curator=request.state.curator, remove=body.remove)
         return event.to_dict()
 
     @app.post("/api/segmentations/{segmentation}/undo")

@@ -75,13 +75,14 @@ def plane_view(archive: Any, segmentation: int, plane: str | None, policy: str) 
         if values.ndim == 1 and values.dtype.kind in "biuf":
             properties[name] = [_number(v) for v in values]
     track_run, tracks = archive.tracks_of_plane(record.segmentation_id, extractor.plane_name)
+    tags = _tags_of(archive, record.segmentation_id, extractor.plane_name)
     rois = []
     for index, (key, edge) in enumerate(zip(keys, edges)):
         status = statuses.get(key)
         rows, cols = edge.rows.tolist(), edge.cols.tolist()
         rois.append({
             "index": index, "key": key, "label": status.label if status else None,
-            "revision": status.revision if status else 0, "track": tracks.get(key),
+            "revision": status.revision if status else 0, "track": tracks.get(key), "tags": tags.get(key, []),
             "outline": [value for pair in zip(rows, cols) for value in pair],
             "box": [min(rows), min(cols), max(rows), max(cols)] if rows else None,
             "centre": [sum(rows) / len(rows), sum(cols) / len(cols)] if rows else None,
@@ -91,6 +92,7 @@ def plane_view(archive: Any, segmentation: int, plane: str | None, policy: str) 
         "policy": policy, "height": height, "width": width, "matching_run": track_run,
         "images": _image_order(name for name, image in extractor.get_images_dict().items() if image is not None),
         "traces": sorted(extractor.get_traces_dict()), "rois": rois, "properties": properties,
+        "known_tags": sorted({tag for on in tags.values() for tag in on}),
     }
 
 
@@ -110,9 +112,15 @@ def plane_state(archive: Any, segmentation: int, plane: str, policy: str, seen: 
         return {"version": version, "rois": None}
     since = _last_event(seen, version)
     statuses = archive.curation_status(segmentation, policy=policy, plane=plane, since_event=since)
-    rows = [{"key": s.roi, "label": s.label, "revision": s.revision} for s in statuses]
+    tags = _tags_of(archive, segmentation, plane) if statuses else {}
+    rows = [{"key": s.roi, "label": s.label, "revision": s.revision, "tags": tags.get(s.roi, [])} for s in statuses]
     return {"version": version, "rois": rows} if since is None else {"version": version, "rois": None,
                                                                      "changed": rows}
+
+
+def _tags_of(archive: Any, segmentation: int, plane: str) -> dict[Any, list[str]]:
+    """{ROI key: its tags} of the plane's tagged ROIs."""
+    return {on.roi: list(on.tags) for on in archive.roi_tags(segmentation, plane=plane)}
 
 
 def _last_event(seen: str | None, version: str) -> int | None:

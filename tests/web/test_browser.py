@@ -182,3 +182,30 @@ def test_a_lab_curator_logs_in_through_the_form_and_labels_as_themselves(segment
 def _fresh_screenshots():
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     yield
+
+
+def test_a_curator_tags_a_roi_with_the_keyboard_and_filters_by_the_tag(segmented, browser_factory):
+    archive, record = segmented
+    seg = record.segmentation_id
+    key = archive.plane_handle(seg, "plane0").roi_keys[4]
+    with running_server(archive, curator="alice") as url:
+        driver = browser_factory()
+        _open(driver, f"{url}/segmentations/{seg}")
+        _click_roi(driver, 4)
+        _wait(driver, lambda d: d.find_element(By.ID, "roi-title").text == f"ROI {key}")
+        _press(driver, "t")
+        _press(driver, "L2/3")
+        _press(driver, Keys.ENTER)
+        _wait(driver, lambda d: f"ROI {key}: tagged L2/3" in _message(d))
+        _wait(driver, lambda d: d.find_element(By.ID, "tag-list").text.startswith("L2/3"))
+        assert [(t.roi, t.tags) for t in archive.roi_tags(seg, plane="plane0")] == [(key, ("L2/3",))]
+        assert "tagged L2/3" in driver.find_element(By.ID, "history").text
+        # The keys typed into the tag box labelled nothing.
+        assert archive.curation_history(seg, key, plane="plane0")[-1].label == "tagged"
+        box = driver.find_element(By.ID, "where")
+        box.send_keys("tag == 'L2/3'", Keys.ENTER)
+        _wait(driver, lambda d: d.find_element(By.ID, "matching").text == "1 of 8 ROIs match")
+        _screenshot(driver, f"tags-{archive.catalog.dialect}.png")
+        driver.find_element(By.CSS_SELECTOR, "#tag-list .tag button").click()
+        _wait(driver, lambda d: "untagged L2/3" in _message(d))
+        assert archive.roi_tags(seg, plane="plane0") == []

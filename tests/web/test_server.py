@@ -59,7 +59,7 @@ def test_an_open_page_reads_the_labels_again_only_when_the_curation_changed(serv
     changed = CLIENT.get(state, params={"version": first["version"]}).json()
     assert changed["version"] != first["version"]
     # Only what changed since the version the page saw comes back, not every ROI again.
-    assert changed["changed"] == [{"key": 3, "label": "unsure", "revision": 2}] and changed["rois"] is None
+    assert changed["changed"] == [{"key": 3, "label": "unsure", "revision": 2, "tags": []}] and changed["rois"] is None
     archive.curate(record.segmentation_id, [1, 4], "rejected", curator="carol")
     archive.undo_curation(record.segmentation_id, curator="bob")
     later = CLIENT.get(state, params={"version": changed["version"]}).json()
@@ -117,3 +117,26 @@ def test_serve_refuses_to_listen_beyond_this_machine(capsys):
     assert main(["serve", "--host", "0.0.0.0", "-a", "nowhere"]) == 2
     err = capsys.readouterr().err
     assert "--host 0.0.0.0 would let anyone who reaches this machine label ROIs as you" in err
+
+
+def test_a_tag_goes_through_the_curation_store_and_an_open_page_and_the_filter_see_it(served):
+    archive, record, url, token = served
+    seg = record.segmentation_id
+    plane = f"{url}/api/segmentations/{seg}/planes/plane0"
+    seen = CLIENT.get(f"{plane}/state").json()["version"]
+    assert CLIENT.post(f"{plane}/tags", json={"key": 2, "tag": "L2/3"}).status_code == 400
+    stored = CLIENT.post(f"{plane}/tags", json={"key": 2, "tag": "L2/3", "note": "deep"},
+                         headers={"X-SegDB-Token": token})
+    assert stored.status_code == 200 and (stored.json()["label"], stored.json()["tag"]) == ("tagged", "L2/3")
+    changed = CLIENT.get(f"{plane}/state", params={"version": seen}).json()["changed"]
+    assert changed == [{"key": 2, "label": "accepted", "revision": 2, "tags": ["L2/3"]}]
+    assert CLIENT.get(f"{plane}/matching", params={"where": "tag == 'L2/3'"}).json() == [2]
+    view = CLIENT.get(plane).json()
+    assert view["known_tags"] == ["L2/3"] and [r["tags"] for r in view["rois"]][1:3] == [[], ["L2/3"]]
+    history = CLIENT.get(f"{plane}/rois/2/history").json()
+    assert (history[-1]["curator"], history[-1]["tag"], history[-1]["note"]) == ("alice", "L2/3", "deep")
+    blank = CLIENT.post(f"{plane}/tags", json={"key": 2, "tag": " "}, headers={"X-SegDB-Token": token})
+    assert blank.status_code == 400 and "tag" in blank.json()["error"]
+    removed = CLIENT.post(f"{plane}/tags", json={"key": 2, "tag": "L2/3", "remove": True},
+                          headers={"X-SegDB-Token": token})
+    assert removed.json()["label"] == "untagged" and archive.roi_tags(seg, plane="plane0") == []

@@ -83,6 +83,7 @@ function sortValue(roi, key) {
   if (key === "index") return roi.index;
   if (key === "key") return roi.key;
   if (key === "label") return roi.label || "";
+  if (key === "tags") return roi.tags.join(" ") || "~";
   const values = view.properties[key];
   return values ? values[roi.index] ?? -Infinity : 0;
 }
@@ -103,7 +104,7 @@ function renderList() {
   const body = $("rois").tBodies[0];
   const rows = state.order.map((index) => {
     const roi = view.rois[index];
-    const cells = [String(roi.index), String(roi.key), labelBadge(roi.label)];
+    const cells = [String(roi.index), String(roi.key), labelBadge(roi.label), roi.tags.join(", ")];
     for (const name of Object.keys(view.properties)) {
       const value = view.properties[name][index];
       cells.push(value === null ? "" : Number(value).toPrecision(4));
@@ -145,6 +146,7 @@ async function select(index) {
     link.textContent = `track ${roi.track} across sessions →`;
   }
   show("");
+  renderTags(roi);
   draw();
   renderList();
   document.querySelector(`#rois tr[data-index="${index}"]`)?.scrollIntoView({ block: "nearest" });
@@ -164,9 +166,55 @@ async function loadHistory(roi) {
   const events = await request(`${api}/rois/${roi.index}/history`);
   if (state.selected !== roi.index) return events;
   $("history").tBodies[0].replaceChildren(...events.slice().reverse().map((event) =>
-    tableRow([new Date(event.created_at).toLocaleString(), event.curator, labelBadge(event.label), event.note || ""])));
+    tableRow([new Date(event.created_at).toLocaleString(), event.curator, eventBadge(event), event.note || ""])));
   return events;
 }
+
+function eventBadge(event) {
+  if (!event.tag) return labelBadge(event.label);
+  const badge = document.createElement("span");
+  badge.className = `tag-event ${event.label}`;
+  badge.textContent = `${event.label} ${event.tag}`;
+  return badge;
+}
+
+// -- tags --------------------------------------------------------------------------------------
+
+function renderTags(roi) {
+  $("tag-list").replaceChildren(...roi.tags.map((tag) => {
+    const chip = document.createElement("span");
+    chip.className = "tag";
+    chip.textContent = tag;
+    const remove = document.createElement("button");
+    remove.textContent = "×";
+    remove.title = `take your tag ${tag} off`;
+    remove.addEventListener("click", () => sendTag(tag, true));
+    chip.append(remove);
+    return chip;
+  }));
+}
+
+async function sendTag(tag, remove = false) {
+  if (state.selected === null) { show("Select a ROI first: click it, or use ↑ ↓"); return; }
+  const roi = view.rois[state.selected];
+  try {
+    const event = await post(`${api}/tags`, { key: roi.key, tag, remove, note: $("note").value || null });
+    $("tag").value = "";
+    $("note").value = "";
+    show(`ROI ${roi.key}: ${event.label} ${tag}`);
+    if (!remove && !roi.tags.includes(tag)) roi.tags.push(tag);
+    await Promise.all([refreshState(), loadHistory(roi)]);
+    renderTags(roi);
+    renderList();
+  } catch (error) {
+    show(error.message, "error");
+  }
+}
+
+$("tag").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && $("tag").value.trim()) sendTag($("tag").value.trim());
+  if (event.key === "Escape") $("tag").blur();
+});
 
 // -- the trace ---------------------------------------------------------------------------------
 
@@ -254,6 +302,7 @@ $("undo").addEventListener("click", undo);
 
 onKeys({
   a: () => label("accepted"), r: () => label("rejected"), u: () => label("unsure"), z: undo,
+  t: () => $("tag").focus(),
   ArrowDown: () => step(1), ArrowUp: () => step(-1), j: () => step(1), k: () => step(-1),
 });
 
@@ -276,6 +325,7 @@ async function refreshState() {
     if (!roi || roi.revision === row.revision && roi.label === row.label) continue;
     roi.label = row.label;
     roi.revision = row.revision;
+    roi.tags = row.tags;
     changed = true;
     if (roi.index === state.selected) changedSelected = true;
   }
@@ -284,6 +334,7 @@ async function refreshState() {
   renderList();
   if (changedSelected) {
     renderProperties(view.rois[state.selected]);
+    renderTags(view.rois[state.selected]);
     if ($("message").className !== "conflict") loadHistory(view.rois[state.selected]);
   }
 }
