@@ -156,7 +156,7 @@ def run_tags(args: argparse.Namespace) -> int:
     if args.json:
         print_records(tagged, [], as_json=True)
         return 0
-    print_rows([{"plane": t.plane, "roi": t.roi, "tags": t.tags,
+    print_rows([{"plane": t.plane, "roi": t.roi, "tags": ", ".join(t.tags),
                  "by": "; ".join(f"{tag}: {', '.join(names)}" for tag, names in t.by_tag.items())} for t in tagged],
                ["plane", "roi", "tags", "by"], as_json=False)
     return 0
