@@ -12,8 +12,8 @@ This package may import roiextractors, numpy, ``segdb.archive`` (its public name
 ``segdb.curation`` or ``segdb.tracking``.
 """
 
-from segdb.extractors.archive_extractor import ArchiveSegmentationExtractor
+from segdb.extractors.archive_extractor import CURATION_PROPERTY, ArchiveSegmentationExtractor
 from segdb.extractors.multiplane import MultiSegmentationExtractor
 from segdb.extractors.traces import TraceWindow
 
-__all__ = ["ArchiveSegmentationExtractor", "MultiSegmentationExtractor", "TraceWindow"]
+__all__ = ["CURATION_PROPERTY", "ArchiveSegmentationExtractor", "MultiSegmentationExtractor", "TraceWindow"]

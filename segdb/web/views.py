@@ -11,6 +11,7 @@ import numpy as np
 
 from segdb.curation import curation_version
 from segdb.errors import InvalidInputError, NotFoundError
+from segdb.extractors import CURATION_PROPERTY
 from segdb.figures.drawing import CROP_RADIUS, PREFERRED_IMAGES
 from segdb.figures.outlines import contrast, crop_box, outlines
 
@@ -71,6 +72,8 @@ def plane_view(archive: Any, segmentation: int, plane: str | None, policy: str) 
                                                           plane=extractor.plane_name)}
     properties = {}
     for name in extractor.get_property_keys():
+        if name == CURATION_PROPERTY:
+            continue  # the label column shows it, and keeps up with others' labels
         values = np.asarray(extractor.get_property(name, keys))
         if values.ndim == 1 and values.dtype.kind in "biuf":
             properties[name] = [_number(v) for v in values]

@@ -133,6 +133,8 @@ def test_a_tag_goes_through_the_curation_store_and_an_open_page_and_the_filter_s
     assert CLIENT.get(f"{plane}/matching", params={"where": "tag == 'L2/3'"}).json() == [2]
     view = CLIENT.get(plane).json()
     assert view["known_tags"] == ["L2/3"] and [r["tags"] for r in view["rois"]][1:3] == [[], ["L2/3"]]
+    # A ROI's state is its label (kept up to date by polling), not a property read when the page opened.
+    assert "accepted" not in view["properties"]
     history = CLIENT.get(f"{plane}/rois/2/history").json()
     assert (history[-1]["curator"], history[-1]["tag"], history[-1]["note"]) == ("alice", "L2/3", "deep")
     blank = CLIENT.post(f"{plane}/tags", json={"key": 2, "tag": " "}, headers={"X-SegDB-Token": token})
