@@ -637,17 +637,29 @@ class S3Store(Store):
             raise self._not_found(key) from None
         except (exceptions.AlreadyExistsError, FileExistsError):
             raise
+        except (exceptions.PermissionDeniedError, exceptions.UnauthenticatedError, PermissionError) as error:
+            raise self._refused(key, operation, error) from None
         except Exception as error:  # noqa: BLE001 - obstore's generic errors carry the HTTP failure
             raise self._unavailable(key, operation, error) from None
 
     def _unavailable(self, key: str, operation: str, error: BaseException) -> StorageUnavailableError:
+        return StorageUnavailableError(
+            f"{operation} of {self.describe(key)} failed after {self.max_retries} retries ({self._scrubbed(error)}); "
+            "check that the endpoint is reachable and the credentials are allowed, then retry"
+        )
+
+    def _refused(self, key: str, operation: str, error: BaseException) -> StorageUnavailableError:
+        return StorageUnavailableError(
+            f"{operation} of {self.describe(key)} was refused ({self._scrubbed(error)}); the credentials are "
+            "missing, wrong or not allowed on this bucket: check AWS_ACCESS_KEY_ID / AWS_PROFILE and the bucket policy"
+        )
+
+    def _scrubbed(self, error: BaseException) -> str:
+        """The first line of an obstore error, with any secret this store holds masked."""
         cause = _one_line(str(error) or type(error).__name__)
         for secret in self._secret or ():
             cause = cause.replace(secret, "***")
-        return StorageUnavailableError(
-            f"{operation} of {self.describe(key)} failed after {self.max_retries} retries ({cause}); "
-            "check that the endpoint is reachable and the credentials are allowed, then retry"
-        )
+        return cause
 
     def _endpoint_text(self) -> str:
         return self.endpoint or "AWS S3 (no endpoint set)"

@@ -195,6 +195,15 @@ class TestS3Store(StoreContract):
             unreachable.size("a.h5")
         assert secret not in str(caught.value) and secret not in repr(caught.value)
 
+    def test_wrong_credentials_are_refused_in_one_line_without_the_secret(self, seaweedfs) -> None:
+        wrong = "wrong" + seaweedfs.secret_access_key[5:]
+        options = dict(seaweedfs.store_options(), secret_access_key=wrong)
+        store = S3Store(seaweedfs.url("p"), max_retries=1, timeout=2, **options)
+        with pytest.raises(StorageUnavailableError, match=r"HEAD of object 'a.h5'.*refused.*credentials") as caught:
+            store.size("a.h5")
+        assert "\n" not in str(caught.value) and wrong not in str(caught.value)
+        assert seaweedfs.endpoint in str(caught.value)
+
     def test_an_unreachable_endpoint_is_one_line_naming_key_and_endpoint(self, seaweedfs) -> None:
         endpoint = f"http://127.0.0.1:{_closed_port()}"
         options = dict(seaweedfs.store_options(), endpoint=endpoint)
