@@ -581,7 +581,7 @@ class S3Store(Store):
 
         try:
             self._call(
-                temporary,
+                key,  # errors name the object being stored; the temporary key is an implementation detail
                 "PUT",
                 lambda obstore, client: obstore.put(
                     client, temporary, blocks(), chunk_size=_PART_BYTES, max_concurrency=_PART_CONCURRENCY
