@@ -105,28 +105,38 @@ class StoreContract:
     def test_two_writers_racing_for_one_key_leave_one_intact_file(
         self, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
     ) -> None:
+        # Ten rounds: a server whose conditional write is check-then-act lets both win only now and then.
         monkeypatch.setattr(stores_module, "SINGLE_PUT_MAX_BYTES", 2**20)
         sources = [random_file(tmp_path / f"w{i}.bin", size, seed=i) for i in range(2)]
-        barrier = threading.Barrier(2)
-        outcomes: list[object] = [None, None]
+        digests = [sha256_file(source) for source in sources]
+        for round_ in range(10):
+            key = f"race/{round_}/plane.h5"
+            outcomes = _race(lambda index, key=key: store.put_new(key, sources[index]))
+            winners = [index for index, outcome in enumerate(outcomes) if not isinstance(outcome, BaseException)]
+            assert len(winners) == 1, outcomes
+            assert isinstance(outcomes[1 - winners[0]], ArrayFileExistsError), outcomes
+            assert store.sha256(key) == digests[winners[0]] == outcomes[winners[0]].sha256
+            assert list(store.iter_keys(f"race/{round_}")) == [key]  # no temporary object left
 
-        def write(index: int) -> None:
-            barrier.wait()
-            try:
-                outcomes[index] = store.put_new("race/plane.h5", sources[index])
-            except ArrayFileExistsError as error:
-                outcomes[index] = error
 
-        threads = [threading.Thread(target=write, args=(index,)) for index in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        winners = [index for index, outcome in enumerate(outcomes) if not isinstance(outcome, Exception)]
-        assert len(winners) == 1, outcomes
-        assert isinstance(outcomes[1 - winners[0]], ArrayFileExistsError)
-        assert store.sha256("race/plane.h5") == sha256_file(sources[winners[0]])
-        assert list(store.iter_keys("race")) == ["race/plane.h5"]  # no temporary object left
+def _race(put) -> list[object]:
+    """Run ``put(0)`` and ``put(1)`` in two threads released together; what each returned or raised."""
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = [None, None]
+
+    def write(index: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[index] = put(index)
+        except BaseException as error:  # noqa: BLE001 - the test inspects what each writer got
+            outcomes[index] = error
+
+    threads = [threading.Thread(target=write, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
 
 
 class TestLocalStore(StoreContract):
