@@ -15,7 +15,7 @@ import pytest
 from segdb.arrays import ArrayFileExistsError, PlaneArrays, io_stats, reset_io_stats, sha256_file, write_chunk_file
 from segdb.arrays import stores as stores_module
 from segdb.arrays.stores import LocalStore, S3Store, Store
-from segdb.errors import IntegrityError, NotFoundError, StorageUnavailableError
+from segdb.errors import IntegrityError, InvalidInputError, NotFoundError, StorageUnavailableError
 from segdb.geometry import CsrMasks
 
 ESCAPING_KEYS = ["../outside.h5", "a/../../outside.h5", "/etc/passwd", "s3://other-bucket/x.h5", "", "C:/x.h5", "a\\..\\b"]
@@ -256,3 +256,15 @@ def test_keys_are_checked_before_any_store_is_touched() -> None:
     store = S3Store("s3://segdb-test/p", endpoint=f"http://127.0.0.1:{_closed_port()}")
     with pytest.raises(IntegrityError, match="URL scheme"):
         store.exists("https://elsewhere/x")
+
+
+@pytest.mark.parametrize("url", ["s3://", "s3://Upper/x", "https://bucket/x", "s3://b/x"])
+def test_a_storage_root_that_is_not_an_s3_url_is_refused(url: str) -> None:
+    with pytest.raises(InvalidInputError, match=r"s3://bucket/prefix"):
+        S3Store(url)
+
+
+def test_a_storage_root_prefix_cannot_climb_out_of_its_bucket() -> None:
+    with pytest.raises(IntegrityError, match="'..' component"):
+        S3Store("s3://segdb-test/lab/../other")
+    assert S3Store("s3://segdb-test/lab/segdb/").url == "s3://segdb-test/lab/segdb"
