@@ -21,6 +21,7 @@ from segdb.errors import (  # noqa: F401 - re-exported through errors.__all__
     NotFoundError,
     SchemaVersionError,
     SegDBError,
+    StorageUnavailableError,
 )
 from segdb.version import __version__
 

@@ -36,6 +36,10 @@ class IntegrityError(SegDBError):
     """An array file is missing, damaged, or would lie outside the storage root."""
 
 
+class StorageUnavailableError(SegDBError, ConnectionError):
+    """The storage that holds the array files (an object store) did not answer, even after retries."""
+
+
 __all__ = [
     "SegDBError",
     "NotFoundError",
@@ -43,4 +47,5 @@ __all__ = [
     "ConflictError",
     "SchemaVersionError",
     "IntegrityError",
+    "StorageUnavailableError",
 ]

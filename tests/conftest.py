@@ -18,6 +18,7 @@ import datetime
 import os
 import re
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,13 @@ import pytest
 
 if TYPE_CHECKING:
     from segdb import Archive
+
+# --import-mode=importlib puts no test folder on sys.path; the object-store helpers live beside this file.
+_TESTS_DIR = str(Path(__file__).resolve().parent)
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
+
+import object_store  # noqa: E402
 
 POSTGRES_ENV = "SEGDB_TEST_POSTGRES_URL"
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -290,3 +298,35 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     # installed) the tests run in this process, and the option must still parse.
     if not pluginmanager.has_plugin("xdist"):
         parser.addoption("--numprocesses", help="ignored: pytest-xdist is not active, the tests run in one process")
+
+
+# --------------------------------------------------------------------------- object storage
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object_store.SeaweedFS]:
+    """One SeaweedFS S3 server per test process (xdist worker), stopped after the session."""
+    try:
+        server = object_store.start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
+    except object_store.ObjectStoreUnavailable as error:
+        pytest.skip(f"S3 tests need SeaweedFS and it cannot start here: {error}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_seaweedfs(tmp_path: Path) -> Iterator:
+    """Start a private SeaweedFS (for tests that stop it); all are stopped after the test."""
+    started: list[object_store.SeaweedFS] = []
+
+    def start() -> object_store.SeaweedFS:
+        try:
+            server = object_store.start_seaweedfs(tmp_path / f"seaweedfs-{len(started)}")
+        except object_store.ObjectStoreUnavailable as error:
+            pytest.skip(f"S3 tests need SeaweedFS and it cannot start here: {error}")
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -14,10 +14,12 @@ Modules:
 - ``handles``: this process's cache of open read-only handles, and the :func:`io_stats` counters.
 - ``files``: :class:`ArrayFile`, one chunk file opened lazily and checked, named in every error.
 - ``refs``: :class:`ArrayRef`, :class:`CsrMaskRef` and :func:`read_trace_block`.
+- ``stores``: where chunk files are kept, behind one interface :class:`Store`: :class:`LocalStore`
+  (a folder) and :class:`S3Store` (an S3-compatible bucket, read by ranged GETs through a block cache).
 
-The package imports only numpy, h5py, ``segdb.errors``, ``segdb.geometry`` and
-its own modules: never sqlalchemy, ``segdb.catalog``, ``segdb.archive`` or
-anything above them.
+The package imports only numpy, h5py, obstore (and boto3 for AWS profiles, both
+when a bucket is first used), ``segdb.errors``, ``segdb.geometry`` and its own
+modules: never sqlalchemy, ``segdb.catalog``, ``segdb.archive`` or anything above them.
 """
 
 from segdb.arrays.durable import TEMP_MARKER, ArrayFileExistsError, sha256_file
@@ -41,6 +43,7 @@ from segdb.arrays.layout import (
 )
 from segdb.arrays.paths import check_relative_path, resolve_in_root
 from segdb.arrays.refs import ArrayRef, CsrMaskRef, read_trace_block
+from segdb.arrays.stores import LocalStore, S3Store, Store, StoredObject, check_key, open_store
 from segdb.arrays.writer import PlaneArrays, WrittenFile, write_chunk_file, write_trace_file
 
 __all__ = [
@@ -63,13 +66,19 @@ __all__ = [
     "CsrMaskRef",
     "DatasetInfo",
     "IOStats",
+    "LocalStore",
     "PlaneArrays",
+    "S3Store",
+    "Store",
+    "StoredObject",
     "TraceCodec",
     "WrittenFile",
+    "check_key",
     "check_relative_path",
     "close_all",
     "io_stats",
     "open_file_count",
+    "open_store",
     "read_trace_block",
     "reset_io_stats",
     "resolve_in_root",

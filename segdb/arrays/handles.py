@@ -51,16 +51,24 @@ class IOStats:
     chunks_touched : int
         HDF5 chunks overlapped by the selections read (a contiguous dataset
         counts as one chunk per read).
+    store_requests : int
+        Reads made to a storage backend (:mod:`segdb.arrays.stores`): ranged GETs
+        on an object store, ``pread`` calls on a local folder.
+    store_bytes_fetched : int
+        Bytes those reads brought in, compressed and metadata included: what a
+        small window costs over the network.
     """
 
     files_opened: int = 0
     dataset_reads: int = 0
     bytes_read: int = 0
     chunks_touched: int = 0
+    store_requests: int = 0
+    store_bytes_fetched: int = 0
 
 
 _stats_lock = threading.Lock()
-_stats = {"files_opened": 0, "dataset_reads": 0, "bytes_read": 0, "chunks_touched": 0}
+_stats = {field: 0 for field in IOStats.__dataclass_fields__}
 
 
 def io_stats() -> IOStats:

