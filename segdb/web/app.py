@@ -61,6 +61,15 @@ class TagRequest(BaseModel):
     note: str | None = None
 
 
+class ManyLabelsRequest(BaseModel):
+    """One label for many ROIs (those a filter shows), with the revision the page saw of each, by key."""
+
+    keys: list[int | str]
+    label: str
+    note: str | None = None
+    revisions: dict[str, int]
+
+
 class LabelRequest(BaseModel):
     """A label as the page sends it: the ROI's key, the label, an optional note, and the revision seen."""
 
@@ -152,6 +161,14 @@ def create_app(archive: Any, *, curator: str | None = None, users: str | os.Path
         [event] = archive.curate(segmentation, [body.key], body.label, plane=plane, note=body.note or None,
                                  curator=request.state.curator, expected_revision=body.revision)
         return event.to_dict()
+
+    @app.post("/api/segmentations/{segmentation}/planes/{plane}/labels/many")
+    def label_many(request: Request, segmentation: int, plane: str, body: ManyLabelsRequest) -> list:
+        if body.label not in LABELS:
+            raise InvalidInputError(f"label {body.label!r} is not one of {', '.join(LABELS)}")
+        events = archive.curate(segmentation, body.keys, body.label, plane=plane, note=body.note or None,
+                                curator=request.state.curator, expected_revision=body.revisions)
+        return [event.to_dict() for event in events]
 
     @app.post("/api/segmentations/{segmentation}/planes/{plane}/tags")
     def tag(request: Request, segmentation: int, plane: str, body: TagRequest) -> dict:

@@ -209,3 +209,28 @@ def test_a_curator_tags_a_roi_with_the_keyboard_and_filters_by_the_tag(segmented
         driver.find_element(By.CSS_SELECTOR, "#tag-list .tag button").click()
         _wait(driver, lambda d: "untagged L2/3" in _message(d))
         assert archive.roi_tags(seg, plane="plane0") == []
+
+
+def test_the_rois_a_filter_shows_are_labelled_in_one_batch(segmented, browser_factory):
+    archive, record = segmented
+    seg = record.segmentation_id
+    keys = archive.plane_handle(seg, "plane0").roi_keys
+    with running_server(archive, curator="alice") as url:
+        driver = browser_factory()
+        _open(driver, f"{url}/segmentations/{seg}")
+        assert not driver.find_element(By.ID, "label-matching").is_displayed()
+        driver.find_element(By.ID, "where").send_keys("snr > 5", Keys.ENTER)
+        _wait(driver, lambda d: d.find_element(By.ID, "matching").text == "3 of 8 ROIs match")
+        driver.find_element(By.CSS_SELECTOR, '#label-matching button[data-many="rejected"]').click()
+        _wait(driver, lambda d: "3 ROIs: rejected" in _message(d))
+        assert [_list_label(driver, i) for i in range(8)] == ["accepted"] * 5 + ["rejected"] * 3
+        batches = {archive.curation_history(seg, key, plane="plane0")[-1].batch_id for key in keys[5:]}
+        assert len(batches) == 1
+        # Someone labels one of them meanwhile: the next labelling of all three is refused whole.
+        archive.curate(seg, [keys[6]], "unsure", plane="plane0", curator="bob")
+        driver.find_element(By.CSS_SELECTOR, '#label-matching button[data-many="accepted"]').click()
+        _wait(driver, lambda d: "since you looked" in _message(d))
+        assert [archive.curation_history(seg, key, plane="plane0")[-1].curator for key in keys[5:]] == \
+            ["alice", "bob", "alice"]
+        _press(driver, "z")
+        _wait(driver, lambda d: "undone: 3 label(s) taken back" in _message(d))

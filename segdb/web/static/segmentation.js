@@ -306,6 +306,27 @@ onKeys({
   ArrowDown: () => step(1), ArrowUp: () => step(-1), j: () => step(1), k: () => step(-1),
 });
 
+// One label for every ROI the filter shows, in one batch (one undo takes it back), refused whole
+// if anyone labelled one of them since this page saw it.
+async function labelMatching(name) {
+  const rois = [...state.matching].map((index) => view.rois[index]);
+  const revisions = Object.fromEntries(rois.map((roi) => [String(roi.key), roi.revision]));
+  try {
+    const events = await post(`${api}/labels/many`, { keys: rois.map((roi) => roi.key), label: name,
+                                                      note: $("note").value || null, revisions });
+    $("note").value = "";
+    show(`${events.length} ROIs: ${name}`);
+    await refreshState();
+  } catch (error) {
+    if (error.status === 409) await refreshState();
+    show(error.message, error.status === 409 ? "conflict" : "error");
+  }
+}
+
+for (const button of document.querySelectorAll("#label-matching button")) {
+  button.addEventListener("click", () => labelMatching(button.dataset.many));
+}
+
 // -- others' labels, the filter and the image ----------------------------------------------------
 
 const byKey = new Map(view.rois.map((roi) => [String(roi.key), roi]));
@@ -342,11 +363,19 @@ async function refreshState() {
 $("where").addEventListener("keydown", async (event) => {
   if (event.key !== "Enter") return;
   const where = $("where").value.trim();
-  if (!where) { state.matching = null; $("matching").textContent = ""; draw(); renderList(); return; }
+  if (!where) {
+    state.matching = null;
+    $("matching").textContent = "";
+    $("label-matching").hidden = true;
+    draw();
+    renderList();
+    return;
+  }
   try {
     const indices = await request(`${api}/matching?where=${encodeURIComponent(where)}&policy=${encodeURIComponent(view.policy)}`);
     state.matching = new Set(indices);
     $("matching").textContent = `${indices.length} of ${view.rois.length} ROIs match`;
+    $("label-matching").hidden = indices.length === 0;
     show("");
   } catch (error) {
     show(error.message, "error");
