@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from segdb import archive as core
+from segdb.archive import query as core_query
 from segdb import curation
 from segdb.archive.filters import WhereSpec
 from segdb.errors import InvalidInputError
@@ -244,8 +245,10 @@ class Archive(core.Archive):
 
         Filters: subject, session, date_from, date_to, field_of_view, plane, segmentation, kind,
         where, accepted (with curation=policy), near=(x_um, y_um, radius_um), box, limit.
+        The filters are checked now; the answer is read when asked for: ``len()`` counts in SQL, iterating
+        gives records, ``.to_pandas()`` / ``.to_arrow()`` read it straight into columns.
         """
-        return QueryResult(self, self.query_rois(**filters))
+        return QueryResult(self, self.scoped_query(**filters))
 
     def register_field_of_view(self, subject: str, field_of_view: str, **options: Any) -> list:
         """Place every session's plane of a field of view in the first session's frame (mean images)."""
@@ -322,30 +325,133 @@ def _member_revision(expected: Mapping[int, int], member: Any, track_id: int) ->
         ) from None
 
 
-class QueryResult(list):
-    """The ROIs a query found (frozen records), with ways to hand them on."""
+class QueryResult(Sequence):
+    """The ROIs a query found: a lazy handle that fetches only what is asked of it.
 
-    def __init__(self, archive: Archive, hits: Sequence[Any]):
-        super().__init__(hits)
+    The query's names, properties and curation policy are checked (and its warnings given) when it is
+    made; nothing else is read until asked. ``len()`` and :meth:`count` count in SQL; iterating,
+    indexing or comparing builds the frozen records (:class:`~segdb.archive.query.RoiHit`) once, for
+    answers small enough to want them one by one; :meth:`columns`, :meth:`to_pandas` and
+    :meth:`to_arrow` read the answer straight into columns, without any per-ROI record.
+    """
+
+    #: The columns of :meth:`to_pandas` and :meth:`to_arrow` by default: every field of a RoiHit, its
+    #: coordinate pairs split in two (``centroid_px`` as centroid_row, centroid_col; ``fov_um`` as
+    #: fov_x_um, fov_y_um).
+    FIELDS = core_query.FIELD_COLUMNS
+
+    def __init__(self, archive: Archive, scoped: core_query.ScopedQuery):
         self._archive = archive
+        self._scoped = scoped
+        self._records: list | None = None
+        self._count: int | None = None
 
-    def to_pandas(self):
-        """A pandas DataFrame, one row per ROI (needs pandas)."""
+    def count(self) -> int:  # type: ignore[override]  # Sequence.count(value) means something else
+        """How many ROIs the query finds, counted in SQL (no row is fetched)."""
+        if self._records is not None:
+            return len(self._records)
+        if self._count is None:
+            self._count = self._archive.scoped_count(self._scoped)
+        return self._count
+
+    def records(self) -> list:
+        """Every ROI found as a frozen RoiHit, in session order (fetched on first use, then kept)."""
+        if self._records is None:
+            self._records = self._archive.scoped_hits(self._scoped)
+        return self._records
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __iter__(self):
+        return iter(self.records())
+
+    def __getitem__(self, index):
+        return self.records()[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (QueryResult, list, tuple)):
+            return self.records() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<QueryResult of {self.count()} ROI(s); .to_pandas() for a table>"
+
+    def columns(self, columns: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """The ROIs found as one numpy array per column, read in one SQL statement.
+
+        Parameters
+        ----------
+        columns
+            Names among :attr:`FIELDS`, ``mask_index`` and the ROIs' properties (e.g. ``["key", "session",
+            "snr"]``); default every field. Numeric properties are float64 with NaN where a ROI has no value,
+            or their own dtype (int, bool) when every ROI found has one; text properties are str objects.
+            A name that is none of these is an error listing what there is.
+        """
+        return self._archive.scoped_columns(self._scoped, columns)
+
+    def to_pandas(self, columns: Sequence[str] | None = None):
+        """A pandas DataFrame, one row per ROI, made from :meth:`columns` (needs pandas).
+
+        session_start is a UTC datetime column; an empty answer is an empty frame with the same columns.
+        """
         try:
             import pandas as pd
         except ModuleNotFoundError as exc:
             raise InvalidInputError("to_pandas needs pandas: pip install pandas") from exc
-        return pd.DataFrame([hit.to_dict() for hit in self])
+        arrays = self.columns(columns)
+        frame = pd.DataFrame({name: _pandas_column(pd, name, array) for name, array in arrays.items()})
+        return frame
+
+    def to_arrow(self, columns: Sequence[str] | None = None):
+        """A pyarrow Table, one row per ROI, made from :meth:`columns` (needs pyarrow: pip install 'segdb[arrow]').
+
+        Missing values (a ROI without the property, a session without a start) are nulls.
+        """
+        pa = arrow_module("to_arrow")
+        return arrow_table(pa, self.columns(columns))
 
     def extractors(self) -> dict[tuple[int, str], ArchiveSegmentationExtractor]:
         """One extractor per (segmentation, plane), narrowed to the ROIs found there."""
+        found = self.columns(["segmentation_id", "plane", "key"])
         keys: dict[tuple[int, str], list] = {}
-        for hit in self:
-            keys.setdefault((hit.segmentation_id, hit.plane), []).append(hit.key)
+        for seg_id, plane, key in zip(found["segmentation_id"].tolist(), found["plane"].tolist(),
+                                      found["key"].tolist()):
+            keys.setdefault((seg_id, plane), []).append(key)
         return {
             (seg_id, plane): self._archive.extractor(seg_id, plane=plane).select_rois(rois)
             for (seg_id, plane), rois in keys.items()
         }
+
+
+def _pandas_column(pd: Any, name: str, array: np.ndarray):
+    if name == "session_start":
+        return pd.Series(array).dt.tz_localize("UTC")
+    return array
+
+
+def arrow_module(what: str):
+    """pyarrow, or a one-line error saying how to install it."""
+    try:
+        import pyarrow
+    except ModuleNotFoundError as exc:
+        raise InvalidInputError(f"{what} needs pyarrow: pip install 'segdb[arrow]' (or pip install pyarrow)") from exc
+    return pyarrow
+
+
+def arrow_table(pa: Any, arrays: Mapping[str, np.ndarray]):
+    """A pyarrow Table of query columns (NaN and NaT as nulls; session_start as a UTC timestamp)."""
+    fields = {}
+    for name, array in arrays.items():
+        if name == "session_start":
+            fields[name] = pa.array(array, type=pa.timestamp("us", tz="UTC"), from_pandas=True)
+        elif array.dtype == object:
+            fields[name] = pa.array(array.tolist())
+        else:
+            fields[name] = pa.array(array, from_pandas=array.dtype.kind == "f")
+    return pa.table(fields) if fields else pa.table({})
 
 
 @dataclass(frozen=True)
