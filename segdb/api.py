@@ -17,6 +17,7 @@ import numpy as np
 
 from segdb import archive as core
 from segdb.archive import query as core_query
+from segdb.archive import tables
 from segdb import curation
 from segdb.archive.filters import WhereSpec
 from segdb.errors import InvalidInputError
@@ -397,21 +398,14 @@ class QueryResult(Sequence):
 
         session_start is a UTC datetime column; an empty answer is an empty frame with the same columns.
         """
-        try:
-            import pandas as pd
-        except ModuleNotFoundError as exc:
-            raise InvalidInputError("to_pandas needs pandas: pip install pandas") from exc
-        arrays = self.columns(columns)
-        frame = pd.DataFrame({name: _pandas_column(pd, name, array) for name, array in arrays.items()})
-        return frame
+        return tables.pandas_frame(self.columns(columns))
 
     def to_arrow(self, columns: Sequence[str] | None = None):
         """A pyarrow Table, one row per ROI, made from :meth:`columns` (needs pyarrow: pip install 'segdb[arrow]').
 
         Missing values (a ROI without the property, a session without a start) are nulls.
         """
-        pa = arrow_module("to_arrow")
-        return arrow_table(pa, self.columns(columns))
+        return tables.arrow_table(self.columns(columns))
 
     def extractors(self) -> dict[tuple[int, str], ArchiveSegmentationExtractor]:
         """One extractor per (segmentation, plane), narrowed to the ROIs found there."""
@@ -424,34 +418,6 @@ class QueryResult(Sequence):
             (seg_id, plane): self._archive.extractor(seg_id, plane=plane).select_rois(rois)
             for (seg_id, plane), rois in keys.items()
         }
-
-
-def _pandas_column(pd: Any, name: str, array: np.ndarray):
-    if name == "session_start":
-        return pd.Series(array).dt.tz_localize("UTC")
-    return array
-
-
-def arrow_module(what: str):
-    """pyarrow, or a one-line error saying how to install it."""
-    try:
-        import pyarrow
-    except ModuleNotFoundError as exc:
-        raise InvalidInputError(f"{what} needs pyarrow: pip install 'segdb[arrow]' (or pip install pyarrow)") from exc
-    return pyarrow
-
-
-def arrow_table(pa: Any, arrays: Mapping[str, np.ndarray]):
-    """A pyarrow Table of query columns (NaN and NaT as nulls; session_start as a UTC timestamp)."""
-    fields = {}
-    for name, array in arrays.items():
-        if name == "session_start":
-            fields[name] = pa.array(array, type=pa.timestamp("us", tz="UTC"), from_pandas=True)
-        elif array.dtype == object:
-            fields[name] = pa.array(array.tolist())
-        else:
-            fields[name] = pa.array(array, from_pandas=array.dtype.kind == "f")
-    return pa.table(fields) if fields else pa.table({})
 
 
 @dataclass(frozen=True)
