@@ -403,7 +403,8 @@ class QueryResult(Sequence):
     def to_arrow(self, columns: Sequence[str] | None = None):
         """A pyarrow Table, one row per ROI, made from :meth:`columns` (needs pyarrow: pip install 'segdb[arrow]').
 
-        Missing values (a ROI without the property, a session without a start) are nulls.
+        Missing values (a ROI without the property, a session without a start) are nulls; ROI keys that
+        are ints in some sessions and text in others are text.
         """
         return tables.arrow_table(self.columns(columns))
 

@@ -33,14 +33,23 @@ def arrow_module(what: str) -> Any:
 
 def arrow_table(arrays: Mapping[str, np.ndarray], what: str = "to_arrow") -> Any:
     """A pyarrow Table of query columns: missing values (NaN, NaT, None) as nulls, session_start as a
-    UTC timestamp."""
+    UTC timestamp; keys that are ints in some sessions and text in others as text (an Arrow column
+    holds one type)."""
     pa = arrow_module(what)
     fields = {}
     for name, array in arrays.items():
         if name == "session_start":
             fields[name] = pa.array(array, type=pa.timestamp("us", tz="UTC"), from_pandas=True)
         elif array.dtype == object:
-            fields[name] = pa.array(array.tolist())
+            fields[name] = pa.array(_one_type(array.tolist()))
         else:
             fields[name] = pa.array(array, from_pandas=array.dtype.kind == "f")
     return pa.table(fields)
+
+
+def _one_type(values: list) -> list:
+    """Values of an object column, as text if text sits beside other types."""
+    types = {type(v) for v in values if v is not None}
+    if str in types and len(types) > 1:
+        return [None if v is None else str(v) for v in values]
+    return values
