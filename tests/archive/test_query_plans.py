@@ -40,7 +40,7 @@ def small_lab(archive):
                        session_start=dt.date(2026, 3, 1) + dt.timedelta(days=index), field_of_view="site1",
                        progress=False)
     assert archive.count_rois(**QUERY_A) and archive.count_rois(**QUERY_B)
-    with archive.catalog.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with archive.catalog.engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")  # what autovacuum (PostgreSQL) or `segdb db` upkeep would have done
     return archive
 
