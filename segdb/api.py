@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from segdb import archive as core
+from segdb import curation
 from segdb.archive import query as core_query
 from segdb.archive import tables
-from segdb import curation
 from segdb.archive.filters import WhereSpec
 from segdb.errors import InvalidInputError
 

@@ -7,16 +7,15 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import numpy as np
-
-from segdb.archive.tables import arrow_module, arrow_table
 from segdb.cli.arguments import add_archive_option, add_json_option, count_at_least, finite_number, open_archive
 from segdb.cli.columns import parse_columns
 from segdb.cli.output import print_rows
-from segdb.cli.query_table import TABLE_COLUMNS, hit_rows, query_table, write_csv
 from segdb.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FORMATS = ("table", "csv", "json", "parquet")
 
@@ -80,6 +79,8 @@ def run_query(args: argparse.Namespace) -> int:
             count = archive.count_rois(**filters)
             print(json.dumps({"count": count}) if output_format == "json" else count)
             return 0
+        from segdb.cli.query_table import query_table
+
         scoped = archive.scoped_query(**filters)
         table = query_table(archive, scoped, columns, output_format, policy=args.policy)
     write_table(table, columns, output_format, args.output)
@@ -94,6 +95,8 @@ def _output_format(args: argparse.Namespace) -> str:
     if output_format == "parquet" and args.output is None:
         raise InvalidInputError("--format parquet writes a file: give -o FILE, e.g. -o rois.parquet")
     if output_format == "parquet":
+        from segdb.archive.tables import arrow_module
+
         arrow_module("--format parquet")
     return output_format
 
@@ -101,6 +104,9 @@ def _output_format(args: argparse.Namespace) -> str:
 def write_table(table: dict[str, np.ndarray], columns: list[str] | None, output_format: str,
                 output: str | None) -> None:
     """Print or write (``output``) a query's columns in ``output_format``."""
+    from segdb.archive.tables import arrow_table
+    from segdb.cli.query_table import TABLE_COLUMNS, hit_rows, write_csv
+
     if output_format == "parquet":
         import pyarrow.parquet as pq
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -88,7 +89,7 @@ def _plain(name: str, column: np.ndarray) -> list:
         return [None if v is None else v.replace(tzinfo=dt.timezone.utc).isoformat()
                 for v in column.astype("datetime64[us]").tolist()]
     if column.dtype.kind == "f":
-        return [None if v != v else v for v in column.tolist()]
+        return [None if math.isnan(v) else v for v in column.tolist()]
     return column.tolist()
 
 

@@ -84,7 +84,7 @@ def test_json_is_what_json_always_printed(lab, capsys):
 
 def test_the_table_is_what_it_was(lab, capsys):
     code, out, _ = _cli(lab, capsys, "--format", "table", "--where", "snr > 5")
-    header, *lines, count = out.splitlines()
+    header, *_, count = out.splitlines()
     assert code == 0 and header.split()[:3] == ["roi_id", "subject", "session"] and count == "4 ROI(s)"
     assert _cli(lab, capsys, "--where", "snr > 5")[1] == out
 
