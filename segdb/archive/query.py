@@ -523,20 +523,19 @@ class ScopedQuery:
         sources = list(dict.fromkeys(["roi_id", "segmentation_id"] + [
             source for name in names if name in _SOURCES for source in _SOURCES[name]
         ]))
-        if self.empty:
-            rows: list[tuple] = []
-        else:
-            statement = self.query.column_statement(self.segmentation_ids, self.roi_ids, sources, properties)
-            with _no_garbage_collection():
-                rows = db.connection().execute(statement).cursor.fetchall()
         with _no_garbage_collection():
+            rows: list[tuple] = []
+            if not self.empty:
+                statement = self.query.column_statement(self.segmentation_ids, self.roi_ids, sources, properties)
+                rows = db.connection().execute(statement).cursor.fetchall()
             raw = dict(zip([*sources, *properties], _transposed(rows, len(sources) + len(properties))))
-        table = _table(db, names, raw, properties)
-        if self.query.limit is not None or len(rows) < 2:
-            return table
-        order = session_order(db, np.array(raw["segmentation_id"], dtype=np.int64),
-                              np.array(raw["roi_id"], dtype=np.int64))
-        return {name: column[order] for name, column in table.items()}
+            del rows
+            table = _table(db, names, raw, properties)
+            if self.query.limit is not None or len(raw["roi_id"]) < 2:
+                return table
+            order = session_order(db, np.array(raw["segmentation_id"], dtype=np.int64),
+                                  np.array(raw["roi_id"], dtype=np.int64))
+            return {name: column[order] for name, column in table.items()}
 
 
 def session_order(db: Session, segmentation_ids: np.ndarray, roi_ids: np.ndarray) -> np.ndarray:
@@ -562,8 +561,9 @@ def session_order(db: Session, segmentation_ids: np.ndarray, roi_ids: np.ndarray
 
 @contextlib.contextmanager
 def _no_garbage_collection() -> Iterator[None]:
-    """Pause the cyclic garbage collector: fetching rows makes tuples by the hundred thousand, none of them
-    cyclic, and each collection they trigger walks every object the process holds (half the fetch's time)."""
+    """Pause the cyclic garbage collector: fetching rows makes tuples and values by the hundred thousand, none
+    of them cyclic, and each collection they trigger walks every object the process holds (in a process that
+    holds much, more time than the fetch itself)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
