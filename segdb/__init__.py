@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "Archive": "segdb.api",
+    "QueryResult": "segdb.api",
+    "RoiHit": "segdb.archive.query",
     "ArchiveSegmentationExtractor": "segdb.extractors",
     "MultiSegmentationExtractor": "segdb.extractors",
     "RoiRecord": "segdb.archive.records",

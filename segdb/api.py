@@ -17,6 +17,8 @@ import numpy as np
 
 from segdb import archive as core
 from segdb import curation
+from segdb.archive import query as core_query
+from segdb.archive import tables
 from segdb.archive.filters import WhereSpec
 from segdb.errors import InvalidInputError
 
@@ -244,8 +246,10 @@ class Archive(core.Archive):
 
         Filters: subject, session, date_from, date_to, field_of_view, plane, segmentation, kind,
         where, accepted (with curation=policy), near=(x_um, y_um, radius_um), box, limit.
+        The filters are checked now; the answer is read when asked for: ``len()`` counts in SQL, iterating
+        gives records, ``.to_pandas()`` / ``.to_arrow()`` read it straight into columns.
         """
-        return QueryResult(self, self.query_rois(**filters))
+        return QueryResult(self, self.scoped_query(**filters))
 
     def register_field_of_view(self, subject: str, field_of_view: str, **options: Any) -> list:
         """Place every session's plane of a field of view in the first session's frame (mean images)."""
@@ -322,26 +326,95 @@ def _member_revision(expected: Mapping[int, int], member: Any, track_id: int) ->
         ) from None
 
 
-class QueryResult(list):
-    """The ROIs a query found (frozen records), with ways to hand them on."""
+class QueryResult(Sequence):
+    """The ROIs a query found: a lazy handle that fetches only what is asked of it.
 
-    def __init__(self, archive: Archive, hits: Sequence[Any]):
-        super().__init__(hits)
+    The query's names, properties and curation policy are checked (and its warnings given) when it is
+    made; nothing else is read until asked. ``len()`` and :meth:`count` count in SQL; iterating,
+    indexing or comparing builds the frozen records (:class:`~segdb.archive.query.RoiHit`) once, for
+    answers small enough to want them one by one; :meth:`columns`, :meth:`to_pandas` and
+    :meth:`to_arrow` read the answer straight into columns, without any per-ROI record.
+    """
+
+    #: The columns of :meth:`to_pandas` and :meth:`to_arrow` by default: every field of a RoiHit, its
+    #: coordinate pairs split in two (``centroid_px`` as centroid_row, centroid_col; ``fov_um`` as
+    #: fov_x_um, fov_y_um).
+    FIELDS = core_query.FIELD_COLUMNS
+
+    def __init__(self, archive: Archive, scoped: core_query.ScopedQuery):
         self._archive = archive
+        self._scoped = scoped
+        self._records: list | None = None
+        self._count: int | None = None
 
-    def to_pandas(self):
-        """A pandas DataFrame, one row per ROI (needs pandas)."""
-        try:
-            import pandas as pd
-        except ModuleNotFoundError as exc:
-            raise InvalidInputError("to_pandas needs pandas: pip install pandas") from exc
-        return pd.DataFrame([hit.to_dict() for hit in self])
+    def count(self) -> int:  # type: ignore[override]  # Sequence.count(value) means something else
+        """How many ROIs the query finds, counted in SQL (no row is fetched)."""
+        if self._records is not None:
+            return len(self._records)
+        if self._count is None:
+            self._count = self._archive.scoped_count(self._scoped)
+        return self._count
+
+    def records(self) -> list:
+        """Every ROI found as a frozen RoiHit, in session order (fetched on first use, then kept)."""
+        if self._records is None:
+            self._records = self._archive.scoped_hits(self._scoped)
+        return self._records
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __iter__(self):
+        return iter(self.records())
+
+    def __getitem__(self, index):
+        return self.records()[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (QueryResult, list, tuple)):
+            return self.records() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<QueryResult of {self.count()} ROI(s); .to_pandas() for a table>"
+
+    def columns(self, columns: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """The ROIs found as one numpy array per column, read in one SQL statement.
+
+        Parameters
+        ----------
+        columns
+            Names among :attr:`FIELDS`, ``mask_index`` and the ROIs' properties (e.g. ``["key", "session",
+            "snr"]``); default every field. Numeric properties are float64 with NaN where a ROI has no value,
+            or their own dtype (int, bool) when every ROI found has one; text properties are str objects.
+            A name that is none of these is an error listing what there is.
+        """
+        return self._archive.scoped_columns(self._scoped, columns)
+
+    def to_pandas(self, columns: Sequence[str] | None = None):
+        """A pandas DataFrame, one row per ROI, made from :meth:`columns` (needs pandas).
+
+        session_start is a UTC datetime column; an empty answer is an empty frame with the same columns.
+        """
+        return tables.pandas_frame(self.columns(columns))
+
+    def to_arrow(self, columns: Sequence[str] | None = None):
+        """A pyarrow Table, one row per ROI, made from :meth:`columns` (needs pyarrow: pip install 'segdb[arrow]').
+
+        Missing values (a ROI without the property, a session without a start) are nulls; ROI keys that
+        are ints in some sessions and text in others are text.
+        """
+        return tables.arrow_table(self.columns(columns))
 
     def extractors(self) -> dict[tuple[int, str], ArchiveSegmentationExtractor]:
         """One extractor per (segmentation, plane), narrowed to the ROIs found there."""
+        found = self.columns(["segmentation_id", "plane", "key"])
         keys: dict[tuple[int, str], list] = {}
-        for hit in self:
-            keys.setdefault((hit.segmentation_id, hit.plane), []).append(hit.key)
+        for seg_id, plane, key in zip(found["segmentation_id"].tolist(), found["plane"].tolist(),
+                                      found["key"].tolist()):
+            keys.setdefault((seg_id, plane), []).append(key)
         return {
             (seg_id, plane): self._archive.extractor(seg_id, plane=plane).select_rois(rois)
             for (seg_id, plane), rois in keys.items()

@@ -10,17 +10,20 @@ centroid with its plane's registration applied (rois.fov_x_um, fov_y_um).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
+import json
 import math
 import shlex
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Select, and_, func, intersect, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from segdb.archive.consensus import accepted_clause, check_policy
 from segdb.archive.filters import (
@@ -251,6 +254,30 @@ class RoiQuery:
             query = query.limit(int(self.limit))
         return query
 
+    def column_statement(self, segmentation_ids: Sequence[int], roi_ids: Sequence[int] | None,
+                         sources: Sequence[str], properties: Mapping[str, tuple[str, str]]) -> Select:
+        """The SELECT of :meth:`statement` with only the rois columns ``sources`` and, per property, its
+        stored value (value_num, or value_text for text and JSON) from an outer join: one row per ROI.
+
+        Only a limited query is ordered in SQL (to know which ROIs come first); otherwise the rows come
+        in the database's order and :func:`session_order` sorts them, which costs less than SQL's sort.
+        """
+        values = []
+        query = select(*(getattr(m.Roi, name) for name in sources))
+        for name, (value_type, _) in properties.items():
+            stored = aliased(m.RoiProperty)
+            query = query.outerjoin(stored, and_(stored.roi_id == m.Roi.roi_id, stored.property_name == name))
+            values.append(stored.value_text if value_type in ("str", "json") else stored.value_num)
+        query = query.add_columns(*values).where(*self._conditions(segmentation_ids, roi_ids))
+        if self.limit is not None:
+            query = (
+                query.join(m.Segmentation, m.Segmentation.segmentation_id == m.Roi.segmentation_id)
+                .join(m.Segmentation.session)
+                .order_by(m.ImagingSession.session_start, m.ImagingSession.session_name, m.Roi.roi_id)
+                .limit(int(self.limit))
+            )
+        return query
+
     def count_statement(self, segmentation_ids: Sequence[int], roi_ids: Sequence[int] | None = None) -> Select:
         """SELECT count(*) for this query: the rois table alone, no joins.
 
@@ -329,9 +356,11 @@ class RoiQuery:
 
     def run(self, db: Session) -> list[RoiHit]:
         scope = self.scope(db)
-        if scope is None:
-            return []
-        rows = db.connection().execute(self.statement(*scope)).all()
+        return [] if scope is None else self.hits(db, *scope)
+
+    def hits(self, db: Session, segmentation_ids: Sequence[int], roi_ids: Sequence[int] | None) -> list[RoiHit]:
+        """Every ROI of this query among ``segmentation_ids`` (and ``roi_ids``) as a RoiHit, in session order."""
+        rows = db.connection().execute(self.statement(segmentation_ids, roi_ids)).all()
         segmentations = {
             row.segmentation_id: (row.subject_name, row.session_name, as_utc(row.session_start), row.segmentation_name)
             for row in db.execute(
@@ -427,3 +456,253 @@ def _as_datetime(value: Any, label: str) -> dt.datetime:
     if parsed is None:
         raise InvalidInputError(f"{label} is empty; give a date like 2026-03-01")
     return parsed
+
+
+# -- columnar answers ----------------------------------------------------------------------------
+
+#: The columns of a query's table, in order: a RoiHit's fields, its coordinate pairs split in two.
+FIELD_COLUMNS = (
+    "roi_id", "subject", "session", "session_start", "segmentation_id", "segmentation", "plane", "field_of_view",
+    "key", "kind", "centroid_row", "centroid_col", "fov_x_um", "fov_y_um", "pixel_count",
+)
+
+# The rois columns each table column is made from (names come from small lookups by id).
+_SOURCES = {
+    "roi_id": ("roi_id",), "subject": ("segmentation_id",), "session": ("segmentation_id",),
+    "session_start": ("segmentation_id",), "segmentation_id": ("segmentation_id",),
+    "segmentation": ("segmentation_id",), "plane": ("plane_id",), "field_of_view": ("fov_id",),
+    "key": ("roi_key", "roi_key_type"), "kind": ("kind",), "centroid_row": ("centroid_row",),
+    "centroid_col": ("centroid_col",), "fov_x_um": ("fov_x_um",), "fov_y_um": ("fov_y_um",),
+    "pixel_count": ("pixel_count",), "mask_index": ("mask_index",),
+}
+
+
+@dataclass(frozen=True)
+class ScopedQuery:
+    """A query whose names were checked and whose segmentations and position matches were found once:
+    what a lazy answer keeps so that counting, listing and fetching columns later ask no more of it."""
+
+    query: RoiQuery
+    segmentation_ids: tuple[int, ...]
+    roi_ids: tuple[int, ...] | None
+    empty: bool
+
+    @classmethod
+    def resolve(cls, db: Session, query: RoiQuery) -> ScopedQuery:
+        """Check ``query`` and find its segmentations and position matches."""
+        segmentation_ids = query.segmentation_ids(db)
+        query.check(db, segmentation_ids)
+        by_position = query.position_statement(db) if segmentation_ids else None
+        roi_ids = None if by_position is None else tuple(db.scalars(by_position))
+        empty = not segmentation_ids or roi_ids == ()
+        if not empty:
+            query.statement(segmentation_ids, roi_ids)  # a filter that cannot be written in SQL is refused now
+        return cls(query, tuple(segmentation_ids), roi_ids, empty)
+
+    def count(self, db: Session) -> int:
+        """How many ROIs match, counted in SQL (no row is fetched)."""
+        if self.empty:
+            return 0
+        return int(db.scalar(self.query.count_statement(self.segmentation_ids, self.roi_ids)))
+
+    def records(self, db: Session) -> list[RoiHit]:
+        """Every match as a RoiHit, in session order."""
+        if self.empty:
+            return []
+        return self.query.hits(db, self.segmentation_ids, self.roi_ids)
+
+    def columns(self, db: Session, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """The matches as one array per column (``names``: fields of :data:`FIELD_COLUMNS`, ``mask_index``
+        or properties; default every field), read in one statement whose rows go straight into arrays.
+
+        Numeric properties are float64 (NaN where a ROI has no value) unless every ROI found has a value,
+        then their described dtype; text properties are str objects (None where missing).
+        """
+        names = list(FIELD_COLUMNS if names is None else names)
+        properties = _property_dtypes(db, [n for n in names if n not in _SOURCES], self.segmentation_ids)
+        sources = list(dict.fromkeys(["roi_id", "segmentation_id"] + [
+            source for name in names if name in _SOURCES for source in _SOURCES[name]
+        ]))
+        with _no_garbage_collection():
+            rows: list[tuple] = []
+            if not self.empty:
+                statement = self.query.column_statement(self.segmentation_ids, self.roi_ids, sources, properties)
+                rows = db.connection().execute(statement).cursor.fetchall()
+            raw = dict(zip([*sources, *properties], _transposed(rows, len(sources) + len(properties))))
+            del rows
+            table = _table(db, names, raw, properties)
+            if self.query.limit is not None or len(raw["roi_id"]) < 2:
+                return table
+            order = session_order(db, np.array(raw["segmentation_id"], dtype=np.int64),
+                                  np.array(raw["roi_id"], dtype=np.int64))
+            return {name: column[order] for name, column in table.items()}
+
+
+def session_order(db: Session, segmentation_ids: np.ndarray, roi_ids: np.ndarray) -> np.ndarray:
+    """The permutation that puts rows in the record path's order: by session start, session name (as the
+    database orders them, NULL starts included), then roi_id."""
+    unique, inverse = np.unique(segmentation_ids, return_inverse=True)
+    ordered = db.execute(
+        select(m.Segmentation.segmentation_id, m.ImagingSession.session_start, m.ImagingSession.session_name)
+        .join(m.Segmentation.session)
+        .where(id_in(m.Segmentation.segmentation_id, unique.tolist()))
+        .order_by(m.ImagingSession.session_start, m.ImagingSession.session_name)
+    ).all()
+    rank: dict[int, int] = {}
+    previous = None
+    for segmentation_id, start, name in ordered:
+        if (start, name) != previous:
+            previous = (start, name)
+            position = len(rank)
+        rank[segmentation_id] = position
+    session_rank = np.array([rank[int(i)] for i in unique], dtype=np.int64)
+    return np.lexsort((roi_ids, session_rank[inverse.reshape(-1)]))
+
+
+@contextlib.contextmanager
+def _no_garbage_collection() -> Iterator[None]:
+    """Pause the cyclic garbage collector: fetching rows makes tuples and values by the hundred thousand, none
+    of them cyclic, and each collection they trigger walks every object the process holds (in a process that
+    holds much, more time than the fetch itself)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _transposed(rows: list[tuple], width: int) -> list[tuple]:
+    return list(zip(*rows)) if rows else [()] * width
+
+
+def _property_dtypes(db: Session, names: Sequence[str], segmentation_ids: Sequence[int]) -> dict[str, tuple[str, str]]:
+    """{property: (how it is stored, dtype)} for ``names`` in these segmentations, from their descriptions
+    (one row per segmentation and property, not the values); an unknown name is an error listing the
+    columns there are."""
+    if not names:
+        return {}
+    if not segmentation_ids:
+        # No segmentation is selected, so no property can be checked, and the answer is empty anyway.
+        return {name: ("float", "<f8") for name in dict.fromkeys(names)}
+    described: dict[str, list[tuple[str, tuple]]] = {}
+    found = db.execute(
+        select(m.PropertyDescription.property_name, m.PropertyDescription.value_dtype,
+               m.PropertyDescription.value_shape)
+        .where(id_in(m.PropertyDescription.segmentation_id, segmentation_ids))
+    ).all()
+    for name, dtype, shape in found:
+        described.setdefault(name, []).append((dtype, tuple(shape or ())))
+    unknown = [name for name in names if name not in described]
+    if unknown:
+        raise InvalidInputError(
+            f"columns {unknown} are neither fields nor properties of the ROIs this query finds; the fields are "
+            f"{', '.join(FIELD_COLUMNS)} and mask_index, the properties {', '.join(sorted(described)) or '(none)'}"
+        )
+    return {name: _stored_as(described[name]) for name in dict.fromkeys(names)}
+
+
+def _stored_as(descriptions: Sequence[tuple[str, tuple]]) -> tuple[str, str]:
+    """(value type, dtype) of a property described in several segmentations: json when its values are
+    arrays, str for text, a number otherwise (dtypes merged as the values would be)."""
+    dtypes = [dtype for dtype, _ in descriptions]
+    if any(shape for _, shape in descriptions):
+        return "json", "object"
+    merged = _merged_dtype(dtypes)
+    if merged == "object" or np.dtype(merged).kind in "USO":
+        return "str", "object"
+    return {"b": "bool", "i": "int", "u": "int"}.get(np.dtype(merged).kind, "float"), merged
+
+
+def _merged_dtype(dtypes: Sequence[str]) -> str:
+    if "object" in dtypes:
+        return "object"
+    try:
+        return np.result_type(*(np.dtype(d) for d in dtypes)).str
+    except TypeError:  # text in one segmentation, numbers in another
+        return "object"
+
+
+def _table(db: Session, names: Sequence[str], raw: dict[str, tuple], properties: dict[str, tuple[str, str]]
+           ) -> dict[str, np.ndarray]:
+    """The columns asked for, made from the fetched rois columns and property values."""
+    segmentation_ids = np.array(raw["segmentation_id"], dtype=np.int64)
+    lookup = _segmentation_lookup(db, segmentation_ids)
+    out: dict[str, np.ndarray] = {}
+    for name in names:
+        if name in properties:
+            out[name] = _property_array(raw[name], *properties[name])
+        elif name in lookup:
+            out[name] = lookup[name]
+        elif name == "plane":
+            out[name] = _named(db, m.ImagingPlane.plane_id, m.ImagingPlane.plane_name, raw["plane_id"])
+        elif name == "field_of_view":
+            out[name] = _named(db, m.FieldOfView.fov_id, m.FieldOfView.fov_name, raw["fov_id"])
+        elif name == "key":
+            out[name] = _keys(raw["roi_key"], raw["roi_key_type"])
+        elif name == "kind":
+            out[name] = np.array(raw["kind"], dtype=object)
+        elif name in ("roi_id", "pixel_count", "mask_index"):
+            out[name] = np.array(raw[name], dtype=np.int64)
+        else:
+            out[name] = np.array(raw[name], dtype=np.float64)
+    return out
+
+
+def _segmentation_lookup(db: Session, segmentation_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """subject, session, session_start, segmentation and segmentation_id columns from the segmentation of each row."""
+    unique, inverse = np.unique(segmentation_ids, return_inverse=True)
+    found = {
+        row.segmentation_id: row for row in db.execute(
+            select(m.Segmentation.segmentation_id, m.Subject.subject_name, m.ImagingSession.session_name,
+                   m.ImagingSession.session_start, m.Segmentation.segmentation_name)
+            .join(m.Segmentation.session).join(m.ImagingSession.subject)
+            .where(id_in(m.Segmentation.segmentation_id, unique.tolist()))
+        )
+    } if unique.size else {}
+    rows = [found[int(i)] for i in unique]
+    starts = [as_utc(row.session_start) for row in rows]
+    start_values = np.array(
+        [np.datetime64(s.astimezone(dt.timezone.utc).replace(tzinfo=None), "us") if s else np.datetime64("NaT", "us")
+         for s in starts], dtype="datetime64[us]")
+    return {
+        "segmentation_id": segmentation_ids,
+        "subject": np.array([row.subject_name for row in rows], dtype=object)[inverse],
+        "session": np.array([row.session_name for row in rows], dtype=object)[inverse],
+        "session_start": start_values[inverse],
+        "segmentation": np.array([row.segmentation_name for row in rows], dtype=object)[inverse],
+    }
+
+
+def _named(db: Session, id_column: Any, name_column: Any, ids: tuple) -> np.ndarray:
+    """The name of each id (None stays None) as an object array, looked up once per distinct id."""
+    unique, inverse = np.unique(np.array(ids, dtype=np.float64), return_inverse=True)
+    known = [int(i) for i in unique if not np.isnan(i)]
+    names = _names(db, id_column, name_column, set(known)) if known else {}
+    table = np.empty(len(unique), dtype=object)
+    table[:] = [None if np.isnan(i) else names.get(int(i)) for i in unique]
+    return table[inverse.reshape(-1)]
+
+
+def _keys(keys: tuple, key_types: tuple) -> np.ndarray:
+    """ROI keys with their source's type: int64 when every key is an int, else objects (ints and strs)."""
+    types = set(key_types)
+    if types == {"int"}:
+        return np.array(keys, dtype=np.int64)
+    out = np.empty(len(keys), dtype=object)
+    out[:] = [roi_key_value(k, t) for k, t in zip(keys, key_types)]
+    return out
+
+
+def _property_array(values: tuple, value_type: str, dtype: str) -> np.ndarray:
+    if value_type == "json":
+        out = np.empty(len(values), dtype=object)
+        out[:] = [None if v is None else json.loads(v) for v in values]
+        return out
+    if value_type == "str":
+        return np.array(values, dtype=object)
+    numbers = np.array(values, dtype=np.float64)
+    if dtype != "object" and not np.isnan(numbers).any() and np.dtype(dtype).kind in "biu":
+        return numbers.astype(np.dtype(dtype))
+    return numbers

@@ -16,7 +16,7 @@ from segdb.archive.payload import (
     property_column,
 )
 from segdb.archive.properties import insert_property_rows, merged_property_dtype
-from segdb.archive.query import RoiHit, RoiQuery
+from segdb.archive.query import RoiHit, RoiQuery, ScopedQuery
 from segdb.archive.reader import (
     plane_properties,
     plane_property_names,
@@ -34,6 +34,28 @@ class RoiAccess(ArchiveBase):
         query = RoiQuery(**filters)
         with self.catalog.reading() as db:
             return query.run(db)
+
+    def scoped_query(self, **filters: Any) -> ScopedQuery:
+        """A query checked now (unknown names and properties are errors here, warnings are given here) and
+        ready to be counted, listed or fetched as columns later; see :class:`ScopedQuery`."""
+        query = RoiQuery(**filters)
+        with self.catalog.reading() as db:
+            return ScopedQuery.resolve(db, query)
+
+    def scoped_count(self, scoped: ScopedQuery) -> int:
+        """How many ROIs a scoped query finds, counted in SQL."""
+        with self.catalog.reading() as db:
+            return scoped.count(db)
+
+    def scoped_hits(self, scoped: ScopedQuery) -> list[RoiHit]:
+        """The ROIs a scoped query finds, as records in session order."""
+        with self.catalog.reading() as db:
+            return scoped.records(db)
+
+    def scoped_columns(self, scoped: ScopedQuery, columns: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """The ROIs a scoped query finds as one array per column; see :meth:`ScopedQuery.columns`."""
+        with self.catalog.reading() as db:
+            return scoped.columns(db, columns)
 
     def count_rois(self, **filters: Any) -> int:
         """How many ROIs a query finds, counted in SQL."""

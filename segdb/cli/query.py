@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-from typing import Any
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, TextIO
 
 from segdb.cli.arguments import add_archive_option, add_json_option, count_at_least, finite_number, open_archive
-from segdb.cli.columns import parse_columns, roi_rows
-from segdb.cli.output import print_records, print_rows
+from segdb.cli.columns import parse_columns
+from segdb.cli.output import print_rows
 from segdb.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+FORMATS = ("table", "csv", "json", "parquet")
 
 
 def add_query(commands: Any) -> None:
@@ -42,6 +50,11 @@ def add_query(commands: Any) -> None:
     query.add_argument("--columns", default=None, metavar="A,B,…",
                        help="the columns to show: the hit's fields, properties (e.g. those --where tests) and label "
                        "(the curation label under --policy)")
+    query.add_argument("--format", choices=FORMATS, default=None,
+                       help="table (the default), csv, json (as --json) or parquet (needs pyarrow and -o); csv and "
+                       "parquet have every field, centroid_px and fov_um as two columns each, unless --columns")
+    query.add_argument("-o", "--output", default=None, metavar="FILE",
+                       help="write the answer to FILE instead of printing it (parquet needs it)")
     query.set_defaults(handler=run_query)
 
 
@@ -49,6 +62,7 @@ def run_query(args: argparse.Namespace) -> int:
     if args.accepted and args.rejected:
         raise InvalidInputError("--accepted and --rejected exclude each other; give one of them, or neither "
                                 "for ROIs of any curation label")
+    output_format = _output_format(args)
     filters = dict(
         subject=args.subject, session=args.session, date_from=args.after, date_to=args.before,
         field_of_view=args.fov, plane=args.plane, segmentation=args.segmentation,
@@ -56,23 +70,68 @@ def run_query(args: argparse.Namespace) -> int:
         accepted=True if args.accepted else (False if args.rejected else None), curation=args.policy,
         near=tuple(args.near) if args.near else None, box=tuple(args.box) if args.box else None, limit=args.limit,
     )
+    columns = None if args.columns is None else parse_columns(args.columns)
     with open_archive(args) as archive:
         if args.explain:
             print(archive.explain_query(count=args.count, **filters))
             return 0
         if args.count:
             count = archive.count_rois(**filters)
-            print(json.dumps({"count": count}) if args.json else count)
+            print(json.dumps({"count": count}) if output_format == "json" else count)
             return 0
-        hits = archive.query_rois(**filters)
-        if args.columns is not None:
-            columns = parse_columns(args.columns)
-            print_rows(roi_rows(archive, hits, columns, policy=args.policy), columns, as_json=args.json)
-            if not args.json:
-                print(f"{len(hits)} ROI(s)")
-            return 0
-    print_records(hits, ["roi_id", "subject", "session", "segmentation", "plane", "key", "fov_um", "pixel_count"],
-                  as_json=args.json)
-    if not args.json:
-        print(f"{len(hits)} ROI(s)")
+        from segdb.cli.query_table import query_table
+
+        scoped = archive.scoped_query(**filters)
+        table = query_table(archive, scoped, columns, output_format, policy=args.policy)
+    write_table(table, columns, output_format, args.output)
     return 0
+
+
+def _output_format(args: argparse.Namespace) -> str:
+    """The one format --format and --json ask for; parquet only into a file."""
+    if args.json and args.format not in (None, "json"):
+        raise InvalidInputError(f"--json is --format json, but --format {args.format} is given too; give one of them")
+    output_format = "json" if args.json else (args.format or "table")
+    if output_format == "parquet" and args.output is None:
+        raise InvalidInputError("--format parquet writes a file: give -o FILE, e.g. -o rois.parquet")
+    if output_format == "parquet":
+        from segdb.archive.tables import arrow_module
+
+        arrow_module("--format parquet")
+    return output_format
+
+
+def write_table(table: dict[str, np.ndarray], columns: list[str] | None, output_format: str,
+                output: str | None) -> None:
+    """Print or write (``output``) a query's columns in ``output_format``."""
+    from segdb.archive.tables import arrow_table
+    from segdb.cli.query_table import TABLE_COLUMNS, hit_rows, write_csv
+
+    if output_format == "parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(arrow_table(table, "--format parquet"), output)
+        return
+    with _opened(output) as stream:
+        if output_format == "csv":
+            write_csv(table, stream)
+        elif output_format == "json":
+            print(json.dumps(hit_rows(table), indent=2, default=str), file=stream)
+        else:
+            with contextlib.redirect_stdout(stream):
+                print_rows(hit_rows(table), columns or TABLE_COLUMNS, as_json=False)
+                print(f"{len(next(iter(table.values()), ()))} ROI(s)")
+
+
+@contextlib.contextmanager
+def _opened(output: str | None) -> Iterator[TextIO]:
+    if output is None:
+        yield sys.stdout
+        return
+    try:
+        stream = open(output, "w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write {output!r} ({exc.strerror}); give -o a file in a folder you can "
+                                "write to") from exc
+    with stream:
+        yield stream
