@@ -194,10 +194,11 @@ class Archive(core.Archive):
         return curation.undo_curation(self, segmentation, curator=curator)
 
     def curation_status(self, segmentation: core.SegmentationRef, *, policy: str = "latest",
-                        plane: str | None = None, since_event: int | None = None) -> list:
+                        plane: str | None = None, since_event: int | None = None, with_tags: bool = False) -> list:
         """Each ROI's consensus label under ``policy``, its revision and every curator's label (with
-        ``since_event``, of the ROIs labelled after that event only)."""
-        return curation.curation_status(self, segmentation, policy=policy, plane=plane, since_event=since_event)
+        ``since_event``, of the ROIs labelled after that event only; with ``with_tags``, its tags)."""
+        return curation.curation_status(self, segmentation, policy=policy, plane=plane, since_event=since_event,
+                                        with_tags=with_tags)
 
     def curation_history(self, segmentation: core.SegmentationRef, roi: int | str, *,
                          plane: str | None = None) -> list:

@@ -50,11 +50,14 @@ class CurationEventRecord(Record):
 
 @dataclass(frozen=True)
 class RoiCurationStatus(Record):
+    """A ROI's label under a policy, its revision, each curator's label, and (when asked for) its tags."""
+
     plane: str
     roi: int | str
     label: str | None
     revision: int
     by_curator: dict[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -499,11 +502,13 @@ def curation_history(archive: Archive, segmentation: SegmentationRef, roi: int |
 
 
 def curation_status(archive: Archive, segmentation: SegmentationRef, *, policy: str = "latest",
-                    plane: str | None = None, since_event: int | None = None) -> list[RoiCurationStatus]:
+                    plane: str | None = None, since_event: int | None = None,
+                    with_tags: bool = False) -> list[RoiCurationStatus]:
     """Every cell ROI's consensus label under ``policy``, its revision, and each curator's current label.
 
     With ``since_event`` (an event id, as in :func:`curation_version`), only the ROIs labelled after
-    that event: what a reader who saw the curation then must read again.
+    that event: what a reader who saw the curation then must read again. With ``with_tags``, each
+    status carries the ROI's tags too, read in the same transaction (otherwise ``tags`` is None).
     """
     with archive.catalog.reading() as db:
         check_policy(policy, db)
@@ -534,9 +539,19 @@ def curation_status(archive: Archive, segmentation: SegmentationRef, *, policy: 
         per_curator: dict[int, dict[str, str]] = defaultdict(dict)
         for roi_id, name, label in db.execute(labels):
             per_curator[roi_id][name] = label
+        tags: dict[int, list[str]] | None = None
+        if with_tags:
+            on = tag_states(seg_id).subquery("tags_on")
+            tagged = select(on.c.roi_id, on.c.tag).distinct().order_by(on.c.roi_id, on.c.tag)
+            if since_event is not None:
+                tagged = tagged.where(on.c.roi_id.in_(changed))
+            tags = defaultdict(list)
+            for roi_id, tag in db.execute(tagged):
+                tags[roi_id].append(tag)
     return [
         RoiCurationStatus(plane=plane_name, roi=roi_key_value(key, key_type), label=label, revision=int(revision or 0),
-                          by_curator=per_curator.get(roi_id, {}))
+                          by_curator=per_curator.get(roi_id, {}),
+                          tags=None if tags is None else tuple(tags.get(roi_id, ())))
         for roi_id, key, key_type, plane_name, label, revision in rows
     ]
 

@@ -114,9 +114,8 @@ def plane_state(archive: Any, segmentation: int, plane: str, policy: str, seen: 
             archive.resolve_plane(db, segmentation, plane)
         return {"version": version, "rois": None}
     since = _last_event(seen, version)
-    statuses = archive.curation_status(segmentation, policy=policy, plane=plane, since_event=since)
-    tags = _tags_of(archive, segmentation, plane) if statuses else {}
-    rows = [{"key": s.roi, "label": s.label, "revision": s.revision, "tags": tags.get(s.roi, [])} for s in statuses]
+    statuses = archive.curation_status(segmentation, policy=policy, plane=plane, since_event=since, with_tags=True)
+    rows = [{"key": s.roi, "label": s.label, "revision": s.revision, "tags": list(s.tags)} for s in statuses]
     return {"version": version, "rois": rows} if since is None else {"version": version, "rois": None,
                                                                      "changed": rows}
 

@@ -165,9 +165,12 @@ function renderProperties(roi) {
 async function loadHistory(roi) {
   const events = await request(`${api}/rois/${roi.index}/history`);
   if (state.selected !== roi.index) return events;
-  $("history").tBodies[0].replaceChildren(...events.slice().reverse().map((event) =>
-    tableRow([new Date(event.created_at).toLocaleString(), event.curator, eventBadge(event), event.note || ""])));
+  $("history").tBodies[0].replaceChildren(...events.slice().reverse().map(historyRow));
   return events;
+}
+
+function historyRow(event) {
+  return tableRow([new Date(event.created_at).toLocaleString(), event.curator, eventBadge(event), event.note || ""]);
 }
 
 function eventBadge(event) {
@@ -264,7 +267,9 @@ async function label(name, revision) {
     draw();
     renderList();
     renderProperties(roi);
-    await Promise.all([refreshState(), loadHistory(roi)]);
+    // The answer is the stored event: it goes on top of the history without asking the server again.
+    $("history").tBodies[0].prepend(historyRow(event));
+    await refreshState();
   } catch (error) {
     if (error.status === 409 && /since you looked/.test(error.message)) await showConflict(roi, name);
     else show(error.message, "error");
