@@ -286,13 +286,11 @@ class LocalStore(Store):
                 yield block
 
 
-class _PreadFile(io.RawIOBase):
-    """A read-only file on a descriptor whose reads are counted as store requests."""
+class _SeekableReader(io.RawIOBase):
+    """A read-only, seekable binary file of ``_size`` bytes at ``_position``: what h5py needs of a file object."""
 
-    def __init__(self, descriptor: int, size: int) -> None:
-        self._descriptor = descriptor
-        self._size = size
-        self._position = 0
+    _size: int
+    _position: int
 
     def readable(self) -> bool:
         return True
@@ -306,6 +304,15 @@ class _PreadFile(io.RawIOBase):
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         self._position = _seek_target(self._position, self._size, offset, whence)
         return self._position
+
+
+class _PreadFile(_SeekableReader):
+    """A read-only file on a descriptor whose reads are counted as store requests."""
+
+    def __init__(self, descriptor: int, size: int) -> None:
+        self._descriptor = descriptor
+        self._size = size
+        self._position = 0
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
@@ -323,7 +330,7 @@ class _PreadFile(io.RawIOBase):
 # --------------------------------------------------------------------------- block cache
 
 
-class BlockCachedReader(io.RawIOBase):
+class BlockCachedReader(_SeekableReader):
     """A seekable reader that fetches aligned blocks by ranged requests and keeps the recent ones.
 
     A read fetches only the blocks it overlaps that are not cached; consecutive
@@ -354,19 +361,6 @@ class BlockCachedReader(io.RawIOBase):
         self._blocks: OrderedDict[int, bytes] = OrderedDict()
         self._position = 0
         self._lock = threading.Lock()
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        self._position = _seek_target(self._position, self._size, offset, whence)
-        return self._position
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
