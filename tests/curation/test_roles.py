@@ -8,6 +8,7 @@ import time
 import uuid
 
 import pytest
+from postgres_roles import drop_roles, install_roles, open_as
 from sqlalchemy import create_engine, text
 
 import segdb
@@ -24,23 +25,14 @@ def roles(postgres_schema_url, tmp_path):
     names = {"reader": f"segdb_reader_{suffix}", "curator": f"segdb_curator_{suffix}", "alice": f"alice_{suffix}"}
     owner = segdb.open(postgres_schema_url, storage_root=tmp_path / "arrays")
     record = owner.ingest(synthetic_segmentation(n_rois=4, n_frames=10), subject="m1", session="s1")
-    with owner.catalog.engine.begin() as conn:
-        schema_name = conn.execute(text("SELECT current_schema()")).scalar()
-        conn.exec_driver_sql(curation.roles_sql(schema_name, reader=names["reader"], curator_role=names["curator"]))
-        conn.exec_driver_sql(f'CREATE ROLE {names["alice"]} LOGIN IN ROLE {names["curator"]}')
-    as_alice = segdb.open(postgres_schema_url.replace("options=", f"options=-crole%3D{names['alice']}%20"),
-                          storage_root=tmp_path / "arrays", create=False)
+    install_roles(owner, reader=names["reader"], curator=names["curator"], logins=[names["alice"]])
+    as_alice = open_as(postgres_schema_url, names["alice"], tmp_path / "arrays")
     try:
         yield owner, as_alice, record, names
     finally:
         as_alice.close()
         owner.close()
-        admin = create_engine(postgres_schema_url.split("?")[0])
-        with admin.begin() as conn:
-            for role in (names["alice"], names["curator"], names["reader"]):
-                conn.exec_driver_sql(f"DROP OWNED BY {role} CASCADE")
-                conn.exec_driver_sql(f"DROP ROLE {role}")
-        admin.dispose()
+        drop_roles(postgres_schema_url, [names["alice"], names["curator"], names["reader"]])
 
 
 def test_a_curator_role_appends_labels_but_cannot_change_anything_else(roles):

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from postgres_roles import drop_roles, install_roles
 from sqlalchemy.engine import make_url
 
 import segdb
@@ -35,11 +35,9 @@ def lab_server(postgres_schema_url, tmp_path):
     owner = segdb.open(postgres_schema_url, storage_root=tmp_path / "arrays")
     record = owner.ingest(synthetic_segmentation(n_rois=4, n_frames=50, frame_shape=(32, 32)), subject="m1",
                           session="s1", progress=False)
+    install_roles(owner, reader=names["reader"], curator=names["curator"],
+                  logins=[names[who] for who in ("alice", "bob", "carol", "web")])
     with owner.catalog.engine.begin() as conn:
-        schema_name = conn.execute(text("SELECT current_schema()")).scalar()
-        conn.exec_driver_sql(curation.roles_sql(schema_name, reader=names["reader"], curator_role=names["curator"]))
-        for who in ("alice", "bob", "carol", "web"):
-            conn.exec_driver_sql(f'CREATE ROLE "{names[who]}" LOGIN IN ROLE "{names["curator"]}"')
         conn.exec_driver_sql(f'GRANT "{names["alice"]}", "{names["bob"]}" TO "{names["web"]}"')
     users_file = tmp_path / "users.toml"
     for who in ("alice", "bob", "carol", "dave"):
@@ -53,12 +51,7 @@ def lab_server(postgres_schema_url, tmp_path):
     finally:
         as_web.close()
         owner.close()
-        admin = create_engine(postgres_schema_url.split("?")[0])
-        with admin.begin() as conn:
-            for who in ("web", "alice", "bob", "carol", "curator", "reader"):
-                conn.exec_driver_sql(f'DROP OWNED BY "{names[who]}" CASCADE')
-                conn.exec_driver_sql(f'DROP ROLE "{names[who]}"')
-        admin.dispose()
+        drop_roles(postgres_schema_url, [names[who] for who in ("web", "alice", "bob", "carol", "curator", "reader")])
 
 
 @contextlib.contextmanager
