@@ -40,6 +40,8 @@ from segdb.web.views import (
 )
 
 HERE = Path(__file__).resolve().parent
+# The version of a track's curation its state answer reflects; a page sends it back to hear only of changes.
+VERSION_HEADER = "X-SegDB-Version"
 _STATUS = ((NotFoundError, 404), (InvalidInputError, 400), (ConflictError, 409))
 
 
@@ -197,8 +199,10 @@ def create_app(archive: Any, *, curator: str | None = None, users: str | os.Path
         return track_view(archive, track_id, policy)
 
     @app.get("/api/tracks/{track_id}/state")
-    def track_labels(track_id: int, policy: str = "latest") -> list:
-        return track_state(archive, track_id, policy)
+    def track_labels(track_id: int, policy: str = "latest", version: str | None = None) -> Response:
+        current, rows = track_state(archive, track_id, policy, version)
+        headers = {VERSION_HEADER: current}
+        return Response(status_code=204, headers=headers) if rows is None else JSONResponse(rows, headers=headers)
 
     @app.get("/api/tracks/{track_id}/members/{index}/crop.png")
     def crop(track_id: int, index: int, image: str = "mean", low: float = 1.0, high: float = 99.5) -> Response:

@@ -222,14 +222,19 @@ def track_view(archive: Any, track_id: int, policy: str) -> dict[str, Any]:
             "traces": sorted(trace_names or (), key=lambda name: (name != "raw", name))}
 
 
-def track_state(archive: Any, track_id: int, policy: str) -> list[dict[str, Any]]:
-    """What an open track page polls for: each member's label and revision under ``policy``."""
+def track_state(archive: Any, track_id: int, policy: str,
+                seen: str | None = None) -> tuple[str, list[dict[str, Any]] | None]:
+    """What an open track page polls for: the version of its sessions' curation and, when it differs
+    from the ``seen`` one, each member's label and revision under ``policy`` (None when nothing changed)."""
     archive.check_curation_policy(policy)
-    return [{"roi_id": member.roi_id, "label": status.label if status else None,
-             "revision": status.revision if status else 0,
-             "by_curator": status.by_curator if status else {}}
-            for member in archive.track(track_id).members
-            for status in [_status_of(archive, member, policy)]]
+    members = archive.track(track_id).members
+    version = "|".join(curation_version(archive, member.segmentation_id) for member in members)
+    if seen is not None and seen == version:
+        return version, None
+    return version, [{"roi_id": member.roi_id, "label": status.label if status else None,
+                      "revision": status.revision if status else 0,
+                      "by_curator": status.by_curator if status else {}}
+                     for member in members for status in [_status_of(archive, member, policy)]]
 
 
 def track_crop(archive: Any, track_id: int, index: int, image: str, low: float, high: float) -> np.ndarray:

@@ -105,6 +105,14 @@ def test_the_track_page_serves_crops_traces_and_labels(tracked):
         again = CLIENT.post(labels, json=body, headers={"X-SegDB-Token": _token(page)})
         assert again.status_code == 409 and "since you looked" in again.json()["error"]
         assert {row["label"] for row in CLIENT.get(f"{url}/api/tracks/{track.track_id}/state").json()} == {"rejected"}
+        # A page that sends the version it has hears only that nothing changed, until something does.
+        seen = CLIENT.get(f"{url}/api/tracks/{track.track_id}/state").headers["X-SegDB-Version"]
+        unchanged = CLIENT.get(f"{url}/api/tracks/{track.track_id}/state", params={"version": seen})
+        assert unchanged.status_code == 204 and unchanged.content == b""
+        archive.curate(track.members[0].segmentation_id, [track.members[0].roi], "unsure",
+                       plane=track.members[0].plane, curator="bob")
+        changed = CLIENT.get(f"{url}/api/tracks/{track.track_id}/state", params={"version": seen})
+        assert changed.status_code == 200 and changed.json()[0]["label"] == "unsure"
         undone = CLIENT.post(f"{url}/api/tracks/{track.track_id}/undo", headers={"X-SegDB-Token": _token(page)})
         assert undone.status_code == 200 and len(undone.json()) == 3
         # The run page lists the track; the archive page links the run; a ROI's panel links its track.

@@ -76,9 +76,18 @@ async function undo() {
   }
 }
 
+// Sends the version of the answer it last had: the server answers 204 (no body) when nothing changed.
+let stateVersion = null;
+
 async function refreshState() {
-  let rows;
-  try { rows = await request(`${api}/state?policy=${encodeURIComponent(view.policy)}`); } catch { return; }
+  const query = `policy=${encodeURIComponent(view.policy)}` +
+    (stateVersion === null ? "" : `&version=${encodeURIComponent(stateVersion)}`);
+  let response;
+  try { response = await fetch(`${api}/state?${query}`); } catch { return; }
+  if (!response.ok) return;
+  stateVersion = response.headers.get("X-SegDB-Version");
+  if (response.status === 204) return;
+  const rows = await response.json();
   rows.forEach((row, index) => Object.assign(view.members[index], row));
   renderLabels();
 }
