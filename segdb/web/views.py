@@ -69,7 +69,7 @@ def plane_view(archive: Any, segmentation: int, plane: str | None, policy: str) 
     height, width = extractor.get_image_size()
     edges = outlines(extractor.get_roi_pixel_masks(), (height, width))
     statuses = {s.roi: s for s in archive.curation_status(record.segmentation_id, policy=policy,
-                                                          plane=extractor.plane_name)}
+                                                          plane=extractor.plane_name, with_tags=True)}
     properties = {}
     for name in extractor.get_property_keys():
         if name == CURATION_PROPERTY:
@@ -78,14 +78,13 @@ def plane_view(archive: Any, segmentation: int, plane: str | None, policy: str) 
         if values.ndim == 1 and values.dtype.kind in "biuf":
             properties[name] = [_number(v) for v in values]
     track_run, tracks = archive.tracks_of_plane(record.segmentation_id, extractor.plane_name)
-    tags = _tags_of(archive, record.segmentation_id, extractor.plane_name)
     rois = []
     for index, (key, edge) in enumerate(zip(keys, edges)):
         status = statuses.get(key)
         rows, cols = edge.rows.tolist(), edge.cols.tolist()
         rois.append({
             "index": index, "key": key, "label": status.label if status else None,
-            "revision": status.revision if status else 0, "track": tracks.get(key), "tags": tags.get(key, []),
+            "revision": status.revision if status else 0, "track": tracks.get(key), "tags": list(status.tags) if status else [],
             "outline": [value for pair in zip(rows, cols) for value in pair],
             "box": [min(rows), min(cols), max(rows), max(cols)] if rows else None,
             "centre": [sum(rows) / len(rows), sum(cols) / len(cols)] if rows else None,
@@ -95,7 +94,7 @@ def plane_view(archive: Any, segmentation: int, plane: str | None, policy: str) 
         "policy": policy, "height": height, "width": width, "matching_run": track_run,
         "images": _image_order(name for name, image in extractor.get_images_dict().items() if image is not None),
         "traces": sorted(extractor.get_traces_dict()), "rois": rois, "properties": properties,
-        "known_tags": sorted({tag for on in tags.values() for tag in on}),
+        "known_tags": sorted({tag for status in statuses.values() for tag in status.tags}),
     }
 
 
@@ -118,11 +117,6 @@ def plane_state(archive: Any, segmentation: int, plane: str, policy: str, seen: 
     rows = [{"key": s.roi, "label": s.label, "revision": s.revision, "tags": list(s.tags)} for s in statuses]
     return {"version": version, "rois": rows} if since is None else {"version": version, "rois": None,
                                                                      "changed": rows}
-
-
-def _tags_of(archive: Any, segmentation: int, plane: str) -> dict[Any, list[str]]:
-    """{ROI key: its tags} of the plane's tagged ROIs."""
-    return {on.roi: list(on.tags) for on in archive.roi_tags(segmentation, plane=plane)}
 
 
 def _last_event(seen: str | None, version: str) -> int | None:
