@@ -186,7 +186,7 @@ class ArchiveMaker:
                 # The replayed SQL records the template's archive id; its root needs the marker that id names.
                 from segdb.archive.locations import write_storage_marker
 
-                write_storage_marker(storage_root, opened.archive_id)
+                write_storage_marker(opened.store, opened.archive_id)
             try:
                 yield opened
             finally:

@@ -24,6 +24,7 @@ from segdb.archive.locations import (
 from segdb.archive.metadata import Describing
 from segdb.archive.rois import RoiAccess
 from segdb.archive.upkeep import Upkeep
+from segdb.arrays import is_bucket_url, shared_store
 from segdb.catalog import models as m
 from segdb.catalog.engine import Catalog, damaged_catalog_error, is_damaged_sqlite, unreachable_catalog_error
 from segdb.catalog.schema import (
@@ -77,7 +78,11 @@ class Archive(Ingesting, Upkeep, RoiAccess, Describing):
                 catalog.dispose()
                 return cls.create(target, storage_root=storage_root)
             check_schema(catalog.engine, where.location)
-            root = where.storage_root or recorded_storage_root(catalog, where.location)
+            root = where.storage_root if where.root_given else None
+            if root is None:
+                # A SQLite catalog keeps arrays/ beside its file unless it records another root.
+                recorded = recorded_storage_root(catalog, where.location, required=where.storage_root is None)
+                root = recorded or where.storage_root
         except BaseException as exc:
             catalog.dispose()
             _raise_unreachable(catalog, where.location, exc)
@@ -88,7 +93,8 @@ class Archive(Ingesting, Upkeep, RoiAccess, Describing):
     def create(cls, target: str | os.PathLike | None, *, storage_root: str | os.PathLike | None = None) -> Archive:
         """Create a new, empty archive at the current schema (what `segdb init` does)."""
         where = resolve_target(target, storage_root)
-        other = None if where.storage_root is None else storage_marker_id(where.storage_root)
+        store = None if where.storage_root is None else shared_store(where.storage_root)
+        other = None if store is None else storage_marker_id(store)
         if other is not None:
             raise ConflictError(
                 f"{where.storage_root} is already the storage root of archive {other} (its {STORAGE_MARKER} "
@@ -107,15 +113,20 @@ class Archive(Ingesting, Upkeep, RoiAccess, Describing):
                 raise ConflictError(
                     f"{where.location} already holds a catalog; open it with segdb.open instead of creating it"
                 )
-            assert where.storage_root is not None
+            assert store is not None
+            if is_bucket_url(where.storage_root) and not store.root_exists():
+                raise InvalidInputError(
+                    f"the storage root {store.describe_root()} is in a bucket that does not exist; create the "
+                    "bucket first (e.g. `aws s3 mb`), or check AWS_ENDPOINT_URL and the bucket's name"
+                )
             upgrade(catalog.engine, SCHEMA_REVISION)
             archive_id = new_archive_id()
             with catalog.writing() as session:
                 session.add(m.ArchiveSetting(setting_name=ARCHIVE_ID_SETTING, setting_value=archive_id))
-                if not where.is_folder:
+                if not where.is_folder or where.root_given:
                     session.add(m.ArchiveSetting(setting_name=STORAGE_ROOT_SETTING, setting_value=str(where.storage_root)))
             # The marker is how a later write tells this archive's root from an empty mount point.
-            write_storage_marker(where.storage_root, archive_id)
+            write_storage_marker(store, archive_id)
         except BaseException as exc:
             catalog.dispose()
             _raise_unreachable(catalog, where.location, exc)

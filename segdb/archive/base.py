@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from segdb.archive.locations import (
     ARRAYS_DIRNAME,
+    StorageRoot,
     check_storage_root,
     recorded_archive_id,
     url_without_password,
@@ -24,6 +25,7 @@ from segdb.archive.records import (
 )
 from segdb.archive.values import is_catalog_id
 from segdb.arrays import ArrayFile as ArrayFileRef
+from segdb.arrays import LocalStore, Store, shared_store
 from segdb.catalog import models as m
 from segdb.catalog.engine import Catalog
 from segdb.errors import (
@@ -36,12 +38,22 @@ ProgressArg = bool | Callable[[int], None] | None
 
 
 class ArchiveBase:
-    """What every part of the archive shares: the catalog, the storage root, and resolving references."""
+    """What every part of the archive shares: the catalog, the storage root, and resolving references.
 
-    def __init__(self, catalog: Catalog, storage_root: Path, location: str):
+    ``storage_root`` is a folder (a Path) or a bucket (``"s3://bucket/prefix"``); ``store`` reads and
+    writes the files in it.
+    """
+
+    def __init__(self, catalog: Catalog, storage_root: StorageRoot, location: str):
         self.catalog = catalog
         self.storage_root = storage_root
         self.location = location
+        self.store: Store = shared_store(storage_root)
+
+    @property
+    def in_folder(self) -> bool:
+        """Whether the array files are in a folder on this machine (not in a bucket)."""
+        return isinstance(self.store, LocalStore)
 
     def close(self) -> None:
         self.catalog.dispose()
@@ -65,7 +77,7 @@ class ArchiveBase:
         """
         database = self.catalog.engine.url.database if self.catalog.dialect == "sqlite" else None
         beside = database is not None and self.storage_root == Path(database).resolve().parent / ARRAYS_DIRNAME
-        check_storage_root(self.catalog, self.storage_root, self.location, beside_catalog=beside, deleting=deleting)
+        check_storage_root(self.catalog, self.store, self.location, beside_catalog=beside, deleting=deleting)
 
     def __repr__(self) -> str:
         return f"<segdb.Archive {self.location} ({self.catalog.dialect}), arrays in {self.storage_root}>"

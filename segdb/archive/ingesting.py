@@ -164,9 +164,12 @@ class Ingesting(Listing):
             created_by=created_by,
         )
         archive_id = self.archive_id
-        written: list[Path] = []
+        written: list[str] = []
         # The folders this ingest's files go into that do not exist yet: a failed ingest removes them again.
-        created_folders = _missing_folders(self.storage_root, self._segmentation_folder(subject, session, seg_id))
+        created_folders = (
+            _missing_folders(self.storage_root, self._segmentation_folder(subject, session, seg_id))
+            if self.in_folder else []
+        )
         try:
             files = []
             total = sum(p.num_samples for p in payloads)
@@ -174,9 +177,9 @@ class Ingesting(Listing):
                 for payload, relative in zip(payloads, relative_paths):
                     identity = chunk_file_identity(archive_id, seg_id, payload.plane_name)
                     result = write_chunk_file(
-                        self.storage_root, relative, _plane_arrays(payload, source_format, identity), progress=tick
+                        self.store, relative, _plane_arrays(payload, source_format, identity), progress=tick
                     )
-                    written.append(resolve_in_root(self.storage_root, result.relative_path))
+                    written.append(result.relative_path)
                     files.append(result)
             self.catalog.write_with_retry(
                 lambda db: self._insert_planes(
@@ -185,8 +188,7 @@ class Ingesting(Listing):
                 )
             )
         except BaseException:
-            for path in written:
-                path.unlink(missing_ok=True)
+            unlink_files(self.store, written)
             _remove_if_empty(created_folders)
             self._drop_reservation(seg_id, relative_paths)
             raise
@@ -296,6 +298,7 @@ class Ingesting(Listing):
                 relative_path=check_relative_path(written.relative_path),
                 size_bytes=written.size_bytes,
                 sha256=written.sha256,
+                server_checksum=written.server_checksum,
             )
             db.add(file_row)
             db.flush()
@@ -417,18 +420,17 @@ class Ingesting(Listing):
         self.check_storage_root()
         relative = self._new_array_path(subject, session_name, handle.segmentation_id, f"{plane}-derived")
         take_leases(self.catalog, [relative])
-        path = resolve_in_root(self.storage_root, relative)
         identity = chunk_file_identity(self.archive_id, handle.segmentation_id, handle.plane_name)
         try:
             with progress_bar(progress, total=handle.num_samples * len(traces), desc="write traces",
                               unit="samples") as tick:
                 if mask_set is None:
                     written = write_trace_file(
-                        self.storage_root, relative, dict(traces), attributes=identity, progress=tick
+                        self.store, relative, dict(traces), attributes=identity, progress=tick
                     )
                 else:
                     written = write_chunk_file(
-                        self.storage_root,
+                        self.store,
                         relative,
                         PlaneArrays(masks=mask_set[1], background_masks=None, traces=dict(traces),
                                     background_traces={}, images={}, timestamps=None,
@@ -443,7 +445,7 @@ class Ingesting(Listing):
         def record(db: Session) -> list[str]:
             release_leases(db, [written.relative_path])
             file_row = m.ArrayFile(relative_path=written.relative_path, size_bytes=written.size_bytes,
-                                   sha256=written.sha256)
+                                   sha256=written.sha256, server_checksum=written.server_checksum)
             db.add(file_row)
             db.flush()
             keys = dict(segmentation_id=handle.segmentation_id, plane_id=handle.plane_id)
@@ -475,10 +477,10 @@ class Ingesting(Listing):
         try:
             unreferenced = self.catalog.write_with_retry(record)
         except BaseException:
-            path.unlink(missing_ok=True)
+            unlink_files(self.store, [written.relative_path])
             drop_leases(self.catalog, [relative])
             raise
-        unlink_files(self.storage_root, unreferenced)
+        unlink_files(self.store, unreferenced)
 
 
 # The folder a segmentation's files go in (subject/session/seg-N/): a subject or session folder named so

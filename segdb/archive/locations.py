@@ -1,4 +1,8 @@
-"""Where an archive lives: a folder (SQLite catalog + arrays/) or a database URL with a storage root."""
+"""Where an archive lives: a folder (SQLite catalog + arrays/) or a database URL, with a storage root.
+
+A storage root is a folder (a :class:`~pathlib.Path`) or an S3-compatible bucket (``"s3://bucket/prefix"``);
+every machine reaches the same root, a bucket with its own endpoint and credentials.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.engine import URL, make_url
 
+from segdb.arrays import Store, is_bucket_url, open_store
 from segdb.catalog import models as m
 from segdb.catalog.engine import Catalog, damaged_catalog_error, redacted_url
 from segdb.errors import (
     IntegrityError,
     InvalidInputError,
+    StorageUnavailableError,
 )
 
 CATALOG_FILENAME = "catalog.sqlite"
@@ -25,15 +31,35 @@ ARCHIVE_ID_SETTING = "archive_id"
 # A file in the storage root holding the id of the archive whose files live there.
 STORAGE_MARKER = ".segdb-archive"
 
+StorageRoot = Path | str
+
 
 @dataclass(frozen=True)
 class ArchiveTarget:
-    """Where an archive's catalog and arrays live."""
+    """Where an archive's catalog and arrays live.
+
+    ``root_given`` says the storage root was given (an argument or ``$SEGDB_STORAGE_ROOT``) rather
+    than taken from the layout; an archive folder's given root is recorded in its catalog.
+    """
 
     url: str
     location: str
-    storage_root: Path | None
+    storage_root: StorageRoot | None
     is_folder: bool
+    root_given: bool = False
+
+
+def storage_root_value(value: str | os.PathLike) -> StorageRoot:
+    """A storage root as given or recorded: ``s3://bucket/prefix`` in its normal form, or a resolved folder."""
+    text = os.fspath(value)
+    if is_bucket_url(text):
+        return open_store(text).url
+    if "://" in text:
+        raise InvalidInputError(
+            f"storage root {text!r} is neither a folder nor an s3:// bucket; give a folder path, or "
+            "s3://bucket/prefix for an S3-compatible object store"
+        )
+    return Path(text).expanduser().resolve()
 
 
 def resolve_target(target: str | os.PathLike | None, storage_root: str | os.PathLike | None = None) -> ArchiveTarget:
@@ -43,21 +69,23 @@ def resolve_target(target: str | os.PathLike | None, storage_root: str | os.Path
     text = os.fspath(target)
     override = storage_root or os.environ.get("SEGDB_STORAGE_ROOT") or None
     if "://" in text:
-        root = Path(override).expanduser().resolve() if override else None
+        root = storage_root_value(override) if override else None
         database = make_url(text).database if text.startswith("sqlite") else None
         if root is None and database:
             # A SQLite catalog named by URL keeps the folder layout: arrays/ beside the file.
             root = Path(database).expanduser().resolve().parent / ARRAYS_DIRNAME
-        return ArchiveTarget(url=text, location=redacted_url(text), storage_root=root, is_folder=False)
+        return ArchiveTarget(url=text, location=redacted_url(text), storage_root=root, is_folder=False,
+                             root_given=bool(override))
     folder = Path(text).expanduser().resolve()
     if folder.suffix in (".sqlite", ".db") or folder.is_file():
         raise InvalidInputError(
             f"{text!r} is a file; segdb.open takes an archive folder (it holds {CATALOG_FILENAME} and "
             f"{ARRAYS_DIRNAME}/) or a database URL"
         )
-    root = Path(override).expanduser().resolve() if override else folder / ARRAYS_DIRNAME
+    root = storage_root_value(override) if override else folder / ARRAYS_DIRNAME
     return ArchiveTarget(
-        url=f"sqlite:///{folder / CATALOG_FILENAME}", location=str(folder), storage_root=root, is_folder=True
+        url=f"sqlite:///{folder / CATALOG_FILENAME}", location=str(folder), storage_root=root, is_folder=True,
+        root_given=bool(override),
     )
 
 
@@ -70,17 +98,20 @@ def check_catalog_file(catalog_file: Path) -> None:
         raise damaged_catalog_error(str(catalog_file), "the file is empty: 0 bytes")
 
 
-def recorded_storage_root(catalog: Catalog, location: str) -> Path:
+def recorded_storage_root(catalog: Catalog, location: str, *, required: bool = True) -> StorageRoot | None:
+    """The storage root the catalog records (a folder or a bucket); None only when not ``required``."""
     with catalog.reading() as db:
         value = db.scalar(
             select(m.ArchiveSetting.setting_value).where(m.ArchiveSetting.setting_name == STORAGE_ROOT_SETTING)
         )
     if not value:
+        if not required:
+            return None
         raise InvalidInputError(
             f"the catalog at {location} records no storage root for its array files; pass storage_root= "
             "(or --storage-root, or set SEGDB_STORAGE_ROOT)"
         )
-    return Path(value)
+    return value if is_bucket_url(value) else Path(value)
 
 
 def url_without_password(url: str) -> str:
@@ -126,25 +157,39 @@ def recorded_archive_id(catalog: Catalog) -> str | None:
         )
 
 
-def write_storage_marker(root: Path, archive_id: str) -> None:
-    """Mark ``root`` as the storage root of archive ``archive_id`` (renamed into place, never half-written)."""
-    root.mkdir(parents=True, exist_ok=True)
-    partial = root / f"{STORAGE_MARKER}.{uuid.uuid4().hex[:8]}.partial"
-    partial.write_text(f"{archive_id}\n", encoding="utf-8")
-    os.replace(partial, root / STORAGE_MARKER)
+def write_storage_marker(store: Store, archive_id: str) -> None:
+    """Mark the store's root as the storage root of archive ``archive_id`` (written whole, never over another).
+
+    Raises IntegrityError when the root holds another archive's marker by the time it is written.
+    """
+    if not store.write_text_new(STORAGE_MARKER, f"{archive_id}\n"):
+        found = storage_marker_id(store)
+        if found != archive_id:
+            raise _belongs_elsewhere(store, found, archive_id, "this archive")
 
 
-def storage_marker_id(root: Path) -> str | None:
-    """The archive id in ``root``'s marker file; None when it has none."""
+def storage_marker_id(store: Store) -> str | None:
+    """The archive id in the store root's marker file; None when it has none."""
     try:
-        return (root / STORAGE_MARKER).read_text(encoding="utf-8").strip()
-    except (FileNotFoundError, NotADirectoryError):
+        text = store.read_text(STORAGE_MARKER)
+    except (NotADirectoryError, FileNotFoundError):
         return None
+    except StorageUnavailableError:
+        raise
     except (OSError, UnicodeDecodeError) as exc:
-        raise IntegrityError(f"the storage root's marker {root / STORAGE_MARKER} cannot be read ({exc})") from exc
+        raise IntegrityError(f"the storage root's marker {store.describe(STORAGE_MARKER)} cannot be read ({exc})") from exc
+    return None if text is None else text.strip()
 
 
-def check_storage_root(catalog: Catalog, root: Path, location: str, *, beside_catalog: bool,
+def _belongs_elsewhere(store: Store, found: str | None, archive_id: str | None, location: str) -> IntegrityError:
+    return IntegrityError(
+        f"the storage root {store.url} belongs to another archive (its {STORAGE_MARKER} marker holds id {found}, "
+        f"the catalog at {location} is archive {archive_id or 'without an id'}); pass --storage-root "
+        "(or SEGDB_STORAGE_ROOT) naming this archive's own array folder or bucket prefix"
+    )
+
+
+def check_storage_root(catalog: Catalog, store: Store, location: str, *, beside_catalog: bool,
                        deleting: bool = False) -> None:
     """Refuse to write array files unless ``root`` is this archive's storage root.
 
@@ -158,23 +203,26 @@ def check_storage_root(catalog: Catalog, root: Path, location: str, *, beside_ca
     the SQLite catalog, or holding a file the catalog records; never an empty catalog's guess.
     """
     archive_id = recorded_archive_id(catalog)
-    found = storage_marker_id(root)
+    found = storage_marker_id(store)
     if found is not None and found == archive_id:
         return
     if found is not None:
-        raise IntegrityError(
-            f"the storage root {root} belongs to another archive (its {STORAGE_MARKER} marker holds id {found}, "
-            f"the catalog at {location} is archive {archive_id or 'without an id'}); pass --storage-root "
-            "(or SEGDB_STORAGE_ROOT) naming this archive's own array folder"
-        )
-    if deleting and not beside_catalog and root.is_dir() and not _root_holds_a_recorded_file(catalog, root):
+        raise _belongs_elsewhere(store, found, archive_id, location)
+    root = store.url
+    present = store.root_exists()
+    if deleting and not beside_catalog and present and not _root_holds_a_recorded_file(catalog, store):
         raise IntegrityError(
             f"segdb gc --apply deletes files only in this archive's storage root, and {root} has no "
             f"{STORAGE_MARKER} marker naming archive {archive_id or '(none recorded yet)'}, nor any file the catalog "
             f"at {location} records; check --storage-root (or SEGDB_STORAGE_ROOT). An ingest into the right "
             "folder marks it"
         )
-    if not (beside_catalog or (root.is_dir() and _root_is_ours(catalog, root, archive_id))):
+    if not present and is_bucket_url(root):
+        raise IntegrityError(
+            f"the storage root {store.describe_root()} is in a bucket that does not exist; create the bucket "
+            "(e.g. `aws s3 mb`), or check AWS_ENDPOINT_URL and the bucket's name"
+        )
+    if not (beside_catalog or (present and _root_is_ours(catalog, store, archive_id))):
         raise IntegrityError(
             f"the storage root {root} does not exist or is not this archive's (no {STORAGE_MARKER} marker with id "
             f"{archive_id or '(none recorded yet)'}); is the NAS mounted? If the array folder is mounted "
@@ -184,20 +232,27 @@ def check_storage_root(catalog: Catalog, root: Path, location: str, *, beside_ca
         archive_id = new_archive_id()
         with catalog.writing() as db:
             db.add(m.ArchiveSetting(setting_name=ARCHIVE_ID_SETTING, setting_value=archive_id))
-    write_storage_marker(root, archive_id)
+    write_storage_marker(store, archive_id)
 
 
-def _root_is_ours(catalog: Catalog, root: Path, archive_id: str | None) -> bool:
+def _root_is_ours(catalog: Catalog, store: Store, archive_id: str | None) -> bool:
     """Whether an existing root without a marker holds this archive's files (one it records is there)."""
     recorded = _first_recorded_file(catalog)
     if recorded is None:
         return archive_id is None
-    return (root / recorded).is_file()
+    return _holds(store, recorded)
 
 
-def _root_holds_a_recorded_file(catalog: Catalog, root: Path) -> bool:
+def _root_holds_a_recorded_file(catalog: Catalog, store: Store) -> bool:
     recorded = _first_recorded_file(catalog)
-    return recorded is not None and (root / recorded).is_file()
+    return recorded is not None and _holds(store, recorded)
+
+
+def _holds(store: Store, relative: str) -> bool:
+    try:
+        return store.exists(relative)
+    except IntegrityError:
+        return False  # a recorded path the key rules refuse is not proof of anything
 
 
 def _first_recorded_file(catalog: Catalog) -> str | None:

@@ -113,6 +113,8 @@ class VerifyReport(Record):
     problems: tuple[FileProblem, ...]
     # Files whose rows were deleted (a `segdb delete`) while verify ran: gone as they should be.
     deleted_meanwhile: tuple[str, ...] = ()
+    # Files `verify --fast` checked by the server's checksum and size instead of their sha256.
+    files_checked_by_server: int = 0
 
     @property
     def ok(self) -> bool:

@@ -29,14 +29,15 @@ from segdb.archive.records import (
     VerifyReport,
 )
 from segdb.arrays import (
+    Store,
     resolve_in_root,
-    sha256_file,
 )
 from segdb.catalog import models as m
 from segdb.errors import (
     ConflictError,
     IntegrityError,
     InvalidInputError,
+    NotFoundError,
 )
 from segdb.progress import progress_bar
 
@@ -93,30 +94,40 @@ class Upkeep(Listing):
             return plan, drop_unreferenced_files(db, file_ids)
 
         plan, paths = self.catalog.write_with_retry(remove)
-        unlink_files(self.storage_root, paths)
-        _remove_emptied_folders(self.storage_root, paths)
+        unlink_files(self.store, paths)
+        if self.in_folder:
+            _remove_emptied_folders(self.storage_root, paths)
         return plan.segmentation
 
     def array_files(self) -> list[tuple[str, int, str]]:
+        """(relative path, size, sha256) of every chunk file the catalog records, by path."""
+        return [(relative, size, digest) for relative, size, digest, _ in self._recorded_files()]
+
+    def _recorded_files(self) -> list[tuple[str, int, str, str | None]]:
         with self.catalog.reading() as db:
             return [
-                (r.relative_path, int(r.size_bytes), r.sha256)
+                (r.relative_path, int(r.size_bytes), r.sha256, r.server_checksum)
                 for r in db.execute(select(m.ArrayFile).order_by(m.ArrayFile.relative_path)).scalars()
             ]
 
-    def verify(self, *, progress: ProgressArg = None) -> VerifyReport:
+    def verify(self, *, fast: bool = False, progress: ProgressArg = None) -> VerifyReport:
         """Recompute the sha256 of every array file and name each missing or damaged one.
 
         A file whose rows a `segdb delete` removed while verify ran is reported as deleted
-        meanwhile, not as missing.
+        meanwhile, not as missing. With ``fast``, a file in a bucket whose upload recorded the
+        server's checksum (its ETag) is checked by comparing that checksum and its size, one
+        request each, instead of streaming it; the report counts those files apart
+        (``files_checked_by_server``), and every other file is hashed as usual.
         """
-        files = self.array_files()
+        files = self._recorded_files()
         problems: list[FileProblem] = []
         deleted: list[str] = []
-        checked_bytes = 0
+        checked_bytes = by_server = 0
         with progress_bar(progress, total=sum(f[1] for f in files), desc="verify", unit="B") as tick:
-            for relative, size, digest in files:
-                problem = self._file_problem(relative, size, digest)
+            for relative, size, digest, server_checksum in files:
+                trusted = server_checksum if fast and not self.in_folder else None
+                problem = self._file_problem(relative, size, digest, trusted)
+                by_server += trusted is not None
                 if problem == "missing" and not self._still_recorded(relative):
                     deleted.append(relative)
                 elif problem:
@@ -124,21 +135,28 @@ class Upkeep(Listing):
                 checked_bytes += size
                 tick(size)
         return VerifyReport(files_checked=len(files), bytes_checked=checked_bytes, problems=tuple(problems),
-                            deleted_meanwhile=tuple(deleted))
+                            deleted_meanwhile=tuple(deleted), files_checked_by_server=by_server)
 
-    def _file_problem(self, relative: str, size: int, digest: str) -> str | None:
+    def _file_problem(self, relative: str, size: int, digest: str, server_checksum: str | None = None) -> str | None:
+        """What is wrong with one recorded file: None, "missing", or "damaged: …" saying how."""
+        store = self.store
         try:
-            path = resolve_in_root(self.storage_root, relative)
-        except IntegrityError as exc:
-            return str(exc)
-        try:
-            if not path.is_file():
+            if self.in_folder:
+                resolve_in_root(self.storage_root, relative)  # a symlink out of the root is refused
+            if not store.exists(relative):
                 return "missing"
-            actual_size = path.stat().st_size
+            actual_size = store.size(relative)
             if actual_size != size:
                 return f"damaged: {actual_size} bytes, the catalog recorded {size}"
-            actual = sha256_file(path)
-        except FileNotFoundError:
+            if server_checksum is not None:
+                actual = store.server_checksum(relative)
+                if actual != server_checksum:
+                    return f"damaged: the server's checksum is {actual}, the upload recorded {server_checksum}"
+                return None
+            actual = store.sha256(relative)
+        except IntegrityError as exc:
+            return str(exc)
+        except (FileNotFoundError, NotFoundError):
             return "missing"
         if actual != digest:
             return f"damaged: sha256 {actual[:12]}…, the catalog recorded {digest[:12]}…"
@@ -172,31 +190,44 @@ class Upkeep(Listing):
             leases = db.execute(select(m.FileLease)).scalars().all()
             leased = {lease.relative_path for lease in leases
                       if writer_alive(lease.writer_host, lease.writer_pid, lease.created_at, older_than)}
-        root = self.storage_root
         cutoff = time.time() - grace.total_seconds()
         orphans: list[str] = []
         orphan_bytes = 0
         young = 0
-        if root.is_dir():
-            files, folder_ages = _scan(root)
-            for path in files:
-                relative = path.relative_to(root).as_posix()
-                if relative in referenced or leased_name(relative) in leased or relative.startswith(STORAGE_MARKER):
-                    continue
-                try:
-                    info = path.lstat()
-                except FileNotFoundError:
-                    continue
-                if info.st_mtime > cutoff:
-                    young += 1
-                    continue
-                if apply and not self._unlink_unless_claimed(relative):
-                    continue
-                orphans.append(relative)
-                orphan_bytes += info.st_size
-            if apply:
-                self._remove_empty_folders(folder_ages, cutoff)
+        files, folder_ages = self._stored_files()
+        for relative, size, modified in files:
+            if relative in referenced or leased_name(relative) in leased or relative.startswith(STORAGE_MARKER):
+                continue
+            if modified > cutoff:
+                young += 1
+                continue
+            if apply and not self._unlink_unless_claimed(relative):
+                continue
+            orphans.append(relative)
+            orphan_bytes += size
+        if apply and folder_ages:
+            self._remove_empty_folders(folder_ages, cutoff)
         return GcReport(tuple(orphans), orphan_bytes, tuple(stale), apply, young)
+
+    def _stored_files(self) -> tuple[list[tuple[str, int, float]], dict[Path, float]]:
+        """(relative path, size, last modified) of every file under the storage root, by path, and, in a
+        folder, when each folder under it last changed (a bucket has no folders)."""
+        if not self.in_folder:
+            if not self.store.root_exists():
+                return [], {}
+            return [(o.key, o.size_bytes, o.modified) for o in self.store.iter_objects()], {}
+        root = self.storage_root
+        if not root.is_dir():
+            return [], {}
+        paths, folder_ages = _scan(root)
+        files = []
+        for path in paths:
+            try:
+                info = path.lstat()
+            except FileNotFoundError:
+                continue
+            files.append((path.relative_to(root).as_posix(), info.st_size, info.st_mtime))
+        return files, folder_ages
 
     def _check_may_collect(self) -> None:
         """Refuse gc --apply unless the storage root is this archive's and the database role may write."""
@@ -211,13 +242,16 @@ class Upkeep(Listing):
 
     def _unlink_unless_claimed(self, relative: str) -> bool:
         """Delete one file unless, now, a row records it or a live writer's lease covers it."""
-        path = self.storage_root / relative
 
         def unlink(db: Session) -> bool:
             hold_off_new_leases(db)
             if file_is_claimed(db, relative):
                 return False
-            path.unlink(missing_ok=True)
+            if self.in_folder:
+                # The link itself, for a symlink: gc never follows one out of the root.
+                (self.storage_root / relative).unlink(missing_ok=True)
+            else:
+                self.store.discard(relative)
             return True
 
         return self.catalog.write_with_retry(unlink)
@@ -247,12 +281,12 @@ class Upkeep(Listing):
             self.catalog.write_with_retry(rmdir)
 
 
-def unlink_files(storage_root: Path, relative_paths: Iterable[str]) -> None:
-    """Delete files whose rows are already gone; one that resists is an orphan `segdb gc` reports."""
+def unlink_files(store: Store, relative_paths: Iterable[str]) -> None:
+    """Delete files whose rows are already gone (or never came); one that resists is an orphan `segdb gc` reports."""
     for relative in relative_paths:
         try:
-            resolve_in_root(storage_root, relative).unlink(missing_ok=True)
-        except (OSError, IntegrityError):
+            store.discard(relative)
+        except (OSError, IntegrityError, NotFoundError):
             continue
 
 

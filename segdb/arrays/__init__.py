@@ -43,7 +43,17 @@ from segdb.arrays.layout import (
 )
 from segdb.arrays.paths import check_relative_path, resolve_in_root
 from segdb.arrays.refs import ArrayRef, CsrMaskRef, read_trace_block
-from segdb.arrays.stores import LocalStore, S3Store, Store, StoredObject, check_key, open_store
+from segdb.arrays.stores import (
+    LocalStore,
+    ObjectInfo,
+    S3Store,
+    Store,
+    StoredObject,
+    check_key,
+    is_bucket_url,
+    open_store,
+    shared_store,
+)
 from segdb.arrays.writer import PlaneArrays, WrittenFile, write_chunk_file, write_trace_file
 
 __all__ = [
@@ -67,6 +77,7 @@ __all__ = [
     "DatasetInfo",
     "IOStats",
     "LocalStore",
+    "ObjectInfo",
     "PlaneArrays",
     "S3Store",
     "Store",
@@ -77,12 +88,14 @@ __all__ = [
     "check_relative_path",
     "close_all",
     "io_stats",
+    "is_bucket_url",
     "open_file_count",
     "open_store",
     "read_trace_block",
     "reset_io_stats",
     "resolve_in_root",
     "sha256_file",
+    "shared_store",
     "trace_chunk_shape",
     "write_chunk_file",
     "write_trace_file",

@@ -1,7 +1,8 @@
 """A chunk file as the catalog knows it: opened lazily, checked, and named in every error.
 
-:class:`ArrayFile` holds only the storage root, the relative path and the
-expected size, sha256 and identity. It opens nothing until a dataset is read;
+:class:`ArrayFile` holds only the storage root (a folder, or an ``s3://`` bucket
+whose file is read by ranged requests through :mod:`segdb.arrays.stores`), the
+relative path and the expected size, sha256 and identity. It opens nothing until a dataset is read;
 then it refuses a missing or resized file, a file HDF5 cannot open, a file that
 says it is another one (its identity root attributes, a cheap check on every
 open where a hash would read the whole file), a newer layout version and a
@@ -31,7 +32,8 @@ from segdb.arrays.layout import (
     SEGMENTATION_ID_ATTR,
 )
 from segdb.arrays.paths import check_relative_path, resolve_in_root
-from segdb.errors import IntegrityError
+from segdb.arrays.stores import Store, check_key, is_bucket_url, shared_store
+from segdb.errors import IntegrityError, InvalidInputError, NotFoundError, StorageUnavailableError
 
 
 class PickledByFields:
@@ -62,8 +64,9 @@ class ArrayFile(PickledByFields):
 
     Parameters
     ----------
-    root : Path
-        Storage root.
+    root : Path or str
+        Storage root: a folder, or ``"s3://bucket/prefix"`` (read with this process's
+        S3 endpoint and credentials, see :class:`~segdb.arrays.stores.S3Store`).
     relative_path : str
         Path of the file under ``root`` as stored in the catalog.
     size_bytes : int, optional
@@ -84,16 +87,16 @@ class ArrayFile(PickledByFields):
 
     def __init__(
         self,
-        root: Path,
+        root: Path | str,
         relative_path: str,
         *,
         size_bytes: int | None = None,
         sha256: str | None = None,
         identity: Mapping[str, str] | None = None,
     ) -> None:
-        # A string check only: a bad catalog row fails here, without touching the disk.
-        self.root = Path(root)
-        self.relative_path = check_relative_path(relative_path)
+        # A string check only: a bad catalog row fails here, without touching the disk or the bucket.
+        self.root: Path | str = str(root) if is_bucket_url(root) else Path(root)
+        self.relative_path = check_key(relative_path) if isinstance(self.root, str) else check_relative_path(relative_path)
         self.size_bytes = None if size_bytes is None else int(size_bytes)
         self.sha256 = sha256
         self.identity = {str(key): str(value) for key, value in (identity or {}).items()}
@@ -111,11 +114,26 @@ class ArrayFile(PickledByFields):
         return hash((self.root, self.relative_path))
 
     @property
+    def in_bucket(self) -> bool:
+        """Whether the file is an object in a bucket rather than a file in a folder."""
+        return isinstance(self.root, str)
+
+    @property
     def path(self) -> Path:
-        """Absolute resolved path; refuses paths that leave the root (reads no file)."""
+        """Absolute resolved path of a file in a folder; refuses paths that leave the root (reads no file)."""
+        if isinstance(self.root, str):
+            raise InvalidInputError(f"{self._describe()} is an object in a bucket, not a file on this machine")
         if self._path is None:
             self._path = resolve_in_root(self.root, self.relative_path)
         return self._path
+
+    @property
+    def store(self) -> Store:
+        """This process's store for the file's root."""
+        return shared_store(self.root)
+
+    def _cache_key(self) -> str:
+        return f"{self.root}/{self.relative_path}" if isinstance(self.root, str) else str(self.path)
 
     def _describe(self) -> str:
         return f"array file {self.relative_path!r} (under root {str(self.root)!r})"
@@ -137,10 +155,10 @@ class ArrayFile(PickledByFields):
                 "run `segdb verify`"
             )
 
-    def _check_replaced(self, path: Path, size: int) -> None:
+    def _check_replaced(self, size: int) -> None:
         """A file of the wrong size: name the file it says it is when it is another one, else the sizes."""
         try:
-            handle = handles.open_read_only(path)
+            handle, reader = self._open_h5()
         except OSError:
             self._check_size(size)
             return
@@ -148,21 +166,45 @@ class ArrayFile(PickledByFields):
             claimed = _claimed_identity(handle)
         finally:
             handle.close()
+            if reader is not None:
+                reader.close()
         self._check_identity(claimed)
         self._check_size(size)
 
-    def _open_checked(self) -> OpenFile:
+    def _size_or_missing(self) -> int:
+        """The file's size now; a missing file is an IntegrityError naming it."""
+        missing = IntegrityError(
+            f"array file {self.relative_path!r} is missing (expected under root {str(self.root)!r}); run `segdb verify`"
+        )
+        if isinstance(self.root, str):
+            try:
+                return self.store.size(self.relative_path)
+            except NotFoundError:
+                raise missing from None
         path = self.path
         if not path.is_file():
-            raise IntegrityError(
-                f"array file {self.relative_path!r} is missing (expected under root "
-                f"{str(self.root)!r}); run `segdb verify`"
-            )
-        size = path.stat().st_size
-        if self.size_bytes is not None and size != self.size_bytes:
-            self._check_replaced(path, size)
+            raise missing
+        return path.stat().st_size
+
+    def _open_h5(self) -> tuple[h5py.File, Any]:
+        """Open the file read-only in HDF5: by path in a folder, through a ranged reader in a bucket."""
+        if not isinstance(self.root, str):
+            return handles.open_read_only(self.path), None
+        reader = self.store.open_reader(self.relative_path)
         try:
-            handle = handles.open_read_only(path)
+            return handles.open_file_object(reader), reader
+        except BaseException:
+            reader.close()
+            raise
+
+    def _open_checked(self) -> OpenFile:
+        size = self._size_or_missing()
+        if self.size_bytes is not None and size != self.size_bytes:
+            self._check_replaced(size)
+        try:
+            handle, reader = self._open_h5()
+        except StorageUnavailableError:
+            raise
         except OSError as error:
             raise IntegrityError(
                 f"{self._describe()} cannot be opened by HDF5 ({error}); it is damaged or "
@@ -179,12 +221,14 @@ class ArrayFile(PickledByFields):
                 )
         except BaseException:
             handle.close()
+            if reader is not None:
+                reader.close()
             raise
-        return OpenFile(handle, size, claimed)
+        return OpenFile(handle, size, claimed, reader)
 
     def _open_dataset(self, name: str) -> OpenDataset:
         """The opened dataset ``name`` (opening the file). Hold :func:`handles.locked` while using it."""
-        entry = handles.cached_file(self.path, self._open_checked)
+        entry = handles.cached_file(self._cache_key(), self._open_checked)
         # Another reference to the same path may expect another size or identity.
         self._check_size(entry.size)
         self._check_identity(entry.identity)
@@ -209,6 +253,8 @@ class ArrayFile(PickledByFields):
             opened = self._open_dataset(name)
             try:
                 yield opened
+            except StorageUnavailableError:
+                raise
             except OSError as error:
                 # fletcher32 mismatches and short reads surface from h5py as OSError.
                 raise IntegrityError(

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -115,13 +116,21 @@ class OpenFile:
     reading them again.
     """
 
-    __slots__ = ("handle", "size", "identity", "datasets")
+    __slots__ = ("handle", "size", "identity", "datasets", "reader")
 
-    def __init__(self, handle: h5py.File, size: int, identity: dict[str, str] | None = None) -> None:
+    def __init__(self, handle: h5py.File, size: int, identity: dict[str, str] | None = None,
+                 reader: Any = None) -> None:
         self.handle = handle
         self.size = size
         self.identity: dict[str, str] = identity or {}
         self.datasets: dict[str, OpenDataset] = {}
+        self.reader = reader  # the file object HDF5 reads through, for a file in a bucket
+
+    def close(self) -> None:
+        """Close the HDF5 handle, then the reader under it."""
+        self.handle.close()
+        if self.reader is not None:
+            self.reader.close()
 
 
 # A read must not race the eviction that closes its file, and h5py serialises
@@ -158,10 +167,9 @@ def locked() -> threading.RLock:
     return _lock
 
 
-def cached_file(path: Path, open_file: Callable[[], OpenFile]) -> OpenFile:
-    """The cached handle on ``path``, made by ``open_file`` on a miss. Hold :func:`locked`."""
+def cached_file(key: str, open_file: Callable[[], OpenFile]) -> OpenFile:
+    """The cached handle on the file ``key`` names, made by ``open_file`` on a miss. Hold :func:`locked`."""
     _check_pid()
-    key = str(path)
     entry = _handles.get(key)
     if entry is None:
         entry = open_file()
@@ -169,7 +177,7 @@ def cached_file(path: Path, open_file: Callable[[], OpenFile]) -> OpenFile:
         count_io(files_opened=1)
         while len(_handles) > MAX_OPEN_FILES:
             _, evicted = _handles.popitem(last=False)
-            evicted.handle.close()
+            evicted.close()
     else:
         _handles.move_to_end(key)
     return entry
@@ -180,7 +188,7 @@ def close_all() -> None:
     with locked():
         while _handles:
             _, entry = _handles.popitem(last=False)
-            entry.handle.close()
+            entry.close()
 
 
 def open_file_count() -> int:
@@ -207,6 +215,11 @@ def open_read_only(path: Path) -> h5py.File:
     return _h5py_read_only(path, locking=False)
 
 
+def open_file_object(reader: Any) -> h5py.File:
+    """Open a chunk file read-only through a seekable binary file object (a bucket's ranged reader)."""
+    return h5py.File(reader, "r", rdcc_nbytes=_CHUNK_CACHE_BYTES, rdcc_nslots=_CHUNK_CACHE_SLOTS)
+
+
 def _h5py_read_only(path: Path, locking: bool | None) -> h5py.File:
     return h5py.File(
         path, "r", locking=locking, rdcc_nbytes=_CHUNK_CACHE_BYTES, rdcc_nslots=_CHUNK_CACHE_SLOTS
@@ -224,6 +237,7 @@ __all__ = [
     "io_stats",
     "locked",
     "open_file_count",
+    "open_file_object",
     "open_read_only",
     "reset_io_stats",
 ]

@@ -41,6 +41,7 @@ import io
 import os
 import re
 import shutil
+import tempfile
 import threading
 import uuid
 from abc import ABC, abstractmethod
@@ -49,7 +50,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from segdb.arrays.durable import TEMP_MARKER, ArrayFileExistsError, LandedFile, write_file_once
 from segdb.arrays.handles import count_io
@@ -75,6 +76,8 @@ _STREAM_BYTES = 8 * 2**20
 # accepts "s3:" as an ordinary first component.
 _SCHEME_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class StoredObject(LandedFile):
@@ -88,6 +91,24 @@ class StoredObject(LandedFile):
     """
 
     server_checksum: str | None = None
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One object as a listing finds it.
+
+    Attributes
+    ----------
+    key : str
+        Path relative to the store's root.
+    size_bytes : int
+    modified : float
+        When it was last written, in seconds since the epoch.
+    """
+
+    key: str
+    size_bytes: int
+    modified: float
 
 
 def check_key(key: str) -> str:
@@ -125,6 +146,10 @@ class Store(ABC):
         """How errors name an object: its key and where it lives."""
         return f"array file {key!r} (under root {self.url!r})"
 
+    def describe_root(self) -> str:
+        """How errors name the root: the folder, or the bucket and its endpoint."""
+        return self.url
+
     def open_reader(self, key: str) -> BinaryIO:
         """A seekable, read-only binary file object on ``key`` that ``h5py.File(reader, 'r')`` opens.
 
@@ -148,6 +173,22 @@ class Store(ABC):
         """
         return self._put_new(check_key(key), Path(source))
 
+    def write_new(self, key: str, write: Callable[[Path], T]) -> tuple[StoredObject, T]:
+        """Create the object ``key`` (which must not exist yet) from a local file ``write`` fills.
+
+        ``write`` is called with a path that does not exist yet; it creates and closes the file
+        there and what it returns is handed back. A folder writes that file in place (a temporary
+        name, linked into place); a bucket writes it to a local staging folder
+        (``$SEGDB_STAGING_DIR``, else the system's temporary folder) and uploads it. Either way
+        the object appears whole or not at all, and a failure leaves nothing under the root.
+
+        Raises
+        ------
+        ArrayFileExistsError
+            If ``key`` exists: nothing is overwritten.
+        """
+        return self._write_new(check_key(key), write)
+
     def exists(self, key: str) -> bool:
         """Whether an object is stored at ``key``."""
         return self._size_or_none(check_key(key)) is not None
@@ -167,7 +208,39 @@ class Store(ABC):
 
     def iter_keys(self, prefix: str = "") -> Iterator[str]:
         """Every key under the folder ``prefix`` ("" for the whole root), temporary leftovers included, sorted."""
-        return self._iter_keys(check_key(prefix) if prefix else "")
+        return (info.key for info in self.iter_objects(prefix))
+
+    def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object under the folder ``prefix`` ("" for the whole root) with its size and age, sorted by key."""
+        return self._iter_objects(check_key(prefix) if prefix else "")
+
+    def root_exists(self) -> bool:
+        """Whether the root is there to read: the folder exists, or the bucket answers."""
+        return self._root_exists()
+
+    def discard(self, key: str) -> None:
+        """Delete the object at ``key`` if there is one."""
+        normal = check_key(key)
+        if self.exists(normal):
+            self._delete(normal)
+
+    def read_text(self, key: str) -> str | None:
+        """The text of a small object (a marker), or None when there is none."""
+        normal = check_key(key)
+        if not self.exists(normal):
+            return None
+        return b"".join(self._stream(normal)).decode("utf-8")
+
+    def write_text_new(self, key: str, text: str) -> bool:
+        """Create a small object holding ``text`` unless one exists; whether it was created."""
+        def write(path: Path) -> None:
+            path.write_text(text, encoding="utf-8")
+
+        try:
+            self.write_new(key, write)
+        except ArrayFileExistsError:
+            return False
+        return True
 
     def delete(self, key: str) -> None:
         """Delete the object at ``key``.
@@ -212,7 +285,13 @@ class Store(ABC):
     def _size_or_none(self, key: str) -> int | None: ...
 
     @abstractmethod
-    def _iter_keys(self, prefix: str) -> Iterator[str]: ...
+    def _write_new(self, key: str, write: Callable[[Path], T]) -> tuple[StoredObject, T]: ...
+
+    @abstractmethod
+    def _iter_objects(self, prefix: str) -> Iterator[ObjectInfo]: ...
+
+    @abstractmethod
+    def _root_exists(self) -> bool: ...
 
     @abstractmethod
     def _delete(self, key: str) -> None: ...
@@ -262,20 +341,31 @@ class LocalStore(Store):
         return _PreadFile(descriptor, os.fstat(descriptor).st_size)
 
     def _put_new(self, key: str, source: Path) -> StoredObject:
-        landed, _ = write_file_once(self.root, key, lambda temporary: shutil.copyfile(source, temporary))
-        return StoredObject(landed.relative_path, landed.size_bytes, landed.sha256)
+        stored, _ = self._write_new(key, lambda temporary: shutil.copyfile(source, temporary))
+        return stored
+
+    def _write_new(self, key: str, write: Callable[[Path], T]) -> tuple[StoredObject, T]:
+        landed, result = write_file_once(self.root, key, write)
+        return StoredObject(landed.relative_path, landed.size_bytes, landed.sha256), result
 
     def _size_or_none(self, key: str) -> int | None:
         path = resolve_in_root(self.root, key)
         return path.stat().st_size if path.is_file() else None
 
-    def _iter_keys(self, prefix: str) -> Iterator[str]:
-        top = resolve_in_root(self.root, prefix) if prefix else self.root.resolve()
+    def _iter_objects(self, prefix: str) -> Iterator[ObjectInfo]:
+        resolved_root = self.root.resolve()
+        top = resolve_in_root(self.root, prefix) if prefix else resolved_root
         found = []
         for directory, _, names in os.walk(top):
             for name in names:
-                found.append((Path(directory) / name).relative_to(self.root.resolve()).as_posix())
-        yield from sorted(found)
+                path = Path(directory) / name
+                with contextlib.suppress(FileNotFoundError):
+                    info = path.lstat()
+                    found.append(ObjectInfo(path.relative_to(resolved_root).as_posix(), info.st_size, info.st_mtime))
+        yield from sorted(found, key=lambda info: info.key)
+
+    def _root_exists(self) -> bool:
+        return self.root.is_dir()
 
     def _delete(self, key: str) -> None:
         resolve_in_root(self.root, key).unlink()
@@ -525,6 +615,9 @@ class S3Store(Store):
     def describe(self, key: str) -> str:
         return f"object {key!r} in {self.url} at {self._endpoint_text()}"
 
+    def describe_root(self) -> str:
+        return f"{self.url} at {self._endpoint_text()}"
+
     def server_checksum(self, key: str) -> str | None:
         """The object's ETag without quotes: MD5 of a single-part upload, ``md5-of-parts-N`` of a multipart one."""
         head = self._call(check_key(key), "HEAD", lambda obstore, client: obstore.head(client, key))
@@ -557,6 +650,15 @@ class S3Store(Store):
             self._put_multipart_conditional(key, source, digest)
         head = self._call(key, "HEAD", lambda obstore, client: obstore.head(client, key))
         return StoredObject(key, int(head["size"]), digest.hexdigest(), _etag(head))
+
+    def _write_new(self, key: str, write: Callable[[Path], T]) -> tuple[StoredObject, T]:
+        if self._size_or_none(key) is not None:
+            raise self._exists_error(key)  # before writing the file at all
+        staging = os.environ.get("SEGDB_STAGING_DIR") or None
+        with tempfile.TemporaryDirectory(prefix="segdb-upload-", dir=staging) as folder:
+            staged = Path(folder) / "object"
+            result = write(staged)
+            return self._put_new(key, staged), result
 
     def _put_conditional(self, key: str, data: bytes) -> None:
         _, exceptions = _obstore()
@@ -602,11 +704,22 @@ class S3Store(Store):
             return None
         return int(head["size"])
 
-    def _iter_keys(self, prefix: str) -> Iterator[str]:
+    def _iter_objects(self, prefix: str) -> Iterator[ObjectInfo]:
         batches = self._call(
             prefix or "(root)", "LIST", lambda obstore, client: list(obstore.list(client, prefix or None))
         )
-        yield from sorted(entry["path"] for batch in batches for entry in batch)
+        found = [
+            ObjectInfo(entry["path"], int(entry["size"]), entry["last_modified"].timestamp())
+            for batch in batches for entry in batch
+        ]
+        yield from sorted(found, key=lambda info: info.key)
+
+    def _root_exists(self) -> bool:
+        try:
+            self._call("(root)", "LIST", lambda obstore, client: next(iter(obstore.list(client, chunk_size=1)), None))
+        except NotFoundError:
+            return False  # no such bucket
+        return True
 
     def _delete(self, key: str) -> None:
         self._call(key, "DELETE", lambda obstore, client: obstore.delete(client, key))
@@ -748,11 +861,33 @@ def _one_line(text: str) -> str:
     return line if len(line) <= 300 else line[:297] + "..."
 
 
+def is_bucket_url(root: str | Path) -> bool:
+    """Whether a storage root names a bucket (``s3://…``) rather than a folder."""
+    return isinstance(root, str) and root.startswith("s3://")
+
+
 def open_store(root: str | Path, **options: Any) -> Store:
     """The store for a storage root: :class:`S3Store` for ``s3://…``, :class:`LocalStore` for a folder."""
-    if isinstance(root, str) and root.startswith("s3://"):
-        return S3Store(root, **options)
+    if is_bucket_url(root):
+        return S3Store(str(root), **options)
     return LocalStore(Path(root))
+
+
+_shared_stores: dict[str, Store] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_store(root: str | Path) -> Store:
+    """This process's one store for a storage root, so every reference to its files shares one client.
+
+    Its endpoint and credentials are read from this process's environment when it is first used.
+    """
+    name = str(root)
+    with _shared_lock:
+        store = _shared_stores.get(name)
+        if store is None:
+            store = _shared_stores[name] = open_store(root)
+        return store
 
 
 __all__ = [
@@ -761,10 +896,13 @@ __all__ = [
     "SINGLE_PUT_MAX_BYTES",
     "BlockCachedReader",
     "LocalStore",
+    "ObjectInfo",
     "S3Location",
     "S3Store",
     "Store",
     "StoredObject",
     "check_key",
+    "is_bucket_url",
     "open_store",
+    "shared_store",
 ]

@@ -1,8 +1,9 @@
 """Writing chunk files: one plane's arrays, or trace series added later, each to a new file.
 
 The layout written is described in :mod:`segdb.arrays.layout`; every file lands
-through :func:`segdb.arrays.durable.write_file_once`, so it is never overwritten
-and a failure leaves nothing behind.
+through :meth:`segdb.arrays.stores.Store.write_new` (in a folder,
+:func:`segdb.arrays.durable.write_file_once`; in a bucket, written locally and then
+uploaded), so it is never overwritten and a failure leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import h5py
 import numpy as np
 from numpy.typing import ArrayLike
 
-from segdb.arrays.durable import LandedFile, write_file_once
 from segdb.arrays.layout import (
     AUX_CODEC,
     FILE_LIBVER,
@@ -30,6 +30,7 @@ from segdb.arrays.layout import (
     trace_chunk_shape,
 )
 from segdb.arrays.paths import check_relative_path
+from segdb.arrays.stores import LocalStore, Store, StoredObject
 from segdb.errors import InvalidInputError
 from segdb.geometry import CsrMasks
 
@@ -79,25 +80,25 @@ class PlaneArrays:
 
 
 @dataclass(frozen=True)
-class WrittenFile(LandedFile):
+class WrittenFile(StoredObject):
     """A chunk file that landed: what the catalog records about it.
 
     Attributes
     ----------
-    relative_path, size_bytes, sha256
-        As in :class:`~segdb.arrays.durable.LandedFile`.
+    relative_path, size_bytes, sha256, server_checksum
+        As in :class:`~segdb.arrays.stores.StoredObject`.
     datasets : dict of str to DatasetInfo
         Keyed by dataset path inside the file.
     """
 
-    datasets: dict[str, DatasetInfo]
+    datasets: dict[str, DatasetInfo] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- writing
 
 
 def write_chunk_file(
-    root: Path,
+    root: Path | Store,
     relative_path: str,
     arrays: PlaneArrays,
     *,
@@ -108,7 +109,7 @@ def write_chunk_file(
     Parameters
     ----------
     root, relative_path
-        As for :func:`~segdb.arrays.durable.write_file_once`: the storage root, and where the
+        The storage root (a folder, or a :class:`~segdb.arrays.stores.Store`), and where the
         file goes under it (it must not exist yet).
     arrays : PlaneArrays
     progress : callable, optional
@@ -192,7 +193,7 @@ def write_chunk_file(
 
 
 def write_trace_file(
-    root: Path,
+    root: Path | Store,
     relative_path: str,
     traces: Mapping[str, ArrayLike],
     *,
@@ -206,7 +207,7 @@ def write_trace_file(
 
     Parameters
     ----------
-    root : Path
+    root : Path or Store
     relative_path : str
         Must not exist yet.
     traces : mapping of str to array-like
@@ -238,7 +239,7 @@ def write_trace_file(
 
 
 def _write_once(
-    root: Path,
+    root: Path | Store,
     relative_path: str,
     fill: Callable[[h5py.File], dict[str, DatasetInfo]],
     *,
@@ -262,8 +263,9 @@ def _write_once(
             _write_root_attributes(handle, own_path, attributes or {})
         return infos
 
-    landed, infos = write_file_once(root, relative_path, write)
-    return WrittenFile(landed.relative_path, landed.size_bytes, landed.sha256, infos)
+    store = root if isinstance(root, Store) else LocalStore(root)
+    landed, infos = store.write_new(relative_path, write)
+    return WrittenFile(landed.relative_path, landed.size_bytes, landed.sha256, landed.server_checksum, infos)
 
 
 def _write_root_attributes(handle: h5py.File, relative_path: str, attributes: Mapping[str, str]) -> None:

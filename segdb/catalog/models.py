@@ -167,6 +167,8 @@ class ArrayFile(Base):
     relative_path: Mapped[str] = mapped_column(String(1024), unique=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
+    # The object store's fingerprint of the file (its S3 ETag) as the upload returned it; NULL in a folder.
+    server_checksum: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 

@@ -82,6 +82,9 @@ def add_verify(commands: Any) -> None:
     verify = commands.add_parser("verify", help="recompute every array file's sha256 and name damaged files")
     add_archive_option(verify)
     add_json_option(verify)
+    verify.add_argument("--fast", action="store_true",
+                        help="in a bucket, compare each file's size and the server's checksum (ETag) recorded at "
+                             "upload, one request per file, instead of streaming it to recompute its sha256")
     verify.set_defaults(handler=run_verify)
 
 
@@ -183,11 +186,17 @@ def _what_goes(plan: Any) -> str:
 
 def run_verify(args: argparse.Namespace) -> int:
     with open_archive(args) as archive:
-        report = archive.verify()
+        report = archive.verify(fast=args.fast)
     if args.json:
         print_json(report.to_dict())
     else:
         print(f"checked {report.files_checked} array file(s), {report.bytes_checked / 1e6:.1f} MB")
+        if report.files_checked_by_server:
+            print(f"  {report.files_checked_by_server} of them by the server's checksum and size (--fast), "
+                  "not by their sha256")
+        elif args.fast:
+            print("  --fast found no server checksum to compare (files in a folder, or uploaded before segdb "
+                  "recorded one): every file was hashed")
         for problem in report.problems:
             print(f"  {problem.relative_path}: {problem.problem}")
         if report.deleted_meanwhile:

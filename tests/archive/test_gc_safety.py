@@ -246,19 +246,17 @@ def test_a_read_only_role_cannot_run_gc_apply(read_only, capsys):
 def test_verify_beside_a_delete_reports_files_deleted_meanwhile(archive, monkeypatch):
     a = archive.ingest(_source(1), subject="m1", session="s1", name="a")
     archive.ingest(_source(2), subject="m1", session="s1", name="b")
-    import segdb.archive.upkeep as upkeep
-
-    real_sha256 = upkeep.sha256_file
+    real_sha256 = archive.store.sha256
     deleted = []
 
-    def delete_everything_first(path):
+    def delete_everything_first(key):
         if not deleted:
             for record in archive.segmentations():
                 archive.delete_segmentation(record)
                 deleted.append(record.segmentation_id)
-        return real_sha256(path)
+        return real_sha256(key)
 
-    monkeypatch.setattr(upkeep, "sha256_file", delete_everything_first)
+    monkeypatch.setattr(archive.store, "sha256", delete_everything_first)
     report = archive.verify()
     assert deleted == [a.segmentation_id, a.segmentation_id + 1]
     assert report.ok and report.problems == ()

@@ -235,7 +235,7 @@ def test_upgrading_an_archive_from_0009_keeps_its_history_and_takes_tags(lab):
         segdb.open(target, create=False, **({} if sqlite else {"storage_root": options[1]}))
 
     assert main(["db", "upgrade", "-a", target, *options]) == 0
-    assert schema.current_revision(archive.catalog.engine) == "0010"
+    assert schema.current_revision(archive.catalog.engine) == schema.SCHEMA_REVISION
     assert schema.schema_drift(archive.catalog.engine) == []
     assert [archive.curation_history(record, k) for k in range(5)] == history
     assert archive.curation_status(record, policy="majority") == status
