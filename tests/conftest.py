@@ -314,16 +314,41 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object_store
     server.stop()
 
 
-@pytest.fixture
-def start_seaweedfs(tmp_path: Path) -> Iterator:
-    """Start a private SeaweedFS (for tests that stop it); all are stopped after the test."""
-    started: list[object_store.SeaweedFS] = []
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object_store.MotoServer]:
+    """One moto S3 server per test process (xdist worker), stopped after the session."""
+    try:
+        server = object_store.start_moto(tmp_path_factory.mktemp("moto"))
+    except object_store.ObjectStoreUnavailable as error:
+        pytest.skip(f"S3 tests on moto need moto's server and it cannot start here: {error}")
+    yield server
+    server.stop()
 
-    def start() -> object_store.SeaweedFS:
+
+# Each S3 implementation the store tests run on: how to start a private one, and its per-process fixture.
+S3_SERVERS = {
+    "seaweedfs": (object_store.start_seaweedfs, "seaweedfs"),
+    "moto": (object_store.start_moto, "moto_server"),
+}
+
+
+@pytest.fixture(params=list(S3_SERVERS))
+def s3_server(request: pytest.FixtureRequest) -> object_store.S3Server:
+    """This process's S3 server of each implementation: SeaweedFS and moto."""
+    return request.getfixturevalue(S3_SERVERS[request.param][1])
+
+
+@pytest.fixture(params=list(S3_SERVERS))
+def start_s3_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
+    """Start a private server of each implementation (for tests that stop it); all are stopped after the test."""
+    start_server = S3_SERVERS[request.param][0]
+    started: list[object_store.S3Server] = []
+
+    def start() -> object_store.S3Server:
         try:
-            server = object_store.start_seaweedfs(tmp_path / f"seaweedfs-{len(started)}")
+            server = start_server(tmp_path / f"{request.param}-{len(started)}")
         except object_store.ObjectStoreUnavailable as error:
-            pytest.skip(f"S3 tests need SeaweedFS and it cannot start here: {error}")
+            pytest.skip(f"S3 tests on {request.param} need its server and it cannot start here: {error}")
         started.append(server)
         return server
 

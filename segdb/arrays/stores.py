@@ -29,7 +29,11 @@ new key, 100 races each on SeaweedFS 4.48: a conditional PutObject and a
 conditional CopyObject let exactly one win every time, while a conditional
 CompleteMultipartUpload (obstore's ``copy_if_not_exists="multipart"``) let both
 "win" 6 times in 100, the second overwriting the first; so the copy is a
-CopyObject, which AWS S3 limits to 5 GiB. AWS profiles need boto3 (obstore
+CopyObject, which AWS S3 limits to 5 GiB. Not every S3-compatible server honours
+that header on CopyObject (moto 5.2 ignores it and overwrites), so before its
+first multipart upload a store checks, with two empty temporary objects, that
+the server refuses a conditional copy onto an existing key, and refuses to
+upload a large file to a server that does not. AWS profiles need boto3 (obstore
 reads only environment variables, web identity and instance roles).
 """
 
@@ -592,6 +596,7 @@ class S3Store(Store):
         self.max_retries = int(max_retries)
         self.timeout = float(timeout)
         self._secret = (access_key_id, secret_access_key) if access_key_id and secret_access_key else None
+        self._conditional_copy_checked = False
         self._client: Any = None
         self._client_pid = 0
         self._client_lock = threading.Lock()
@@ -670,8 +675,8 @@ class S3Store(Store):
     def _put_multipart_conditional(self, key: str, source: Path, digest: Any) -> None:
         """Multipart upload to a temporary key, then a conditional CopyObject into place (see the module docstring)."""
         obstore, exceptions = _obstore()
-        folder, _, name = key.rpartition("/")
-        temporary = f"{folder}/" * bool(folder) + f".{name}{TEMP_MARKER}{uuid.uuid4().hex}"
+        self._check_conditional_copy(key)
+        temporary = _temporary_key(key)
 
         def blocks() -> Iterator[bytes]:
             with open(source, "rb") as handle:
@@ -695,6 +700,40 @@ class S3Store(Store):
             # A temporary object left behind (server gone) is an orphan that `segdb gc` lists.
             with contextlib.suppress(Exception):
                 obstore.delete(self._store(), temporary)
+
+    def _check_conditional_copy(self, key: str) -> None:
+        """Refuse to go on unless the server refuses a CopyObject with ``If-None-Match: *`` onto an existing key.
+
+        Checked once per store, on two empty temporary objects named for ``key``
+        (so a lease on ``key`` covers them and ``segdb gc`` lists any left behind).
+
+        Raises
+        ------
+        StorageUnavailableError
+            If the copy overwrote its target: a racing writer's file could be overwritten the same way.
+        """
+        if self._conditional_copy_checked:
+            return
+        obstore, exceptions = _obstore()
+        source, target = _temporary_key(key), _temporary_key(key)
+        try:
+            for probe in (source, target):
+                self._call(key, "PUT", lambda obstore, client, probe=probe: obstore.put(client, probe, b""))
+            try:
+                self._call(key, "COPY", lambda obstore, client: obstore.copy(client, source, target, overwrite=False))
+            except exceptions.AlreadyExistsError:
+                self._conditional_copy_checked = True
+                return
+        finally:
+            for probe in (source, target):
+                with contextlib.suppress(Exception):
+                    obstore.delete(self._store(), probe)
+        raise StorageUnavailableError(
+            f"{self.describe(key)} is not stored: it is larger than {SINGLE_PUT_MAX_BYTES // 2**20} MiB, so it "
+            "would be copied into place by a CopyObject with If-None-Match: *, and this server ignores that "
+            "condition (a test copy onto an existing object overwrote it), so a racing writer's file could be "
+            "overwritten; use a server that honours conditional CopyObject (AWS S3, SeaweedFS 4.48)"
+        )
 
     def _size_or_none(self, key: str) -> int | None:
         _, exceptions = _obstore()
@@ -849,6 +888,12 @@ def _obstore() -> tuple[Any, Any]:
     import obstore.exceptions
 
     return obstore, obstore.exceptions
+
+
+def _temporary_key(key: str) -> str:
+    """A new temporary name beside ``key`` that becomes ``key`` (``segdb gc`` and leases read it so)."""
+    folder, _, name = key.rpartition("/")
+    return f"{folder}/" * bool(folder) + f".{name}{TEMP_MARKER}{uuid.uuid4().hex}"
 
 
 def _etag(head: dict[str, Any]) -> str | None:

@@ -1,4 +1,4 @@
-"""The storage backends: one contract, run against a local folder and a real S3 server (SeaweedFS)."""
+"""The storage backends: one contract, run against a local folder and two S3 servers (SeaweedFS and moto)."""
 
 from __future__ import annotations
 
@@ -149,8 +149,34 @@ class TestLocalStore(StoreContract):
 
 class TestS3Store(StoreContract):
     @pytest.fixture
-    def store(self, seaweedfs) -> Store:
-        return S3Store(seaweedfs.url(f"t-{uuid.uuid4().hex[:10]}"), **seaweedfs.store_options())
+    def store(self, s3_server) -> Store:
+        return S3Store(s3_server.url(f"t-{uuid.uuid4().hex[:10]}"), **s3_server.store_options())
+
+    @pytest.mark.parametrize("size", [200_000, 3 * 2**20], ids=["single-put", "multipart"])
+    def test_two_writers_racing_for_one_key_leave_one_intact_file(
+        self, store: Store, s3_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+    ) -> None:
+        if size > 2**20 and not s3_server.honours_conditional_copy:
+            pytest.skip(
+                f"{s3_server.kind} ignores If-None-Match on CopyObject, so S3Store refuses multipart uploads there "
+                "(test_a_multipart_upload_lands_only_where_the_server_honours_conditional_copy)"
+            )
+        super().test_two_writers_racing_for_one_key_leave_one_intact_file(store, tmp_path, monkeypatch, size)
+
+    def test_a_multipart_upload_lands_only_where_the_server_honours_conditional_copy(
+        self, store: S3Store, s3_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(stores_module, "SINGLE_PUT_MAX_BYTES", 2**20)
+        source = random_file(tmp_path / "big.bin", 3 * 2**20, seed=4)
+        if s3_server.honours_conditional_copy:
+            assert store.put_new("seg_1/big.h5", source).sha256 == sha256_file(source)
+            assert list(store.iter_keys()) == ["seg_1/big.h5"]
+        else:
+            with pytest.raises(
+                StorageUnavailableError, match=r"'seg_1/big.h5'.*ignores that condition.*conditional CopyObject"
+            ):
+                store.put_new("seg_1/big.h5", source)
+            assert list(store.iter_keys()) == []  # neither the probe's objects nor the file
 
     def test_server_checksum_is_the_etag_recorded_at_put(self, store: S3Store, tmp_path: Path) -> None:
         source = random_file(tmp_path / "src.bin", 1000, seed=1)
@@ -158,26 +184,24 @@ class TestS3Store(StoreContract):
         assert store.server_checksum("x.h5") == stored.server_checksum == hashlib.md5(source.read_bytes()).hexdigest()
 
     def test_credentials_and_endpoint_come_from_the_environment(
-        self, seaweedfs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self, s3_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         closed = f"http://127.0.0.1:{_closed_port()}"
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", seaweedfs.access_key_id)
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", seaweedfs.secret_access_key)
-        monkeypatch.setenv("AWS_ENDPOINT_URL", closed)
-        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", seaweedfs.endpoint)  # the service-specific one wins
-        monkeypatch.setenv("AWS_REGION", "us-east-1")
+        for name, value in s3_server.environment().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", closed)  # AWS_ENDPOINT_URL_S3, the service-specific one, wins
         monkeypatch.delenv("AWS_PROFILE", raising=False)
-        store = S3Store(seaweedfs.url(f"env-{uuid.uuid4().hex[:8]}"))
+        store = S3Store(s3_server.url(f"env-{uuid.uuid4().hex[:8]}"))
         store.put_new("a.h5", random_file(tmp_path / "a.bin", 10, seed=1))
-        assert store.endpoint == seaweedfs.endpoint and store.size("a.h5") == 10
+        assert store.endpoint == s3_server.endpoint and store.size("a.h5") == 10
 
     def test_an_aws_profile_supplies_credentials_and_region(
-        self, seaweedfs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self, s3_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         (tmp_path / "aws-config").write_text("[profile lab]\nregion = us-east-1\n")
         (tmp_path / "aws-credentials").write_text(
-            f"[lab]\naws_access_key_id = {seaweedfs.access_key_id}\n"
-            f"aws_secret_access_key = {seaweedfs.secret_access_key}\n"
+            f"[lab]\naws_access_key_id = {s3_server.access_key_id}\n"
+            f"aws_secret_access_key = {s3_server.secret_access_key}\n"
         )
         monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
         monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
@@ -185,48 +209,48 @@ class TestS3Store(StoreContract):
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
                      "AWS_DEFAULT_REGION"):
             monkeypatch.delenv(name, raising=False)
-        store = S3Store(seaweedfs.url(f"profile-{uuid.uuid4().hex[:8]}"), endpoint=seaweedfs.endpoint)
+        store = S3Store(s3_server.url(f"profile-{uuid.uuid4().hex[:8]}"), endpoint=s3_server.endpoint)
         store.put_new("a.h5", random_file(tmp_path / "a.bin", 10, seed=1))
         assert store.size("a.h5") == 10
-        assert seaweedfs.secret_access_key.encode() not in pickle.dumps(store)
+        assert s3_server.secret_access_key.encode() not in pickle.dumps(store)
 
-    def test_secrets_stay_out_of_repr_pickles_and_errors(self, seaweedfs, tmp_path: Path) -> None:
-        secret = seaweedfs.secret_access_key
-        store = S3Store(seaweedfs.url("secrets"), **seaweedfs.store_options())
+    def test_secrets_stay_out_of_repr_pickles_and_errors(self, s3_server, tmp_path: Path) -> None:
+        secret = s3_server.secret_access_key
+        store = S3Store(s3_server.url("secrets"), **s3_server.store_options())
         store.put_new("a.h5", random_file(tmp_path / "a.bin", 10, seed=1))
         pickled = pickle.dumps(store)
         assert secret not in repr(store) and secret not in str(store)
-        assert secret.encode() not in pickled and seaweedfs.access_key_id.encode() not in pickled
+        assert secret.encode() not in pickled and s3_server.access_key_id.encode() not in pickled
         revived = pickle.loads(pickled)
         assert revived.url == store.url and revived.endpoint == store.endpoint
-        options = dict(seaweedfs.store_options(), endpoint=f"http://127.0.0.1:{_closed_port()}")
-        unreachable = S3Store(seaweedfs.url("secrets"), max_retries=1, timeout=2, **options)
+        options = dict(s3_server.store_options(), endpoint=f"http://127.0.0.1:{_closed_port()}")
+        unreachable = S3Store(s3_server.url("secrets"), max_retries=1, timeout=2, **options)
         with pytest.raises(StorageUnavailableError) as caught:
             unreachable.size("a.h5")
         assert secret not in str(caught.value) and secret not in repr(caught.value)
 
-    def test_wrong_credentials_are_refused_in_one_line_without_the_secret(self, seaweedfs) -> None:
-        wrong = "wrong" + seaweedfs.secret_access_key[5:]
-        options = dict(seaweedfs.store_options(), secret_access_key=wrong)
-        store = S3Store(seaweedfs.url("p"), max_retries=1, timeout=2, **options)
+    def test_wrong_credentials_are_refused_in_one_line_without_the_secret(self, s3_server) -> None:
+        wrong = "wrong" + s3_server.secret_access_key[5:]
+        options = dict(s3_server.store_options(), secret_access_key=wrong)
+        store = S3Store(s3_server.url("p"), max_retries=1, timeout=2, **options)
         with pytest.raises(StorageUnavailableError, match=r"HEAD of object 'a.h5'.*refused.*credentials") as caught:
             store.size("a.h5")
         assert "\n" not in str(caught.value) and wrong not in str(caught.value)
-        assert seaweedfs.endpoint in str(caught.value)
+        assert s3_server.endpoint in str(caught.value)
 
-    def test_an_unreachable_endpoint_is_one_line_naming_key_and_endpoint(self, seaweedfs) -> None:
+    def test_an_unreachable_endpoint_is_one_line_naming_key_and_endpoint(self, s3_server) -> None:
         endpoint = f"http://127.0.0.1:{_closed_port()}"
-        options = dict(seaweedfs.store_options(), endpoint=endpoint)
-        store = S3Store(seaweedfs.url("p"), max_retries=1, timeout=2, **options)
+        options = dict(s3_server.store_options(), endpoint=endpoint)
+        store = S3Store(s3_server.url("p"), max_retries=1, timeout=2, **options)
         with pytest.raises(StorageUnavailableError) as caught:
             store.open_reader("seg_1/plane_0.h5")
         message = str(caught.value)
         assert "\n" not in message and "'seg_1/plane_0.h5'" in message and endpoint in message
 
     def test_a_read_after_the_server_stops_is_one_line_naming_key_and_endpoint(
-        self, start_seaweedfs, tmp_path: Path
+        self, start_s3_server, tmp_path: Path
     ) -> None:
-        server = start_seaweedfs()
+        server = start_s3_server()
         store = S3Store(server.url("p"), **server.store_options())
         traces = np.random.default_rng(2).standard_normal((200_000, 4)).astype(np.float32)
         masks = CsrMasks.from_pixel_masks([np.array([[1.0, 1.0, 1.0]])] * 4)
