@@ -75,6 +75,9 @@ def run_migrations_online() -> None:
         finally:
             if sqlite:
                 _set_sqlite_foreign_keys(connection, True)
+                # The pragma is ignored while a transaction is open, and this connection goes back to the
+                # catalog's pool: drop it, so the next one is made afresh with foreign keys on.
+                connection.invalidate()
 
 
 if context.is_offline_mode():

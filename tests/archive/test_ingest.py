@@ -246,6 +246,19 @@ def test_delete_removes_rows_and_files(archive):
     assert _count_rows(archive)["rois"] == 4
 
 
+def test_an_archive_created_in_this_process_deletes_rows_and_files(tmp_path):
+    # Creating an archive runs its migrations on a pooled connection with SQLite's foreign keys off;
+    # that connection must not come back to the archive's own reads and writes.
+    with segdb.open(tmp_path / "lab") as archive:
+        record = archive.ingest(_numpy_segmentation(), subject="m1", session="s1")
+        archive.delete_segmentation(record)
+        assert _files_under(archive.storage_root) == []
+        assert _count_rows(archive)["rois"] == 0
+        with archive.catalog.reading() as db:
+            assert db.scalar(select(func.count()).select_from(m.SegmentationPlane)) == 0
+            assert db.scalar(select(func.count()).select_from(m.ArrayFile)) == 0
+
+
 def test_unknown_segmentation_error_says_how_to_list_them(archive):
     with pytest.raises(segdb.NotFoundError, match="segdb ls segmentations"):
         archive.rois(12345)
