@@ -18,6 +18,7 @@ import datetime
 import os
 import re
 import shutil
+import sqlite3
 import sys
 import uuid
 from collections.abc import Iterator
@@ -163,9 +164,11 @@ class ArchiveMaker:
         self._postgres_creation: tuple[list, str] | None = None
 
     @contextlib.contextmanager
-    def new(self, backend: str, folder: Path) -> Iterator[Archive]:
-        """An open archive whose files live under ``folder``; closed (and its schema dropped) on exit."""
+    def new(self, backend: str, folder: Path, bucket_url: str | None = None) -> Iterator[Archive]:
+        """An open archive whose files live under ``folder``, or in ``bucket_url`` (``s3://bucket/prefix``, a
+        new prefix; the caller points ``AWS_*`` at its server); closed (and its schema dropped) on exit."""
         import segdb
+        from segdb.archive.locations import STORAGE_ROOT_SETTING, write_storage_marker
         from segdb.arrays import close_all
 
         schema = None
@@ -173,19 +176,25 @@ class ArchiveMaker:
             target, storage_root = folder / "archive", None
             (target / "arrays").mkdir(parents=True)
             shutil.copyfile(self._sqlite_template(), target / "catalog.sqlite")
+            if bucket_url is not None:
+                # As `segdb init FOLDER --storage-root s3://…` records it.
+                with sqlite3.connect(target / "catalog.sqlite") as connection:
+                    connection.execute("INSERT INTO archive_settings (setting_name, setting_value) VALUES (?, ?)",
+                                       (STORAGE_ROOT_SETTING, bucket_url))
+                connection.close()
         elif backend == "postgresql":
-            storage_root = (folder / "arrays").resolve()
-            storage_root.mkdir(parents=True)
-            schema = self.postgres().new_schema(self._postgres_creation_sql(str(storage_root)))
+            if bucket_url is None:
+                storage_root = (folder / "arrays").resolve()
+                storage_root.mkdir(parents=True)
+            schema = self.postgres().new_schema(self._postgres_creation_sql(bucket_url or str(storage_root)))
             target = _schema_url(self.postgres().base_url, schema)
+            storage_root = None if bucket_url else storage_root
         else:
             raise ValueError(f"no test archive backend {backend!r}; use 'sqlite' or 'postgresql'")
         try:
             opened = segdb.open(target, storage_root=storage_root, create=False)
-            if schema is not None:
-                # The replayed SQL records the template's archive id; its root needs the marker that id names.
-                from segdb.archive.locations import write_storage_marker
-
+            if schema is not None or bucket_url is not None:
+                # The copied catalog records the template's archive id; its root needs the marker that id names.
                 write_storage_marker(opened.store, opened.archive_id)
             try:
                 yield opened
@@ -284,6 +293,47 @@ def archive(request: pytest.FixtureRequest, tmp_path: Path, archive_maker: Archi
     """A new, empty archive on SQLite (a folder) and on PostgreSQL (a schema + array folder)."""
     with archive_maker.new(request.param, tmp_path) as opened:
         yield opened
+
+
+#: Every place a test archive can be: its catalog on SQLite or PostgreSQL, its files in a folder or a bucket.
+ARCHIVE_PLACES = ["sqlite", "postgresql", "sqlite+bucket", "postgresql+bucket"]
+
+
+@contextlib.contextmanager
+def archive_in(place: str, folder: Path, request: pytest.FixtureRequest) -> Iterator[Archive]:
+    """A new, empty archive in one of :data:`ARCHIVE_PLACES`; a bucket is a new prefix on this process's
+    SeaweedFS, and ``AWS_*`` point at it while the archive is open (as a lab's environment would)."""
+    catalog, _, storage = place.partition("+")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        bucket_url = new_bucket_prefix(request.getfixturevalue("seaweedfs"), monkeypatch) if storage else None
+        with request.getfixturevalue("archive_maker").new(catalog, folder, bucket_url) as opened:
+            yield opened
+
+
+@pytest.fixture(params=ARCHIVE_PLACES)
+def archive_everywhere(request: pytest.FixtureRequest, tmp_path: Path):
+    """A new, empty archive with its catalog on SQLite and on PostgreSQL, and its files in a folder and in a
+    bucket of a real S3 server (SeaweedFS)."""
+    with archive_in(request.param, tmp_path, request) as opened:
+        yield opened
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def bucket_archive(request: pytest.FixtureRequest, tmp_path: Path, archive_maker: ArchiveMaker,
+                   monkeypatch: pytest.MonkeyPatch, seaweedfs):
+    """A new, empty archive whose files are in a new prefix of SeaweedFS's bucket, its catalog on SQLite
+    and on PostgreSQL; ``AWS_*`` point at the server for the test."""
+    with archive_maker.new(request.param, tmp_path, new_bucket_prefix(seaweedfs, monkeypatch)) as opened:
+        yield opened
+
+
+def new_bucket_prefix(server: object_store.S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point this test's ``AWS_*`` at ``server`` (as a lab's environment would) and name a new prefix there."""
+    for name, value in server.environment().items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return server.url(f"archive-{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture

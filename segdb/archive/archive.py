@@ -100,6 +100,11 @@ class Archive(Ingesting, Upkeep, RoiAccess, Describing):
                 f"{where.storage_root} is already the storage root of archive {other} (its {STORAGE_MARKER} "
                 "marker says so); open that archive, or give a new one a folder of its own"
             )
+        if store is not None and is_bucket_url(where.storage_root) and not store.root_exists():
+            raise InvalidInputError(
+                f"the storage root {store.describe_root()} is in a bucket that does not exist; create the "
+                "bucket first (e.g. `aws s3 mb`), or check AWS_ENDPOINT_URL and the bucket's name"
+            )
         if where.is_folder:
             Path(where.location).mkdir(parents=True, exist_ok=True)
         elif where.storage_root is None:
@@ -114,11 +119,6 @@ class Archive(Ingesting, Upkeep, RoiAccess, Describing):
                     f"{where.location} already holds a catalog; open it with segdb.open instead of creating it"
                 )
             assert store is not None
-            if is_bucket_url(where.storage_root) and not store.root_exists():
-                raise InvalidInputError(
-                    f"the storage root {store.describe_root()} is in a bucket that does not exist; create the "
-                    "bucket first (e.g. `aws s3 mb`), or check AWS_ENDPOINT_URL and the bucket's name"
-                )
             upgrade(catalog.engine, SCHEMA_REVISION)
             archive_id = new_archive_id()
             with catalog.writing() as session:

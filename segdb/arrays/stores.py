@@ -757,7 +757,11 @@ class S3Store(Store):
         try:
             self._call("(root)", "LIST", lambda obstore, client: next(iter(obstore.list(client, chunk_size=1)), None))
         except NotFoundError:
-            return False  # no such bucket
+            return False
+        except StorageUnavailableError as error:
+            if "NoSuchBucket" in str(error):
+                return False
+            raise
         return True
 
     def _delete(self, key: str) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from conftest import ARCHIVE_PLACES, archive_in
 from roiextractors import NumpySegmentationExtractor, SegmentationExtractor
 
 N_ROIS, N_FRAMES, FRAME = 7, 120, (20, 24)
@@ -62,18 +63,20 @@ def _numpy_extractor(truth: Truth) -> NumpySegmentationExtractor:
     return extractor
 
 
-CASES = ["numpy", "archive-sqlite", "archive-postgresql"]
+# The archive's extractors on both catalogs, with their files in a folder and in a bucket.
+CASES = ["numpy", *(f"archive-{place}" for place in ARCHIVE_PLACES)]
 
 
 @pytest.fixture(scope="module")
-def shared_archives(archive_maker, tmp_path_factory):
+def shared_archives(request, tmp_path_factory):
     """One archive per backend holding the generated truth, for the tests that only read it."""
     opened: dict[str, tuple] = {}
     with contextlib.ExitStack() as stack:
 
         def archived(backend: str) -> tuple:
             if backend not in opened:
-                archive = stack.enter_context(archive_maker.new(backend, tmp_path_factory.mktemp(backend)))
+                folder = tmp_path_factory.mktemp(backend.replace("+", "-"))
+                archive = stack.enter_context(archive_in(backend, folder, request))
                 opened[backend] = (archive, archive.ingest(_numpy_extractor(_truth()), subject="m1", session="s1"))
             return opened[backend]
 
@@ -91,14 +94,14 @@ def case(request, shared_archives):
 
 
 @pytest.fixture(params=CASES)
-def writable_case(request, tmp_path, archive_maker):
+def writable_case(request, tmp_path):
     """Like ``case``, with an archive of the test's own: for tests that write properties to the catalog."""
     truth = _truth()
     source = _numpy_extractor(truth)
     if request.param == "numpy":
         yield truth, source, False
         return
-    with archive_maker.new(request.param.removeprefix("archive-"), tmp_path) as archive:
+    with archive_in(request.param.removeprefix("archive-"), tmp_path, request) as archive:
         record = archive.ingest(source, subject="m1", session="s1")
         yield truth, archive.extractor(record), True
 
