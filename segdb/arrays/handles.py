@@ -12,6 +12,7 @@ bounded number of chunks.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections import OrderedDict
@@ -153,6 +154,16 @@ def _reset_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _close_at_exit() -> None:
+    # A file HDF5 reads through a Python file object (a bucket's ranged reader) must be closed while
+    # Python still runs: left to interpreter teardown, HDF5 calls back into a half-destroyed reader.
+    if os.getpid() == _owner_pid:
+        close_all()
+
+
+atexit.register(_close_at_exit)
 
 
 def _check_pid() -> None:

@@ -257,3 +257,24 @@ def test_a_storage_root_of_another_scheme_is_refused(tmp_path, capsys):
     assert main(["init", str(tmp_path / "lab"), "--storage-root", "gs://bucket/x"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "neither a folder nor an s3:// bucket" in err
+
+
+_READ_AND_EXIT = textwrap.dedent(
+    """
+    import sys
+    import segdb
+
+    archive = segdb.open(sys.argv[1], create=False)
+    [record] = archive.segmentations()
+    print(archive.extractor(record).slice_samples(0, 10).get_traces().shape)
+    """
+)
+
+
+def test_a_script_that_read_from_a_bucket_exits_cleanly(bucket_archive):
+    # HDF5 reads a bucket's file through a Python file object; closing it only at interpreter teardown crashed.
+    archive = bucket_archive
+    archive.ingest(synthetic_segmentation(n_rois=3, n_frames=20, seed=1), subject="m1", session="s1")
+    result = subprocess.run([sys.executable, "-c", _READ_AND_EXIT, archive.catalog.url], capture_output=True,
+                            text=True, timeout=120)
+    assert (result.returncode, result.stdout.strip()) == (0, "(10, 3)"), result.stderr
