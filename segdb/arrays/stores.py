@@ -66,9 +66,12 @@ from segdb.errors import IntegrityError, InvalidInputError, NotFoundError, Stora
 #: on loopback SeaweedFS, opening it and reading a 10-ROI x 1,000-sample window:
 #: 64 KiB 6.6 GETs / 0.47 MiB, 256 KiB 4.8 GETs / 1.30 MiB, 1 MiB 4.4 GETs / 4.6 MiB,
 #: 4 MiB 4.4 GETs / 17.6 MiB. Larger blocks save few requests and multiply the bytes.
-DEFAULT_BLOCK_BYTES = 64 * 2**10
+#: On a 403 MB file (1,000 x 100,000) a cold window overlaps 10 chunks of 32 KiB (328 kB stored);
+#: blocks of 64 KiB fetched 1.63 MB in 19 GETs, 16 KiB 0.63 MB in 19 GETs (all masks: 27 GETs, was 23),
+#: 8 KiB 0.50 MB in 20 GETs (benchmarks/bench_storage.py).
+DEFAULT_BLOCK_BYTES = 16 * 2**10
 #: Blocks kept per open reader (least recently used dropped first): 32 MiB at the default block size.
-DEFAULT_CACHE_BLOCKS = 512
+DEFAULT_CACHE_BLOCKS = 2048
 #: Files up to this size are uploaded in one conditional PUT (held in memory);
 #: larger ones go multipart to a temporary key and are copied into place conditionally.
 SINGLE_PUT_MAX_BYTES = 64 * 2**20
