@@ -33,6 +33,7 @@ from segdb.archive.filters import (
     id_in,
     is_property_condition,
     parse_where,
+    property_join_conditions,
     property_matches,
     roi_filter,
 )
@@ -218,7 +219,9 @@ class RoiQuery:
             query = query.where(m.Segmentation.segmentation_name == self.segmentation)
         return query
 
-    def _conditions(self, segmentation_ids: Sequence[int], roi_ids: Sequence[int] | None) -> list:
+    def _conditions(self, segmentation_ids: Sequence[int], roi_ids: Sequence[int] | None,
+                    joined: Sequence[str] = ()) -> list:
+        """The WHERE conditions on rois; those on the properties ``joined`` are left to the caller's joins."""
         conditions = [id_in(m.Roi.segmentation_id, segmentation_ids)]
         if roi_ids is not None:
             conditions.append(id_in(m.Roi.roi_id, roi_ids))
@@ -231,7 +234,7 @@ class RoiQuery:
             conditions.append(m.Roi.kind == self.kind)
         if self.field_of_view is not None:
             conditions.append(m.Roi.fov_id.in_(self._fov_ids_statement()))
-        conditions.append(roi_filter(self.where, segmentation_ids))
+        conditions.append(roi_filter(self.where, segmentation_ids, joined=joined))
         candidates = and_(*conditions)
         if self.accepted is None:
             return [candidates]
@@ -259,16 +262,27 @@ class RoiQuery:
         """The SELECT of :meth:`statement` with only the rois columns ``sources`` and, per property, its
         stored value (value_num, or value_text for text and JSON) from an outer join: one row per ROI.
 
+        A property the filter has conditions on is joined with them instead (an inner join, the filter's
+        ``roi_id IN (...)`` for it left out): its index range then drives the query and brings each value
+        along, where the IN list and an outer join read every match twice (on SQLite, half the engine's time
+        for "snr > 5" and its snr column).
+
         Only a limited query is ordered in SQL (to know which ROIs come first); otherwise the rows come
         in the database's order and :func:`session_order` sorts them, which costs less than SQL's sort.
         """
-        values = []
+        values, joined = [], []
         query = select(*(getattr(m.Roi, name) for name in sources))
         for name, (value_type, _) in properties.items():
             stored = aliased(m.RoiProperty)
-            query = query.outerjoin(stored, and_(stored.roi_id == m.Roi.roi_id, stored.property_name == name))
+            on = [stored.roi_id == m.Roi.roi_id, stored.property_name == name]
+            required = property_join_conditions(self.where, name, stored, segmentation_ids)
+            if required is None:
+                query = query.outerjoin(stored, and_(*on))
+            else:
+                query = query.join(stored, and_(*on, *required))
+                joined.append(name)
             values.append(stored.value_text if value_type in ("str", "json") else stored.value_num)
-        query = query.add_columns(*values).where(*self._conditions(segmentation_ids, roi_ids))
+        query = query.add_columns(*values).where(*self._conditions(segmentation_ids, roi_ids, joined))
         if self.limit is not None:
             query = (
                 query.join(m.Segmentation, m.Segmentation.segmentation_id == m.Roi.segmentation_id)
