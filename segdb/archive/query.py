@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, and_, func, intersect, select
+from sqlalchemy import BigInteger, Float, Select, and_, case, cast, func, intersect, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
 from segdb.archive.consensus import accepted_clause, check_policy
@@ -538,12 +538,16 @@ class ScopedQuery:
             source for name in names if name in _SOURCES for source in _SOURCES[name]
         ]))
         with _no_garbage_collection():
-            rows: list[tuple] = []
+            statement = None
             if not self.empty:
                 statement = self.query.column_statement(self.segmentation_ids, self.roi_ids, sources, properties)
-                rows = db.connection().execute(statement).cursor.fetchall()
-            raw = dict(zip([*sources, *properties], _transposed(rows, len(sources) + len(properties))))
-            del rows
+            raw: dict | None = None
+            if statement is not None and _copies_binary(db, properties):
+                raw = _copied_columns(db, statement, sources, properties)
+            if raw is None:
+                rows = [] if statement is None else db.connection().execute(statement).cursor.fetchall()
+                raw = dict(zip([*sources, *properties], _transposed(rows, len(sources) + len(properties))))
+                del rows
             table = _table(db, names, raw, properties)
             if self.query.limit is not None or len(raw["roi_id"]) < 2:
                 return table
@@ -585,6 +589,92 @@ def _no_garbage_collection() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _copies_binary(db: Session, properties: Mapping[str, tuple[str, str]]) -> bool:
+    """Whether the columns can come as PostgreSQL's binary COPY of fixed-width numbers: psycopg 3 and
+    no text or JSON property (whose values are text of any length)."""
+    bind = db.get_bind()
+    return (bind.dialect.name == "postgresql" and bind.dialect.driver == "psycopg"
+            and all(value_type not in ("str", "json") for value_type, _ in properties.values()))
+
+
+#: The rois columns that may be NULL, read as float64 with NaN for NULL.
+_NULLABLE = {"fov_id", "fov_x_um", "fov_y_um"}
+#: ROI keys that fit int64 as text (at most 18 digits), read as numbers; the others are read by id.
+_INT64_KEY = "^-?[0-9]{1,18}$"
+
+
+def _copied_columns(db: Session, statement: Select, sources: Sequence[str],
+                    properties: Mapping[str, tuple[str, str]]) -> dict[str, np.ndarray]:
+    """The statement's columns through ``COPY (SELECT ...) TO STDOUT (FORMAT BINARY)``, every value made
+    8 bytes wide and never NULL (NaN for NULL), so that the whole answer is one buffer that numpy reads as
+    a record array: no Python value per cell, where the rows of a cursor make one each (81,084 rows of
+    query B: 480 ms through psycopg's rows, XX ms through the COPY). Keys are int8 when their source's
+    type is int and they fit; the few others, and text keys, are read by roi_id afterwards."""
+    connection = db.connection().connection.driver_connection
+    found = statement.subquery()
+    stored_values = list(found.c)[len(sources):]
+    nan = literal_column("'NaN'::float8")
+    exprs, kinds = [], []
+    for name in sources:
+        column = found.c[name]
+        if name == "roi_key_type":
+            continue
+        if name == "roi_key":
+            exact = and_(found.c.roi_key_type == "int", column.regexp_match(_INT64_KEY))
+            exprs += [case((exact, cast(column, BigInteger)), else_=0), cast(case((exact, 1), else_=0), BigInteger)]
+            kinds += [("roi_key", "i"), ("key_is_int", "i")]
+        elif name == "kind":
+            exprs.append(cast(case(*((column == kind, code) for code, kind in enumerate(m.ROI_KINDS))), BigInteger))
+            kinds.append((name, "i"))
+        elif name in _NULLABLE:
+            exprs.append(func.coalesce(cast(column, Float), nan))
+            kinds.append((name, "f"))
+        elif name in ("centroid_row", "centroid_col"):
+            exprs.append(cast(column, Float))
+            kinds.append((name, "f"))
+        else:
+            exprs.append(cast(column, BigInteger))
+            kinds.append((name, "i"))
+    for name, value in zip(properties, stored_values):
+        exprs.append(func.coalesce(cast(value, Float), nan))
+        kinds.append((name, "f"))
+    select_sql = select(*exprs).compile(dialect=db.get_bind().dialect, compile_kwargs={"literal_binds": True})
+    chunks = []
+    with connection.cursor() as cursor, cursor.copy(f"COPY ({select_sql}) TO STDOUT (FORMAT BINARY)") as copy:
+        for chunk in copy:
+            chunks.append(chunk)
+    buffer = b"".join(chunks)
+    layout = [("fields", ">i2")]
+    for index, (_, kind) in enumerate(kinds):
+        layout += [(f"length{index}", ">i4"), (f"value{index}", ">i8" if kind == "i" else ">f8")]
+    record = np.dtype(layout)
+    header = 19 + int.from_bytes(buffer[15:19], "big")  # signature, flags, extension length, extension
+    n_rows = (len(buffer) - header - 2) // record.itemsize
+    rows = np.frombuffer(buffer, dtype=record, count=n_rows, offset=header)
+    if n_rows and not all((rows[f"length{index}"] == 8).all() for index in range(len(kinds))):
+        raise RuntimeError(f"the binary COPY of a query's columns has a value that is not 8 bytes: {kinds}")
+    raw: dict[str, Any] = {}
+    for index, (name, kind) in enumerate(kinds):
+        raw[name] = rows[f"value{index}"].astype(np.int64 if kind == "i" else np.float64)
+    if "kind" in raw:
+        raw["kind"] = np.array(m.ROI_KINDS, dtype=object)[raw["kind"]]
+    if "roi_key" in raw:
+        raw["key"] = _copied_keys(db, raw["roi_id"], raw.pop("roi_key"), raw.pop("key_is_int").astype(bool))
+    return raw
+
+
+def _copied_keys(db: Session, roi_ids: np.ndarray, int_keys: np.ndarray, is_int: np.ndarray) -> np.ndarray:
+    """The ROI keys of a COPY: the int8 ones as they came, the others (text, or ints past int64) read by id."""
+    if is_int.all():
+        return int_keys
+    others = roi_ids[~is_int]
+    stored = dict(((roi_id, roi_key_value(key, key_type)) for roi_id, key, key_type in db.execute(
+        select(m.Roi.roi_id, m.Roi.roi_key, m.Roi.roi_key_type).where(id_in(m.Roi.roi_id, others.tolist())))))
+    out = int_keys.astype(object)
+    out[~is_int] = [stored[int(i)] for i in others]
+    return out
 
 
 def _transposed(rows: list[tuple], width: int) -> list[tuple]:
@@ -654,7 +744,7 @@ def _table(db: Session, names: Sequence[str], raw: dict[str, tuple], properties:
         elif name == "field_of_view":
             out[name] = _named(db, m.FieldOfView.fov_id, m.FieldOfView.fov_name, raw["fov_id"])
         elif name == "key":
-            out[name] = _keys(raw["roi_key"], raw["roi_key_type"])
+            out[name] = raw["key"] if "key" in raw else _keys(raw["roi_key"], raw["roi_key_type"])
         elif name == "kind":
             out[name] = np.array(raw["kind"], dtype=object)
         elif name in ("roi_id", "pixel_count", "mask_index"):
