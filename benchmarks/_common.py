@@ -61,18 +61,24 @@ def square_masks(rng: np.random.Generator, n: int, frame_shape: tuple[int, int],
 
 
 @contextlib.contextmanager
-def postgres_archive(url: str, storage_root: Path) -> Iterator[segdb.Archive]:
-    """An archive in a new schema of the PostgreSQL server at ``url``, dropped afterwards."""
-    schema = f"segdb_bench_{uuid.uuid4().hex[:10]}"
+def postgres_archive(url: str, storage_root: Path, schema: str | None = None, *,
+                     fresh: bool = True) -> Iterator[segdb.Archive]:
+    """An archive in a new schema of the PostgreSQL server at ``url``, dropped afterwards; or, with
+    ``schema``, in that schema, kept for the next run (made anew when ``fresh``)."""
+    keep = schema is not None
+    schema = schema or f"segdb_bench_{uuid.uuid4().hex[:10]}"
     admin = create_engine(url)
     with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        if keep and fresh:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     separator = "&" if "?" in url else "?"
     archive = segdb.open(f"{url}{separator}options=-csearch_path%3D{schema}", storage_root=storage_root / schema)
     try:
         yield archive
     finally:
         archive.close()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        if not keep:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()

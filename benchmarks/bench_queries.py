@@ -3,6 +3,7 @@
     python benchmarks/bench_queries.py               # 1,000 sessions (10^6 ROIs), SQLite and PostgreSQL
     python benchmarks/bench_queries.py --small       # 100 sessions
     python benchmarks/bench_queries.py --postgres URL
+    python benchmarks/bench_queries.py --small --keep DIR   # build once into DIR, reuse on later runs
 
 Queries:
   A. accepted ROIs of subject S within 15 µm of point P (in its field of view's frame)
@@ -21,8 +22,10 @@ which takes a few minutes at full size.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -166,25 +169,43 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--postgres", default=os.environ.get("SEGDB_TEST_POSTGRES_URL"))
+    parser.add_argument("--keep", metavar="DIR",
+                        help="keep the archives (SQLite and suite2p files in DIR, PostgreSQL in schema "
+                             "segdb_bench_kept_N) and reuse them on later runs with the same size")
     args = parser.parse_args(argv)
     n_sessions = 100 if args.small else 1000
-    with tempfile.TemporaryDirectory(dir=".") as tmp:
-        tmp = Path(tmp)
-        print(f"building a SQLite archive of {n_sessions} sessions (and their suite2p files)", file=sys.stderr)
+    with contextlib.ExitStack() as stack:
+        if args.keep:
+            tmp = Path(args.keep) / f"{n_sessions}-sessions"
+            tmp.mkdir(parents=True, exist_ok=True)
+        else:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=".")))
+        built = tmp / "built-sqlite"
+        if not built.exists():  # a build cut short is started again
+            for partial in (tmp / "archive", tmp / "suite2p-files"):
+                shutil.rmtree(partial, ignore_errors=True)
         archive = segdb.open(tmp / "archive")
-        build(archive, tmp / "suite2p-files", n_sessions)
-        with archive.catalog.engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
+        if not built.exists():
+            print(f"building a SQLite archive of {n_sessions} sessions (and their suite2p files)", file=sys.stderr)
+            build(archive, tmp / "suite2p-files", n_sessions)
+            with archive.catalog.engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE")
+            built.touch()
         run("sqlite", archive, tmp / "suite2p-files", n_sessions)
         archive.close()
         if args.postgres:
-            print(f"building a PostgreSQL archive of {n_sessions} sessions", file=sys.stderr)
-            with postgres_archive(args.postgres, tmp) as archive:
-                build(archive, None, n_sessions)
-                # What autovacuum does on a lab's server: statistics, and the visibility map that
-                # lets counts be read from an index alone.
-                with archive.catalog.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                    conn.exec_driver_sql("VACUUM ANALYZE")
+            built = tmp / "built-postgresql"
+            schema = f"segdb_bench_kept_{n_sessions}" if args.keep else None
+            with postgres_archive(args.postgres, tmp, schema, fresh=not built.exists()) as archive:
+                if not built.exists():
+                    print(f"building a PostgreSQL archive of {n_sessions} sessions", file=sys.stderr)
+                    build(archive, None, n_sessions)
+                    # What autovacuum does on a lab's server: statistics, and the visibility map that
+                    # lets counts be read from an index alone.
+                    with archive.catalog.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                        conn.exec_driver_sql("VACUUM ANALYZE")
+                    if args.keep:
+                        built.touch()
                 run("postgresql", archive, tmp / "suite2p-files", n_sessions)
         else:
             print("(PostgreSQL skipped: pass --postgres URL or set SEGDB_TEST_POSTGRES_URL)")

@@ -30,7 +30,7 @@ import json
 import operator
 import re
 import tokenize
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -403,14 +403,33 @@ def roi_filter(
     segmentation_ids: Sequence[int] | Select,
     *,
     accepted: ColumnElement[bool] | None = None,
+    joined: Collection[str] = (),
 ) -> ColumnElement[bool]:
     """SQL condition on ``rois`` of ``segmentation_ids`` (ids or a SELECT of them) for a filter.
 
     Property conditions are answered by one range of the (property_name, segmentation_id,
     value_num) index per segmentation. ``accepted`` is the SQL meaning of 'accepted' (a
-    curation consensus); without it the source pipeline's decision is used.
+    curation consensus); without it the source pipeline's decision is used. The conditions that
+    must hold on a property of ``joined`` are left out: the caller joins that property's rows
+    with them (see :func:`property_join_conditions`).
     """
-    return and_(true(), *_all_of_clauses(parse_where(where), segmentation_ids, accepted))
+    terms = [term for term in parse_where(where) if not (is_property_condition(term) and term.field in joined)]
+    return and_(true(), *_all_of_clauses(terms, segmentation_ids, accepted))
+
+
+def property_join_conditions(where: WhereSpec, name: str, stored: Any,
+                             segmentation_ids: Sequence[int]) -> list[ColumnElement[bool]] | None:
+    """The conditions that ``where`` requires of property ``name`` (at its top level) as conditions on
+    ``stored`` (an alias of roi_properties joined on roi_id and the name), or None when it requires none.
+
+    Joined with these, the property's index range drives the query: each match's value comes with it,
+    where a ``roi_id IN (...)`` filter beside an outer join for the value reads every match twice.
+    """
+    conditions = conditions_by_property(parse_where(where)).get(name)
+    if not conditions:
+        return None
+    return [id_in(stored.segmentation_id, segmentation_ids),
+            *(_property_comparison(condition, stored) for condition in conditions)]
 
 
 def _all_of_clauses(
@@ -522,17 +541,18 @@ def property_matches(conditions: Sequence[Condition], segmentation_ids: Sequence
     )
 
 
-def _property_comparison(condition: Condition) -> ColumnElement[bool]:
+def _property_comparison(condition: Condition, stored: Any = m.RoiProperty) -> ColumnElement[bool]:
+    """The condition on the value columns of ``stored`` (roi_properties or an alias of it)."""
     field, op, value = condition.field, condition.op, condition.value
     values = list(value) if op in SET_OPERATORS else [value]
     if all(isinstance(v, (bool, int, float)) for v in values):
-        column = m.RoiProperty.value_num
+        column = stored.value_num
         values = [float(v) for v in values]
     elif all(isinstance(v, str) for v in values):
         if op not in ("==", "!=", *SET_OPERATORS):
             raise InvalidInputError(f"filter {condition} compares {field} with text, which takes only ==, !=, in "
                                     "or not in")
-        column = m.RoiProperty.value_text
+        column = stored.value_text
     else:
         raise InvalidInputError(
             f"property filter {condition} mixes or uses unsupported value types; compare with numbers, booleans "
