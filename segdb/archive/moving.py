@@ -29,10 +29,12 @@ from segdb.archive.leases import hold_off_new_leases, writer_alive
 from segdb.archive.locations import (
     ARRAYS_DIRNAME,
     STORAGE_MARKER,
+    STORAGE_MOVES_SETTING,
     STORAGE_ROOT_SETTING,
     StorageRoot,
     recorded_storage_root,
     storage_marker_id,
+    storage_moves,
     storage_root_value,
     write_storage_marker,
 )
@@ -174,6 +176,8 @@ class Moving(Upkeep):
         if switched:
             self.storage_root = target_root
             self.store = target_store
+            with self.catalog.reading() as db:
+                self.storage_moves_seen = storage_moves(db)
         every = {relative: size for relative, size, _, _ in files} | {
             relative: size for relative, (size, _, _) in plan.verified.items()
         }
@@ -237,10 +241,20 @@ class Moving(Upkeep):
             db.add(m.ArchiveSetting(setting_name=STORAGE_ROOT_SETTING, setting_value=str(target_root)))
         else:
             setting.setting_value = str(target_root)
+        moves = storage_moves(db) + 1
+        counter = db.get(m.ArchiveSetting, STORAGE_MOVES_SETTING)
+        if counter is None:
+            db.add(m.ArchiveSetting(setting_name=STORAGE_MOVES_SETTING, setting_value=str(moves)))
+        else:
+            counter.setting_value = str(moves)
         return []
 
     def _refuse_while_writing(self, db: Session) -> None:
-        """Refuse to switch while an ingest is writing: it writes into the old root."""
+        """Refuse to switch while an ingest is writing: it writes into the old root.
+
+        A writer that starts after the switch in a process that opened the archive before it is
+        refused when it records its file (:meth:`check_files_not_moved`).
+        """
         age = _WRITER_AGE_LIMIT
         leases = [lease.relative_path for lease in db.execute(select(m.FileLease)).scalars()
                   if writer_alive(lease.writer_host, lease.writer_pid, lease.created_at, age)]

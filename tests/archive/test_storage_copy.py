@@ -248,3 +248,23 @@ def test_an_overriding_storage_root_is_named_in_the_output(tmp_path, capsys, mon
     close_all()
     with segdb.open(folder, create=False) as fresh:
         assert fresh.storage_root == destination.resolve() and fresh.verify().ok
+
+
+def test_a_writer_that_opened_before_the_switch_is_refused_when_it_records_its_file(archive, tmp_path):
+    _fill(archive, 1)
+    close_all()
+    writer = segdb.open(archive.catalog.url, create=False)  # another process's archive, opened before the move
+    old_root = writer.storage_root
+    destination = tmp_path / "elsewhere"
+    try:
+        assert archive.copy_storage(destination, apply=True).switched
+        with pytest.raises(segdb.ConflictError, match="moved to a new storage root.*open the archive again"):
+            writer.ingest(synthetic_segmentation(n_rois=3, n_frames=50, seed=9), subject="m2", session="s1")
+        assert [s.subject for s in archive.segmentations()] == ["m1"]
+        assert _objects(old_root) == [f[0] for f in archive.array_files()]  # the refused file went with it
+    finally:
+        writer.close()
+    close_all()
+    with segdb.open(archive.catalog.url, create=False) as fresh:
+        fresh.ingest(synthetic_segmentation(n_rois=3, n_frames=50, seed=9), subject="m2", session="s1")
+        assert len(_objects(destination)) == 2 and fresh.verify().ok
