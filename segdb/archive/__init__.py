@@ -7,6 +7,7 @@
 * ``listing`` — subjects, sessions, segmentations, planes, ROIs as frozen ``records``;
 * ``ingesting`` — writing segmentations (validated by ``payload``) and new trace series;
 * ``upkeep`` — delete, verify, garbage collection;
+* ``moving`` — copying the files to another storage root and pointing the catalog at it;
 * ``leases`` — the files writers are creating, which garbage collection leaves alone;
 * ``metadata`` — what subjects, sessions and planes are (NWB's and DANDI's fields), checked when set;
 * ``rois`` — what the layers above ask of ROIs: cross-session ``query``, ``filters``
@@ -25,6 +26,7 @@ from segdb.archive.archive import Archive, reopen
 from segdb.archive.base import ProgressArg, SegmentationRef
 from segdb.archive.locations import resolve_target
 from segdb.archive.metadata import usable_metadata
+from segdb.archive.moving import StorageCopyReport
 from segdb.archive.records import (
     FileProblem,
     GcReport,
@@ -51,6 +53,7 @@ __all__ = [
     "RoiRecord",
     "SegmentationRecord",
     "SessionRecord",
+    "StorageCopyReport",
     "SubjectRecord",
     "VerifyReport",
 ]

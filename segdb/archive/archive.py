@@ -22,8 +22,8 @@ from segdb.archive.locations import (
     write_storage_marker,
 )
 from segdb.archive.metadata import Describing
+from segdb.archive.moving import Moving
 from segdb.archive.rois import RoiAccess
-from segdb.archive.upkeep import Upkeep
 from segdb.arrays import is_bucket_url, shared_store
 from segdb.catalog import models as m
 from segdb.catalog.engine import Catalog, damaged_catalog_error, is_damaged_sqlite, unreachable_catalog_error
@@ -41,7 +41,7 @@ from segdb.errors import (
 )
 
 
-class Archive(Ingesting, Upkeep, RoiAccess, Describing):
+class Archive(Ingesting, Moving, RoiAccess, Describing):
     """A segdb archive: catalog rows in SQL, arrays in write-once HDF5 chunk files.
 
     Open one with :func:`segdb.open`.

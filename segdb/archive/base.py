@@ -14,6 +14,7 @@ from segdb.archive.locations import (
     StorageRoot,
     check_storage_root,
     recorded_archive_id,
+    storage_moves,
     url_without_password,
 )
 from segdb.archive.reader import (
@@ -29,6 +30,7 @@ from segdb.arrays import LocalStore, Store, shared_store
 from segdb.catalog import models as m
 from segdb.catalog.engine import Catalog
 from segdb.errors import (
+    ConflictError,
     InvalidInputError,
     NotFoundError,
 )
@@ -49,6 +51,9 @@ class ArchiveBase:
         self.storage_root = storage_root
         self.location = location
         self.store: Store = shared_store(storage_root)
+        with catalog.reading() as db:
+            # Which move of the files this archive opened after (see check_files_not_moved).
+            self.storage_moves_seen = storage_moves(db)
 
     @property
     def in_folder(self) -> bool:
@@ -78,6 +83,21 @@ class ArchiveBase:
         database = self.catalog.engine.url.database if self.catalog.dialect == "sqlite" else None
         beside = database is not None and self.storage_root == Path(database).resolve().parent / ARRAYS_DIRNAME
         check_storage_root(self.catalog, self.store, self.location, beside_catalog=beside, deleting=deleting)
+
+    def check_files_not_moved(self, db: Session) -> None:
+        """In the unit of work that records new files: refuse if `segdb storage copy` moved the files since this
+        archive was opened, since those files went to the old root, which the catalog no longer names.
+
+        Raises
+        ------
+        ConflictError
+        """
+        if storage_moves(db) != self.storage_moves_seen:
+            raise ConflictError(
+                f"the array files of the archive at {self.location} were moved to a new storage root "
+                f"(`segdb storage copy`) while this process wrote into {self.storage_root}; open the archive again "
+                "and write it again (the file left in the old root is not part of the archive)"
+            )
 
     def __repr__(self) -> str:
         return f"<segdb.Archive {self.location} ({self.catalog.dialect}), arrays in {self.storage_root}>"

@@ -282,6 +282,7 @@ class Ingesting(Listing):
                 f"segmentation {seg_id} was removed while it was being ingested (did `segdb gc --apply` run?); "
                 "ingest it again"
             )
+        self.check_files_not_moved(db)
         release_leases(db, [written.relative_path for written in files])
         session_row = db.get(m.ImagingSession, seg.session_id)
         described: set[str] = set()
@@ -443,6 +444,7 @@ class Ingesting(Listing):
             raise
 
         def record(db: Session) -> list[str]:
+            self.check_files_not_moved(db)
             release_leases(db, [written.relative_path])
             file_row = m.ArrayFile(relative_path=written.relative_path, size_bytes=written.size_bytes,
                                    sha256=written.sha256, server_checksum=written.server_checksum)

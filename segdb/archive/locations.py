@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session
 
 from segdb.arrays import Store, is_bucket_url, open_store
 from segdb.catalog import models as m
@@ -28,6 +29,9 @@ ARRAYS_DIRNAME = "arrays"
 DEFAULT_ARCHIVE = "./segdb-archive"
 STORAGE_ROOT_SETTING = "storage_root"
 ARCHIVE_ID_SETTING = "archive_id"
+# How many times `segdb storage copy` has moved the archive's files to a new root: a writer that opened the
+# archive before a move writes into the old root, and this count tells it so before it records a file.
+STORAGE_MOVES_SETTING = "storage_moves"
 # A file in the storage root holding the id of the archive whose files live there.
 STORAGE_MARKER = ".segdb-archive"
 
@@ -112,6 +116,14 @@ def recorded_storage_root(catalog: Catalog, location: str, *, required: bool = T
             "(or --storage-root, or set SEGDB_STORAGE_ROOT)"
         )
     return value if is_bucket_url(value) else Path(value)
+
+
+def storage_moves(db: Session) -> int:
+    """How many times the archive's files have been moved to a new storage root (0 for never)."""
+    value = db.scalar(
+        select(m.ArchiveSetting.setting_value).where(m.ArchiveSetting.setting_name == STORAGE_MOVES_SETTING)
+    )
+    return int(value) if value else 0
 
 
 def url_without_password(url: str) -> str:

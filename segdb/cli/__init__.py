@@ -16,7 +16,21 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from segdb.cli import archive, completion, curate, db, describe, export, extract, ingest, query, serve, show, track
+from segdb.cli import (
+    archive,
+    completion,
+    curate,
+    db,
+    describe,
+    export,
+    extract,
+    ingest,
+    query,
+    serve,
+    show,
+    storage,
+    track,
+)
 from segdb.cli.examples import add_examples
 from segdb.cli.output import cli_wording
 from segdb.errors import SegDBError
@@ -42,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_track(commands)
     archive.add_verify(commands)
     archive.add_gc(commands)
+    storage.add_storage(commands)
     db.add_db(commands)
     extract.add_extract_traces(commands)
     export.add_export(commands)

@@ -49,6 +49,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "verify": ("segdb verify -a demo-archive", "segdb verify -a demo-archive --json"),
     "gc": ("segdb gc -a demo-archive", "segdb gc --apply -a demo-archive"),
+    "storage": (
+        "segdb storage copy ./lab-archive/arrays s3://lab-imaging/segdb -a ./lab-archive",
+        "segdb storage copy ./lab-archive/arrays s3://lab-imaging/segdb -a ./lab-archive --apply",
+    ),
     "db": ("segdb db current -a demo-archive", "segdb db upgrade -a postgresql+psycopg://lab-db/segdb"),
     "extract-traces": (
         "segdb extract-traces 1 motion_corrected.h5 --dataset data --plane plane0 -a demo-archive",
