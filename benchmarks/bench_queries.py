@@ -33,9 +33,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import MemorySegmentation, postgres_archive
 
 import segdb
-from _common import MemorySegmentation, postgres_archive
 
 N_ROIS = 1000
 SUBJECTS = 10
