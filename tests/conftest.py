@@ -37,6 +37,8 @@ if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
 import object_store  # noqa: E402
+from archives import ARCHIVE_PLACES, archive_in  # noqa: E402
+from object_store import new_bucket_prefix  # noqa: E402
 
 POSTGRES_ENV = "SEGDB_TEST_POSTGRES_URL"
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -295,21 +297,6 @@ def archive(request: pytest.FixtureRequest, tmp_path: Path, archive_maker: Archi
         yield opened
 
 
-#: Every place a test archive can be: its catalog on SQLite or PostgreSQL, its files in a folder or a bucket.
-ARCHIVE_PLACES = ["sqlite", "postgresql", "sqlite+bucket", "postgresql+bucket"]
-
-
-@contextlib.contextmanager
-def archive_in(place: str, folder: Path, request: pytest.FixtureRequest) -> Iterator[Archive]:
-    """A new, empty archive in one of :data:`ARCHIVE_PLACES`; a bucket is a new prefix on this process's
-    SeaweedFS, and ``AWS_*`` point at it while the archive is open (as a lab's environment would)."""
-    catalog, _, storage = place.partition("+")
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        bucket_url = new_bucket_prefix(request.getfixturevalue("seaweedfs"), monkeypatch) if storage else None
-        with request.getfixturevalue("archive_maker").new(catalog, folder, bucket_url) as opened:
-            yield opened
-
-
 @pytest.fixture(params=ARCHIVE_PLACES)
 def archive_everywhere(request: pytest.FixtureRequest, tmp_path: Path):
     """A new, empty archive with its catalog on SQLite and on PostgreSQL, and its files in a folder and in a
@@ -325,15 +312,6 @@ def bucket_archive(request: pytest.FixtureRequest, tmp_path: Path, archive_maker
     and on PostgreSQL; ``AWS_*`` point at the server for the test."""
     with archive_maker.new(request.param, tmp_path, new_bucket_prefix(seaweedfs, monkeypatch)) as opened:
         yield opened
-
-
-def new_bucket_prefix(server: object_store.S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Point this test's ``AWS_*`` at ``server`` (as a lab's environment would) and name a new prefix there."""
-    for name, value in server.environment().items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    return server.url(f"archive-{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture
@@ -353,13 +331,20 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
 # --------------------------------------------------------------------------- object storage
 
 
+def _skip_or_fail(reason: str) -> None:
+    """Skip a test whose object store cannot start, saying why; CI (``SEGDB_TEST_REQUIRE_S3=1``) fails it instead."""
+    if os.environ.get("SEGDB_TEST_REQUIRE_S3") == "1":
+        pytest.fail(reason + " (SEGDB_TEST_REQUIRE_S3=1: CI needs it)")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object_store.SeaweedFS]:
     """One SeaweedFS S3 server per test process (xdist worker), stopped after the session."""
     try:
         server = object_store.start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
     except object_store.ObjectStoreUnavailable as error:
-        pytest.skip(f"S3 tests need SeaweedFS and it cannot start here: {error}")
+        _skip_or_fail(f"S3 tests need SeaweedFS and it cannot start here: {error}")
     yield server
     server.stop()
 
@@ -370,7 +355,7 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object_sto
     try:
         server = object_store.start_moto(tmp_path_factory.mktemp("moto"))
     except object_store.ObjectStoreUnavailable as error:
-        pytest.skip(f"S3 tests on moto need moto's server and it cannot start here: {error}")
+        _skip_or_fail(f"S3 tests on moto need moto's server and it cannot start here: {error}")
     yield server
     server.stop()
 
@@ -398,7 +383,7 @@ def start_s3_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
         try:
             server = start_server(tmp_path / f"{request.param}-{len(started)}")
         except object_store.ObjectStoreUnavailable as error:
-            pytest.skip(f"S3 tests on {request.param} need its server and it cannot start here: {error}")
+            _skip_or_fail(f"S3 tests on {request.param} need its server and it cannot start here: {error}")
         started.append(server)
         return server
 

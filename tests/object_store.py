@@ -24,6 +24,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pytest
 
 # How long a server gets to come up (SeaweedFS starts master, volume, filer and S3 gateway in turn).
 _START_SECONDS = 60.0
@@ -326,3 +330,12 @@ def _wait_for_port(server: S3Server, port: int) -> None:
                 return
         time.sleep(0.1)
     raise ObjectStoreUnavailable(f"moto.server did not listen on port {port} within {_START_SECONDS:.0f} s")
+
+
+def new_bucket_prefix(server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point this test's ``AWS_*`` at ``server`` (as a lab's environment would) and name a new prefix there."""
+    for name, value in server.environment().items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return server.url(f"archive-{uuid.uuid4().hex[:12]}")

@@ -210,12 +210,13 @@ def test_secrets_stay_out_of_the_catalog_pickles_and_errors(bucket_archive, seaw
     assert "\n" not in message and secret not in message and "refused" in message
 
 
+@pytest.mark.parametrize("catalog", ["sqlite", "postgresql"])
 def test_a_read_after_the_server_stops_is_one_line_naming_the_object_and_endpoint(
-        archive_maker, start_s3_server, tmp_path, monkeypatch):
-    from conftest import new_bucket_prefix
+        archive_maker, start_s3_server, tmp_path, monkeypatch, catalog):
+    from object_store import new_bucket_prefix
 
     server = start_s3_server()
-    with archive_maker.new("sqlite", tmp_path, new_bucket_prefix(server, monkeypatch)) as archive:
+    with archive_maker.new(catalog, tmp_path, new_bucket_prefix(server, monkeypatch)) as archive:
         record = archive.ingest(synthetic_segmentation(n_rois=4, n_frames=200, seed=1), subject="m1", session="s1")
         archive.store.max_retries, archive.store.timeout = 1, 2.0
         archive.store._client = None
@@ -229,7 +230,7 @@ def test_a_read_after_the_server_stops_is_one_line_naming_the_object_and_endpoin
 
 
 def test_init_on_a_bucket_and_verify_gc_from_the_command_line(seaweedfs, tmp_path, monkeypatch, capsys):
-    from conftest import new_bucket_prefix
+    from object_store import new_bucket_prefix
 
     url = new_bucket_prefix(seaweedfs, monkeypatch)
     folder = tmp_path / "lab"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from conftest import ARCHIVE_PLACES, archive_in
+from archives import ARCHIVE_PLACES, archive_in
 from roiextractors import NumpySegmentationExtractor, SegmentationExtractor
 
 N_ROIS, N_FRAMES, FRAME = 7, 120, (20, 24)
