@@ -68,6 +68,9 @@ class S3Server:
     kind = "s3"
     #: Whether the server refuses a CopyObject with ``If-None-Match: *`` onto an existing key.
     honours_conditional_copy = True
+    #: Whether a PutObject with ``If-None-Match: *`` checks and writes in one step, so two racing for a
+    #: new key never both succeed.
+    atomic_conditional_put = True
 
     def store_options(self) -> dict:
         """Keyword arguments that point a :class:`segdb.arrays.stores.S3Store` at this server."""
@@ -233,11 +236,14 @@ class MotoServer(S3Server):
     """A running ``python -m moto.server`` (its data is in memory) with one bucket and one IAM access key.
 
     moto 5.2 honours ``If-None-Match: *`` on PutObject and CompleteMultipartUpload
-    but ignores it on CopyObject, which then overwrites its target.
+    but ignores it on CopyObject, which then overwrites its target; and its PutObject checks
+    the condition and then writes, unlocked, so two racing PUTs now and then both succeed (seen
+    on a loaded machine: 1 round in a full test run).
     """
 
     kind = "moto"
     honours_conditional_copy = False
+    atomic_conditional_put = False
 
 
 # moto authenticates requests only after this many: the three IAM calls that create the test's user.

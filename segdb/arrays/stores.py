@@ -51,6 +51,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -655,8 +656,13 @@ class S3Store(Store):
         size = source.stat().st_size
         if size <= SINGLE_PUT_MAX_BYTES:
             data = source.read_bytes()
-            digest.update(data)
-            self._put_conditional(key, data)
+            # Hash while the bytes are sent: hashlib and obstore both release the GIL.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="segdb-sha256") as pool:
+                hashed = pool.submit(digest.update, data)
+                try:
+                    self._put_conditional(key, data)
+                finally:
+                    hashed.result()
         else:
             self._put_multipart_conditional(key, source, digest)
         head = self._call(key, "HEAD", lambda obstore, client: obstore.head(client, key))
