@@ -25,8 +25,11 @@ _MACHINE = textwrap.dedent(
     from segdb.synthetic import synthetic_segmentation
 
     role, catalog, index, count, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+    launched = float(sys.argv[6])
+    imported = time.time() - launched
     archive = segdb.open(catalog, create=False)  # the storage root comes from SEGDB_STORAGE_ROOT
-    done = {"role": role, "index": index, "ingested": [], "reads": 0, "mismatches": 0, "labels": 0}
+    done = {"role": role, "index": index, "ingested": [], "reads": 0, "mismatches": 0, "labels": 0,
+            "imported_after": imported, "opened_after": time.time() - launched}
     started = time.monotonic()
     if role == "ingest":
         for k in range(count):
@@ -87,7 +90,7 @@ def start_machine(role: str, index: int, catalog: str, environment: dict[str, st
            "PYTHONFAULTHANDLER": "1",
            "PYTHONPATH": os.environ.get("PYTHONPATH", ""), **environment}
     process = subprocess.Popen(
-        [sys.executable, "-c", _MACHINE, role, catalog, str(index), str(count), str(seconds)],
+        [sys.executable, "-c", _MACHINE, role, catalog, str(index), str(count), str(seconds), str(time.time())],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     return Machine(role, index, process)
