@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from roiextractors.segmentationextractor import SegmentationExtractor, _RoiResponse, _ROIMasks
+from roiextractors.segmentationextractor import SegmentationExtractor, _ROIMasks, _RoiResponse
 from sqlalchemy import create_engine, text
 
 import segdb

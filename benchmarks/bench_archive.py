@@ -22,9 +22,9 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from _common import MemorySegmentation, square_masks
 
 import segdb
-from _common import MemorySegmentation, square_masks
 
 
 def _source(n_rois: int, n_samples: int, frame_shape=(512, 512), seed: int = 0) -> MemorySegmentation:

@@ -26,10 +26,10 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+from _common import MemorySegmentation, postgres_archive
 from sqlalchemy import func, select
 
 import segdb
-from _common import MemorySegmentation, postgres_archive
 from segdb.archive.consensus import consensus
 from segdb.catalog import models as m
 

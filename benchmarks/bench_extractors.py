@@ -24,10 +24,10 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from _common import MemorySegmentation, square_masks
 from roiextractors import CaimanSegmentationExtractor
 
 import segdb
-from _common import MemorySegmentation, square_masks
 from segdb.arrays import close_all
 
 N_ROIS = 1000

@@ -15,8 +15,8 @@ from segdb.geometry import CsrMasks
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from _bulk import _COLUMNS, BulkSession, TrackPlan, bulk_build  # noqa: E402
-from _common import MemorySegmentation  # noqa: E402
+from _bulk import _COLUMNS, BulkSession, TrackPlan, bulk_build
+from _common import MemorySegmentation
 
 FRAME = (64, 48)
 # What differs between two archives holding the same data: times, who wrote, and file paths and bytes
@@ -69,16 +69,17 @@ def _table(archive, table: str) -> list[tuple]:
 
 @pytest.fixture
 def both(request, tmp_path, archive_maker):
-    backend = request.param
+    backend, checks = request.param.partition("+")[::2]
     with archive_maker.new(backend, tmp_path / "ingested") as ingested, \
             archive_maker.new(backend, tmp_path / "bulk") as bulk:
         sessions = _sessions()
         _ingest(ingested, sessions)
-        assert bulk_build(bulk, [s for s, _ in sessions], batch_size=3) == sum(len(s.masks) for s, _ in sessions)
+        assert bulk_build(bulk, [s for s, _ in sessions], batch_size=3,
+                          label_checks_per_batch=checks == "batch-checks") == sum(len(s.masks) for s, _ in sessions)
         yield ingested, bulk
 
 
-@pytest.mark.parametrize("both", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("both", ["sqlite", "postgresql", "postgresql+batch-checks"], indirect=True)
 def test_bulk_build_writes_the_rows_ingest_writes(both):
     ingested, bulk = both
     for table in _COLUMNS:
@@ -91,7 +92,7 @@ def test_bulk_build_writes_the_rows_ingest_writes(both):
                 b.execute(text(f"SELECT count(*) FROM {name}")).scalar()
 
 
-@pytest.mark.parametrize("both", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("both", ["sqlite", "postgresql", "postgresql+batch-checks"], indirect=True)
 def test_bulk_built_archive_answers_as_the_ingested_one(both):
     ingested, bulk = both
     queries = [dict(subject="m1", field_of_view="site1", near=(24.0, 32.0, 15.0), accepted=True),
@@ -115,6 +116,15 @@ def test_bulk_built_archive_answers_as_the_ingested_one(both):
         labels_a = [(s.roi, s.label) for s in ingested.curation_status(a, policy="majority")]
         assert [(s.roi, s.label) for s in bulk.curation_status(b, policy="majority")] == labels_a
         assert {label for _, label in labels_a} == {"accepted", "rejected"}
+    # People label on top of the pipeline's labels (new ids follow the builder's), and PostgreSQL's
+    # per-row check of new labels is on again.
+    if bulk.catalog.dialect == "postgresql":
+        with bulk.catalog.engine.connect() as conn:
+            assert conn.execute(text("SELECT tgenabled FROM pg_trigger WHERE tgname = 'curation_events_check_insert' "
+                                     "AND tgrelid = 'curation_events'::regclass")).scalar() == "O"
+    seg = bulk.segmentations()[0]
+    bulk.curate(seg, [0], "rejected", curator="alice")
+    assert next(s.label for s in bulk.curation_status(seg, policy="majority") if s.roi == 0) == "rejected"
     report, expected_report = bulk.verify(), ingested.verify()
     assert report.ok and expected_report.ok and report.files_checked == expected_report.files_checked == 4
 
