@@ -9,7 +9,7 @@ sessions, the rows of ``sessions``, ``imaging_planes``, ``segmentations`` (statu
 ``roi_properties`` and the pipeline's accept/reject decisions in ``curation_events``, into the same
 tables with the same constraints and triggers. Optionally it adds a matching run per subject whose
 tracks follow the first ROIs of each group of consecutive sessions (``tracks``, ``track_members``,
-``roi_matches``). Ids are assigned in bulk (the next free id of each table when a batch starts) and
+``roi_matches``; no matching is run: each pair is scored 1.0 at distance 0). Ids are assigned in bulk (the next free id of each table when a batch starts) and
 the rows go in with PostgreSQL's ``COPY`` or SQLite's ``executemany``.
 
 What it skips, so it is for benchmarks only:
