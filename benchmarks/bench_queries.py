@@ -127,12 +127,26 @@ def _median_time(fn, repeats: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
+#: Query A's subject, point (µm, in its field of view's frame) and radius.
+SUBJECT, POINT, RADIUS = "m03", (256.0, 256.0), 15.0
+
+
+def recent_after(n_sessions: int) -> dt.date:
+    """The day before the last fifth of the sessions: query B's "sessions after D"."""
+    return dt.date(2025, 1, 1) + dt.timedelta(days=int(n_sessions // SUBJECTS * 0.8) - 1)
+
+
+def query_filters(n_sessions: int) -> tuple[dict, dict]:
+    """The filters of queries A and B over an archive of ``n_sessions`` sessions built by :func:`build`."""
+    query_a = dict(subject=SUBJECT, field_of_view="site1", near=(*POINT, RADIUS), accepted=True)
+    query_b = dict(where="snr > 5", date_from=recent_after(n_sessions) + dt.timedelta(days=1))
+    return query_a, query_b
+
+
 def run(kind: str, archive, folder: Path, n_sessions: int) -> None:
-    subject, point, radius = "m03", (256.0, 256.0), 15.0
-    # The last fifth of the sessions: "recent sessions".
-    after = dt.date(2025, 1, 1) + dt.timedelta(days=int(n_sessions // SUBJECTS * 0.8) - 1)
-    query_a = dict(subject=subject, field_of_view="site1", near=(*point, radius), accepted=True)
-    query_b = dict(where="snr > 5", date_from=after + dt.timedelta(days=1))
+    subject, point, radius = SUBJECT, POINT, RADIUS
+    after = recent_after(n_sessions)
+    query_a, query_b = query_filters(n_sessions)
     print(f"== {kind}: {n_sessions} sessions x {N_ROIS} ROIs")
     for label, filters, baseline in (
         ("A. accepted ROIs of a subject within 15 um of P", query_a,
