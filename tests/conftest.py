@@ -338,26 +338,25 @@ def _skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+def _one_server(start, folder: Path, what: str) -> Iterator[object_store.S3Server]:
+    try:
+        server = start(folder)
+    except object_store.ObjectStoreUnavailable as error:
+        _skip_or_fail(f"S3 tests need {what} and it cannot start here: {error}")
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object_store.SeaweedFS]:
     """One SeaweedFS S3 server per test process (xdist worker), stopped after the session."""
-    try:
-        server = object_store.start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
-    except object_store.ObjectStoreUnavailable as error:
-        _skip_or_fail(f"S3 tests need SeaweedFS and it cannot start here: {error}")
-    yield server
-    server.stop()
+    yield from _one_server(object_store.start_seaweedfs, tmp_path_factory.mktemp("seaweedfs"), "SeaweedFS")
 
 
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object_store.MotoServer]:
     """One moto S3 server per test process (xdist worker), stopped after the session."""
-    try:
-        server = object_store.start_moto(tmp_path_factory.mktemp("moto"))
-    except object_store.ObjectStoreUnavailable as error:
-        _skip_or_fail(f"S3 tests on moto need moto's server and it cannot start here: {error}")
-    yield server
-    server.stop()
+    yield from _one_server(object_store.start_moto, tmp_path_factory.mktemp("moto"), "moto's server")
 
 
 # Each S3 implementation the store tests run on: how to start a private one, and its per-process fixture.

@@ -138,12 +138,17 @@ def start_seaweedfs(data_dir: Path, *, bucket: str = "segdb-test", attempts: int
     ObjectStoreUnavailable
         If the binary is missing, cannot run, or the S3 gateway does not answer in time.
     """
+    return _first_start(_start_once, data_dir, bucket, attempts)
+
+
+def _first_start(start_once, data_dir: Path, bucket: str, attempts: int):
+    """``start_once`` in a new data folder per attempt; the last attempt's failure is raised."""
     for attempt in range(attempts - 1):
         try:
-            return _start_once(data_dir / f"attempt-{attempt}", bucket)
+            return start_once(data_dir / f"attempt-{attempt}", bucket)
         except ObjectStoreUnavailable:
             continue
-    return _start_once(data_dir / f"attempt-{attempts - 1}", bucket)
+    return start_once(data_dir / f"attempt-{attempts - 1}", bucket)
 
 
 def _start_once(data_dir: Path, bucket: str) -> SeaweedFS:
@@ -267,12 +272,7 @@ def start_moto(data_dir: Path, *, bucket: str = "segdb-test", attempts: int = 3)
     ObjectStoreUnavailable
         If moto is not installed, cannot run, or does not answer in time.
     """
-    for attempt in range(attempts - 1):
-        try:
-            return _start_moto_once(data_dir / f"attempt-{attempt}", bucket)
-        except ObjectStoreUnavailable:
-            continue
-    return _start_moto_once(data_dir / f"attempt-{attempts - 1}", bucket)
+    return _first_start(_start_moto_once, data_dir, bucket, attempts)
 
 
 def _start_moto_once(data_dir: Path, bucket: str) -> MotoServer:

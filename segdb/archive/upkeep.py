@@ -143,9 +143,7 @@ class Upkeep(Listing):
         try:
             if self.in_folder:
                 resolve_in_root(self.storage_root, relative)  # a symlink out of the root is refused
-            if not store.exists(relative):
-                return "missing"
-            actual_size = store.size(relative)
+            actual_size = store.size(relative)  # one request on a bucket; NotFoundError when it is missing
             if actual_size != size:
                 return f"damaged: {actual_size} bytes, the catalog recorded {size}"
             if server_checksum is not None:
