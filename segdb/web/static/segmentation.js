@@ -320,8 +320,8 @@ async function labelMatching(name) {
     const events = await post(`${api}/labels/many`, { keys: rois.map((roi) => roi.key), label: name,
                                                       note: $("note").value || null, revisions });
     $("note").value = "";
+    await refreshState();  // the list shows the new labels before the message says they were given
     show(`${events.length} ROIs: ${name}`);
-    await refreshState();
   } catch (error) {
     if (error.status === 409) await refreshState();
     show(error.message, error.status === 409 ? "conflict" : "error");
