@@ -93,11 +93,14 @@ class RoiQuery:
                                            and 1 <= self.limit <= LARGEST_ID):
             raise InvalidInputError(f"limit is {self.limit!r}; give a whole number of ROIs from 1 to 2**63 - 1")
 
-    def position_statement(self, db: Session) -> Select | None:
-        """The index range scan that finds ROIs by position, or None without a position filter.
+    def position_statement(self, db: Session, segmentation_ids: Sequence[int]) -> Select | None:
+        """The index range scans that find ROIs by position among ``segmentation_ids``, or None
+        without a position filter.
 
-        Positions are looked up first, on (fov_id, fov_x_um, fov_y_um) with the field of view's
-        ids spelled out, so the database cannot choose a scan over a subject's every ROI instead.
+        Positions are looked up first, on (fov_id, segmentation_id, fov_x_um, fov_y_um) with the field
+        of view's and the segmentations' ids spelled out: one small range per segmentation, so the
+        database cannot choose a scan over a subject's every ROI instead, and a query over a few
+        sessions does not read the position range of every session the field of view has.
         """
         if self.near is None and self.box is None:
             return None
@@ -106,7 +109,9 @@ class RoiQuery:
                 "positions are µm in a field of view's reference frame: give field_of_view= (--fov) with near/box"
             )
         fov_ids = list(db.scalars(self._fov_ids_statement()))
-        return select(m.Roi.roi_id).where(m.Roi.fov_id.in_(fov_ids), *self._position())
+        return select(m.Roi.roi_id).where(
+            m.Roi.fov_id.in_(fov_ids), id_in(m.Roi.segmentation_id, segmentation_ids), *self._position()
+        )
 
     def _fov_ids_statement(self) -> Select:
         """The ids of the fields of view named ``field_of_view`` (of ``subject`` when given)."""
@@ -358,7 +363,7 @@ class RoiQuery:
         self.check(db, segmentation_ids)
         if not segmentation_ids:
             return None
-        by_position = self.position_statement(db)
+        by_position = self.position_statement(db, segmentation_ids)
         roi_ids = None if by_position is None else list(db.scalars(by_position))
         if roi_ids == []:
             return None
@@ -407,7 +412,7 @@ class RoiQuery:
         steps = [f"segmentations by subject, session and date ({len(segmentation_ids)} found):\n"
                  f"{explain(db, self._segmentations_statement())}"]
         if segmentation_ids:
-            by_position = self.position_statement(db)
+            by_position = self.position_statement(db, segmentation_ids)
             roi_ids = None
             if by_position is not None:
                 roi_ids = list(db.scalars(by_position))
@@ -506,7 +511,7 @@ class ScopedQuery:
         """Check ``query`` and find its segmentations and position matches."""
         segmentation_ids = query.segmentation_ids(db)
         query.check(db, segmentation_ids)
-        by_position = query.position_statement(db) if segmentation_ids else None
+        by_position = query.position_statement(db, segmentation_ids) if segmentation_ids else None
         roi_ids = None if by_position is None else tuple(db.scalars(by_position))
         empty = not segmentation_ids or roi_ids == ()
         if not empty:

@@ -281,8 +281,9 @@ class Roi(Base):
         CheckConstraint("pixel_count >= 0", name="nonnegative_pixel_count"),
         Index(None, "plane_id", "kind"),
         Index(None, "plane_id", "centroid_x_um", "centroid_y_um"),
-        # Cross-session position queries: a field of view, then a box in its reference frame.
-        Index(None, "fov_id", "fov_x_um", "fov_y_um"),
+        # Cross-session position queries: a field of view, the segmentations the query selects, then a box in
+        # its reference frame, so that the sessions chosen narrow the range before the archive's size does.
+        Index(None, "fov_id", "segmentation_id", "fov_x_um", "fov_y_um"),
         IDS_NEVER_REUSED,
     )
 

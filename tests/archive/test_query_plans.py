@@ -17,7 +17,7 @@ from sqlalchemy import text
 from segdb.archive.query import RoiQuery, ScopedQuery, explain
 from segdb.synthetic import synthetic_segmentation
 
-POSITION_INDEX = "ix_rois__fov_id_fov_x_um_fov_y_um"
+POSITION_INDEX = "ix_rois__fov_id_segmentation_id_fov_x_um_fov_y_um"
 PROPERTY_INDEX = "ix_roi_properties__property_name_segmentation_id_value_num"
 
 # Query A: accepted ROIs of a subject near a point of its field of view; query B: snr above a threshold in
@@ -64,6 +64,29 @@ def test_query_a_finds_its_rois_by_the_position_index(small_lab):
     for step, plan in plans.items():
         if step != "columns":
             assert POSITION_INDEX in plan, (step, plan)
+
+
+def _position_step(plan: str) -> str:
+    """The plan of the step that finds ROIs by position, from ``RoiQuery.explain``."""
+    [step] = [part for part in plan.split("\n2. ")[1:] if part.startswith("ROIs by position")]
+    return step.split("\n3. ")[0]
+
+
+def test_a_position_query_over_a_few_sessions_ranges_over_their_segmentations_only(small_lab):
+    """The index is searched on the field of view and each selected segmentation before the position, so
+    a query over the last sessions reads their ROIs near the point, not those of every session."""
+    recent = dict(QUERY_A, date_from=dt.date(2026, 3, 9))
+    plans = _plans(small_lab, recent)
+    step = _position_step(plans["listed"])
+    assert POSITION_INDEX in step, step
+    if small_lab.catalog.engine.dialect.name == "sqlite":
+        # SEARCH rois USING COVERING INDEX ... (fov_id=? AND segmentation_id=? AND fov_x_um>? AND fov_x_um<?)
+        assert "segmentation_id=?" in step and "fov_x_um>?" in step, step
+    else:
+        condition = next(line for line in step.splitlines() if "Index Cond" in line)
+        assert "segmentation_id = ANY" in condition and "fov_x_um >=" in condition, step
+    full, later = small_lab.count_rois(**QUERY_A), small_lab.count_rois(**recent)
+    assert 0 < later < full
 
 
 def test_query_b_reads_the_property_index_to_list_count_and_fetch_columns(small_lab):

@@ -86,7 +86,7 @@ def test_position_queries_use_the_field_of_view_frame(simulated):
     assert {h.roi_id for h in hits} == expected
     assert len({h.session for h in hits}) >= 2
     plan = archive.explain_query(subject="m30", field_of_view="site1", near=(90.0, 90.0, 15.0))
-    assert "ix_rois__fov_id_fov_x_um_fov_y_um" in plan or "Index" in plan
+    assert "ix_rois__fov_id_segmentation_id_fov_x_um_fov_y_um" in plan, plan
 
 
 def test_query_filters_compose(simulated):
@@ -151,4 +151,4 @@ def test_query_and_track_from_the_command_line(tmp_path, capsys):
     assert main(["query", "--where", "pixel_count > 1", "-a", lab, "--count"]) == 0
     assert 0 < counted < int(capsys.readouterr().out) and len(sessions) == 2
     assert main(["query", "--subject", "m30", "--fov", "site1", "--near", "60", "60", "20", "--explain", "-a", lab]) == 0
-    assert "ix_rois__fov_id_fov_x_um_fov_y_um" in capsys.readouterr().out
+    assert "ix_rois__fov_id_segmentation_id_fov_x_um_fov_y_um" in capsys.readouterr().out
