@@ -16,6 +16,7 @@ from segdb.archive.records import (
     SubjectRecord,
 )
 from segdb.archive.values import (
+    LARGEST_ID,
     as_utc,
     roi_key_value,
 )
@@ -75,15 +76,34 @@ class Listing(ArchiveBase):
         session: str | None = None,
         *,
         include_unfinished: bool = False,
+        limit: int | None = None,
     ) -> list[SegmentationRecord]:
-        """Segmentations in the archive, newest session last; only finished ones unless asked."""
-        query = _segmentation_query()
+        """Segmentations in the archive, newest session last; only finished ones unless asked.
+
+        With ``limit``, only the ``limit`` segmentations ingested last (highest ids) among those the
+        other arguments select, read newest first along the primary key, so the listing costs the
+        same in an archive of any size; they come in the same order as the whole listing."""
+        if limit is not None and not (isinstance(limit, int) and not isinstance(limit, bool)
+                                      and 1 <= limit <= LARGEST_ID):
+            raise InvalidInputError(f"limit is {limit!r}; give a whole number of segmentations from 1 to 2**63 - 1")
+        conditions = []
         if subject is not None:
-            query = query.where(m.Subject.subject_name == subject)
+            conditions.append(m.Subject.subject_name == subject)
         if session is not None:
-            query = query.where(m.ImagingSession.session_name == session)
+            conditions.append(m.ImagingSession.session_name == session)
         if not include_unfinished:
-            query = query.where(m.Segmentation.status == "ready")
+            conditions.append(m.Segmentation.status == "ready")
+        query = _segmentation_query().where(*conditions)
+        if limit is not None:
+            last = (
+                select(m.Segmentation.segmentation_id)
+                .join(m.Segmentation.session)
+                .join(m.ImagingSession.subject)
+                .where(*conditions)
+                .order_by(m.Segmentation.segmentation_id.desc())
+                .limit(limit)
+            )
+            query = query.where(m.Segmentation.segmentation_id.in_(last.scalar_subquery()))
         with self.catalog.reading() as db:
             return _segmentation_records(db, db.execute(query).all())
 

@@ -54,6 +54,8 @@ def add_ls(commands: Any) -> None:
     ls.add_argument("--plane", default=None, help="only this plane (for rois)")
     ls.add_argument("--kind", choices=["cell", "background", "all"], default="cell", help="for rois")
     ls.add_argument("--all", action="store_true", help="include unfinished ingests (for segmentations)")
+    ls.add_argument("--limit", type=count_at_least(1), default=None, metavar="N",
+                    help="for segmentations: only the N ingested last (default all)")
     ls.add_argument("--columns", default=None, metavar="A,B,…",
                     help="for rois: the columns to show, from the ROI's fields, its plane's properties (e.g. snr, "
                     "skew) and label (its curation label under --policy); default: " + ",".join(LS_COLUMNS["rois"]))
@@ -118,6 +120,8 @@ def run_init(args: argparse.Namespace) -> int:
 
 
 def run_ls(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.what != "segmentations":
+        raise InvalidInputError(f"--limit is for `segdb ls segmentations`, not `segdb ls {args.what}`")
     if args.what in ("planes", "rois") and args.segmentation is None:
         raise InvalidInputError(f"`segdb ls {args.what}` lists one segmentation's {args.what}: give --segmentation "
                                 "ID or subject/session/name (`segdb ls segmentations` lists them)")
@@ -137,7 +141,7 @@ def run_ls(args: argparse.Namespace) -> int:
         elif args.what == "planes":
             records = archive.planes(segmentation_ref(args.segmentation))
         elif args.what == "segmentations":
-            records = archive.segmentations(subject=args.subject, session=args.session, include_unfinished=args.all)
+            records = _segmentations(archive, args)
         else:
             kind = None if args.kind == "all" else args.kind
             records = archive.rois(segmentation_ref(args.segmentation), plane=args.plane, kind=kind)
@@ -149,6 +153,23 @@ def run_ls(args: argparse.Namespace) -> int:
             raise InvalidInputError(f"--columns is for `segdb ls rois`, not `segdb ls {args.what}`")
         print_records(records, LS_COLUMNS[args.what], as_json=args.json)
     return 0
+
+
+def _segmentations(archive: Any, args: argparse.Namespace) -> list:
+    """The segmentations ``segdb ls`` shows: all, or with --limit N the N ingested last, saying on stderr
+    when there are more."""
+    from segdb.archive.values import LARGEST_ID
+
+    options = dict(subject=args.subject, session=args.session, include_unfinished=args.all)
+    if args.limit is None:
+        return archive.segmentations(**options)
+    records = archive.segmentations(**options, limit=min(args.limit + 1, LARGEST_ID))
+    if len(records) > args.limit:
+        oldest = min(record.segmentation_id for record in records)
+        records = [record for record in records if record.segmentation_id != oldest]
+        print(f"the {args.limit} segmentations ingested last are shown; there are more (drop --limit for all)",
+              file=sys.stderr)
+    return records
 
 
 def run_delete(args: argparse.Namespace) -> int:
