@@ -18,8 +18,8 @@ of a whole table is marked):
 - queries A and B of bench_queries.py as defined there (their answers grow with the archive), count
   and every row as columns; and the same with a fixed-size answer (A over the subject's last 10
   sessions, B over the last 2 days);
-- `archive.extractor(seg)` open (with its ROI ids), `segdb ls segmentations` (the whole listing: it
-  has no --limit) and one session's segmentations through the listing API;
+- `archive.extractor(seg)` open (with its ROI ids), `segdb ls segmentations` (the whole listing, and
+  `--limit 20`: the 20 ingested last) and one session's segmentations through the listing API;
 - consensus over one segmentation (`archive.curation_status(seg, policy="majority")`, 1,000 ROIs);
 - a track lookup (`archive.track(id)`, 10 members) and a plane's tracks (`archive.tracks_of_plane`).
 
@@ -158,13 +158,14 @@ def measure(archive, n_sessions: int, target: str) -> dict:
     _measure(archive, "extractor open + ROI ids",
              lambda: archive.extractor(middle.segmentation_id).get_roi_ids(), len, results)
 
-    def ls() -> int:
+    def ls(*options: str) -> int:
         out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            segdb.cli.main(["ls", "segmentations", "-a", target])
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            segdb.cli.main(["ls", "segmentations", "-a", target, *options])
         return out.getvalue().count("\n")
 
     _measure(archive, "segdb ls segmentations (all)", ls, int, results, repeats=3)
+    _measure(archive, "segdb ls segmentations --limit 20", lambda: ls("--limit", "20"), int, results)
     _measure(archive, "one session's segmentations (API)",
              lambda: archive.segmentations(subject=middle.subject, session=middle.session), len, results)
     _measure(archive, "consensus of one segmentation (majority)",
