@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 from collections.abc import Sequence
 
 from sqlalchemy import delete, exists, select, text
 from sqlalchemy.orm import Session
 
 from segdb.archive.values import as_utc
-from segdb.arrays import TEMP_MARKER
+from segdb.arrays import TEMP_MARKER, process_running, this_host
 from segdb.catalog import models as m
 from segdb.catalog.engine import Catalog
 from segdb.errors import ConflictError, SegDBError
@@ -25,7 +24,7 @@ from segdb.errors import ConflictError, SegDBError
 
 def add_leases(db: Session, relative_paths: Sequence[str]) -> None:
     """Lease these paths for this process, in the caller's unit of work (which must commit before any file is made)."""
-    host, pid = socket.gethostname(), os.getpid()
+    host, pid = this_host(), os.getpid()
     db.add_all(m.FileLease(relative_path=path, writer_host=host, writer_pid=pid) for path in relative_paths)
     db.flush()
 
@@ -67,14 +66,8 @@ def drop_leases(catalog: Catalog, relative_paths: Sequence[str]) -> None:
 def writer_alive(host: str | None, pid: int | None, created_at: dt.datetime | None, older_than: dt.timedelta) -> bool:
     """Whether a writer may still be running: its process exists on this host, or, on another host, it
     started less than ``older_than`` ago."""
-    if host == socket.gethostname() and pid:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+    if host == this_host() and pid:
+        return process_running(pid)
     created = as_utc(created_at)
     return created is not None and dt.datetime.now(dt.timezone.utc) - created < older_than
 

@@ -16,7 +16,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,7 @@ from segdb.archive.locations import (
 )
 from segdb.archive.records import FileProblem, Record
 from segdb.archive.upkeep import Upkeep
-from segdb.arrays import LocalStore, Store, is_bucket_url, shared_store
+from segdb.arrays import LocalStore, Store, is_bucket_url, shared_store, staging_folder
 from segdb.arrays.durable import ArrayFileExistsError
 from segdb.catalog import models as m
 from segdb.errors import ConflictError, IntegrityError, InvalidInputError, NotFoundError
@@ -338,9 +337,8 @@ def _local_copy(store: Store, relative: str) -> Iterator[tuple[Path, str]]:
         path = store.path(relative)
         yield path, store.sha256(relative)
         return
-    staging = os.environ.get("SEGDB_STAGING_DIR") or None
-    with tempfile.TemporaryDirectory(prefix="segdb-copy-", dir=staging) as folder:
-        path = Path(folder) / "object"
+    with staging_folder("copy") as folder:
+        path = folder / "object"
         digest = hashlib.sha256()
         with store.open_reader(relative) as reader, open(path, "wb") as out:
             while block := reader.read(_STREAM_BYTES):

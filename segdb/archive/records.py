@@ -129,3 +129,6 @@ class GcReport(Record):
     applied: bool
     # Unreferenced files younger than the grace period, left for a later run.
     young_files: int = 0
+    # Staging folders on this machine that a stopped ingest or `storage copy` to or from a bucket left behind.
+    staging_folders: tuple[str, ...] = ()
+    staging_bytes: int = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import shutil
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,8 +30,10 @@ from segdb.archive.records import (
     VerifyReport,
 )
 from segdb.arrays import (
+    StagedFolder,
     Store,
     resolve_in_root,
+    staged_folders,
 )
 from segdb.catalog import models as m
 from segdb.errors import (
@@ -168,6 +171,10 @@ class Upkeep(Listing):
            grace: dt.timedelta = GC_GRACE) -> GcReport:
         """Find files under the storage root that no row references, and unfinished ingests.
 
+        For an archive in a bucket, also the staging folders that a stopped ingest or copy left on this
+        machine (in ``$SEGDB_STAGING_DIR`` or the temporary folder: their process is gone, or, made
+        on another host sharing the folder, unchanged for ``older_than``).
+
         Nothing is deleted unless ``apply`` is true. A writer still running (its process alive on
         this host, or younger than ``older_than`` on another host) keeps its reservation and the
         files it has leased. With ``apply``, each file is deleted only if, at that moment, no row
@@ -205,7 +212,9 @@ class Upkeep(Listing):
             orphan_bytes += size
         if apply and folder_ages:
             self._remove_empty_folders(folder_ages, cutoff)
-        return GcReport(tuple(orphans), orphan_bytes, tuple(stale), apply, young)
+        leftovers = [] if self.in_folder else _staging_leftovers(older_than, cutoff, apply)
+        return GcReport(tuple(orphans), orphan_bytes, tuple(stale), apply, young,
+                        tuple(str(staged.path) for staged in leftovers), sum(staged.size_bytes for staged in leftovers))
 
     def _stored_files(self) -> tuple[list[tuple[str, int, float]], dict[Path, float]]:
         """(relative path, size, last modified) of every file under the storage root, by path, and, in a
@@ -462,3 +471,17 @@ def _collect_dead_writers(db: Session, older_than: dt.timedelta, *, remove: bool
                 # A new ingest reserved in that session meanwhile: it is in use after all.
                 pass
     return [s.segmentation_id for s in stale]
+
+
+def _staging_leftovers(older_than: dt.timedelta, cutoff: float, apply: bool) -> list[StagedFolder]:
+    """The staging folders whose process has stopped and that have not changed since ``cutoff``; with
+    ``apply``, removed."""
+    left = []
+    for staged in staged_folders():
+        changed = dt.datetime.fromtimestamp(staged.modified, dt.timezone.utc)
+        if staged.modified > cutoff or writer_alive(staged.host, staged.pid, changed, older_than):
+            continue
+        if apply:
+            shutil.rmtree(staged.path, ignore_errors=True)
+        left.append(staged)
+    return left

@@ -240,10 +240,14 @@ def run_gc(args: argparse.Namespace) -> int:
         print(f"  {verb}: {path}")
     for seg_id in report.stale_segmentations:
         print(f"  {verb}: unfinished segmentation {seg_id}")
+    for folder in report.staging_folders:
+        print(f"  {verb}: {folder} (a stopped upload's staging folder on this machine)")
+    if report.staging_folders:
+        print(f"  staging folders: {len(report.staging_folders)}, {report.staging_bytes / 1e6:.1f} MB")
     if report.young_files:
         print(f"  left for now: {report.young_files} unreferenced file(s) too young to be sure no writer still "
               "needs them (--grace-minutes)")
-    if not report.applied and (report.orphan_files or report.stale_segmentations):
+    if not report.applied and (report.orphan_files or report.stale_segmentations or report.staging_folders):
         print("run `segdb gc --apply` to delete them")
     return 0
 

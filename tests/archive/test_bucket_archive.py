@@ -9,18 +9,21 @@ whole objects; secrets stay out of the catalog, pickles and errors.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import pickle
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import segdb
 from segdb.archive.locations import STORAGE_MARKER
-from segdb.arrays import S3Store, close_all, io_stats, reset_io_stats
+from segdb.arrays import S3Store, close_all, io_stats, reset_io_stats, staging_folder, this_host
 from segdb.arrays.durable import TEMP_MARKER
 from segdb.cli import main
 from segdb.synthetic import synthetic_segmentation
@@ -163,8 +166,12 @@ _KILLED_UPLOAD = textwrap.dedent(
 
 
 @pytest.mark.parametrize("where", ["uploading", "copying", "recording"])
-def test_an_ingest_killed_mid_upload_leaves_nothing_visible_and_gc_clears_it(bucket_archive, where):
+def test_an_ingest_killed_mid_upload_leaves_nothing_visible_and_gc_clears_it(bucket_archive, where, tmp_path,
+                                                                              monkeypatch):
     archive = bucket_archive
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    monkeypatch.setenv("SEGDB_STAGING_DIR", str(staging))
     root = archive.storage_root if archive.catalog.dialect == "postgresql" else ""
     result = subprocess.run([sys.executable, "-c", _KILLED_UPLOAD, archive.catalog.url, root, where],
                             capture_output=True, timeout=300)
@@ -173,6 +180,10 @@ def test_an_ingest_killed_mid_upload_leaves_nothing_visible_and_gc_clears_it(buc
     assert archive.segmentations() == []
     report = archive.gc(grace=dt.timedelta(0))
     assert len(report.stale_segmentations) == 1
+    # Killed while the file was staged for upload, its staging folder is left on this machine, and gc names it.
+    staged = sorted(str(path) for path in staging.iterdir())
+    assert list(report.staging_folders) == staged
+    assert (len(staged), report.staging_bytes > 0) == ((1, True) if where != "recording" else (0, False))
     left = _keys(archive)
     if where == "uploading":
         assert left == []  # an unfinished multipart upload is no object
@@ -183,8 +194,41 @@ def test_an_ingest_killed_mid_upload_leaves_nothing_visible_and_gc_clears_it(buc
         assert all(TEMP_MARKER in key for key in left) if where == "copying" else len(left) == 1
     archive.gc(apply=True, grace=dt.timedelta(0))
     assert _keys(archive) == [] and archive.segmentations(include_unfinished=True) == []
+    assert list(staging.iterdir()) == []
     again = archive.ingest(synthetic_segmentation(n_rois=3, n_frames=10), subject="m1", session="s1", name="killed")
     assert again.status == "ready" and archive.verify().ok
+
+
+def test_gc_leaves_the_staging_folders_of_running_and_recent_uploads(bucket_archive, tmp_path, monkeypatch):
+    """A staging folder is a leftover only when its process has stopped (this host), or, made on another host
+    sharing the folder, when it has not changed for --older-than-hours; and never within the grace period."""
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    monkeypatch.setenv("SEGDB_STAGING_DIR", str(staging))
+    stopped = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(stopped.stdout)
+    hour_ago = time.time() - 3600
+    made = {}
+    for name, pid, host, age in [("dead", dead_pid, this_host(), hour_ago), ("other-old", 1, "elsewhere", hour_ago),
+                                 ("other-new", 1, "elsewhere", time.time()),
+                                 ("dead-young", dead_pid, this_host(), time.time())]:
+        folder = staging / f"segdb-upload-{pid}@{host}-{name.replace('-', '_')}"
+        folder.mkdir()
+        (folder / "object").write_bytes(b"x" * 1000)
+        for path in (folder / "object", folder):
+            os.utime(path, (age, age))
+        made[name] = str(folder)
+    (staging / "someone-elses-folder").mkdir()
+    with staging_folder("upload") as running:
+        (running / "object").write_bytes(b"y" * 10)
+        os.utime(running, (hour_ago, hour_ago))
+        report = bucket_archive.gc(grace=dt.timedelta(minutes=10), older_than=dt.timedelta(minutes=30))
+        assert sorted(report.staging_folders) == sorted([made["dead"], made["other-old"]])
+        assert report.staging_bytes == 2000
+        bucket_archive.gc(apply=True, grace=dt.timedelta(minutes=10), older_than=dt.timedelta(minutes=30))
+        assert running.is_dir()
+    left = sorted(path.name for path in staging.iterdir())
+    assert left == sorted([Path(made["other-new"]).name, Path(made["dead-young"]).name, "someone-elses-folder"])
 
 
 def test_secrets_stay_out_of_the_catalog_pickles_and_errors(bucket_archive, seaweedfs, monkeypatch):
@@ -245,6 +289,20 @@ def test_init_on_a_bucket_and_verify_gc_from_the_command_line(seaweedfs, tmp_pat
     assert "all files intact" in out and "by the server's checksum" in out
     assert main(["gc", "-a", str(folder)]) == 0
     assert "0 orphan file(s)" in capsys.readouterr().out
+    # A stopped upload's staging folder is named, and deleted with --apply.
+    staging = tmp_path / "staging"
+    monkeypatch.setenv("SEGDB_STAGING_DIR", str(staging))
+    leftover = staging / f"segdb-upload-999999999@{this_host()}-abc"
+    leftover.mkdir(parents=True)
+    (leftover / "object").write_bytes(b"z" * 2_000_000)
+    os.utime(leftover, (time.time() - 3600,) * 2)
+    os.utime(leftover / "object", (time.time() - 3600,) * 2)
+    assert main(["gc", "-a", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert f"would delete: {leftover} (a stopped upload's staging folder" in out and "2.0 MB" in out, out
+    assert "segdb gc --apply" in out and leftover.is_dir()
+    assert main(["gc", "-a", str(folder), "--apply"]) == 0
+    assert f"deleted: {leftover}" in capsys.readouterr().out and not leftover.exists()
 
     # A bucket that does not exist is refused in one line, and no catalog is left behind.
     missing = tmp_path / "nowhere"
