@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import io
 import os
 import re
@@ -48,6 +49,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import urllib.parse
 import uuid
 from abc import ABC, abstractmethod
 from collections import OrderedDict
@@ -628,8 +630,9 @@ class S3Store(Store):
     Credentials, endpoint and region come from the standard places, as the AWS
     tools read them: ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` /
     ``AWS_SESSION_TOKEN``, ``AWS_ENDPOINT_URL_S3`` then ``AWS_ENDPOINT_URL``,
-    ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, ``AWS_PROFILE`` (through boto3), web
-    identity and instance roles. Secrets are never part of the store's repr, its
+    ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, ``AWS_PROFILE`` (through boto3: its
+    credentials, region and ``endpoint_url``, in the profile or its ``services``
+    section, as the AWS CLI reads them), web identity and instance roles. Secrets are never part of the store's repr, its
     pickle or its errors: a store unpickled in another process takes that
     process's credentials.
 
@@ -669,6 +672,8 @@ class S3Store(Store):
         self.endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         self.profile = profile or os.environ.get("AWS_PROFILE")
+        if not self.endpoint and self.profile:
+            self.endpoint = _profile_endpoint(self.profile)
         self.block_size = int(block_size)
         self.cache_blocks = int(cache_blocks)
         self.max_retries = int(max_retries)
@@ -943,16 +948,42 @@ class S3Store(Store):
         )
 
 
-def _profile_credentials(profile: str) -> tuple[Callable[[], dict[str, Any]], str | None]:
-    """A credential provider reading an AWS profile (config, SSO, assume-role) through boto3."""
+def _profile_session(profile: str) -> Any:
+    """A boto3 session of the AWS profile named ``profile``, refused in one line when it cannot be read."""
     try:
         import boto3
+        import botocore.exceptions
     except ImportError:
         raise InvalidInputError(
             f"AWS_PROFILE is {profile!r}, and reading AWS profiles needs boto3: `pip install 'segdb[s3-profiles]'`, "
             "or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead"
         ) from None
-    session = boto3.Session(profile_name=profile)
+    try:
+        return boto3.Session(profile_name=profile)
+    except botocore.exceptions.ProfileNotFound:
+        raise InvalidInputError(
+            f"AWS_PROFILE is {profile!r}, which the AWS config ({os.environ.get('AWS_CONFIG_FILE', '~/.aws/config')}) "
+            "does not define; name one of its profiles, or unset AWS_PROFILE"
+        ) from None
+
+
+def _profile_endpoint(profile: str) -> str | None:
+    """The S3 endpoint that an AWS profile configures (``endpoint_url`` in the profile or its ``services``
+    section), or None where it leaves AWS S3's own; None too without boto3 (the credentials say why)."""
+    try:
+        session = _profile_session(profile)
+    except InvalidInputError:
+        if importlib.util.find_spec("boto3") is None:
+            return None
+        raise
+    resolved = session.client("s3").meta.endpoint_url
+    host = urllib.parse.urlsplit(resolved).hostname or ""
+    return None if host == "amazonaws.com" or host.endswith(".amazonaws.com") else resolved
+
+
+def _profile_credentials(profile: str) -> tuple[Callable[[], dict[str, Any]], str | None]:
+    """A credential provider reading an AWS profile (config, SSO, assume-role) through boto3."""
+    session = _profile_session(profile)
 
     def credentials() -> dict[str, Any]:
         found = session.get_credentials()

@@ -219,6 +219,45 @@ class TestS3Store(StoreContract):
         assert store.size("a.h5") == 10
         assert s3_server.secret_access_key.encode() not in pickle.dumps(store)
 
+    @pytest.mark.parametrize("where", ["profile", "services section"])
+    def test_an_aws_profile_supplies_the_endpoint(
+        self, s3_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+    ) -> None:
+        """A campus S3 or MinIO set up in ~/.aws/config (``endpoint_url``, as the AWS CLI reads it) works as it is."""
+        config = (f"[profile lab]\nregion = us-east-1\nendpoint_url = {s3_server.endpoint}\n" if where == "profile" else
+                  f"[profile lab]\nregion = us-east-1\nservices = campus\n\n[services campus]\ns3 =\n"
+                  f"  endpoint_url = {s3_server.endpoint}\n")
+        (tmp_path / "aws-config").write_text(config)
+        (tmp_path / "aws-credentials").write_text(
+            f"[lab]\naws_access_key_id = {s3_server.access_key_id}\n"
+            f"aws_secret_access_key = {s3_server.secret_access_key}\n"
+        )
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+        monkeypatch.setenv("AWS_PROFILE", "lab")
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
+                     "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+            monkeypatch.delenv(name, raising=False)
+        store = S3Store(s3_server.url(f"profile-endpoint-{uuid.uuid4().hex[:8]}"))
+        assert store.endpoint == s3_server.endpoint and s3_server.endpoint in store.describe("a.h5")
+        store.put_new("a.h5", random_file(tmp_path / "a.bin", 10, seed=1))
+        assert store.size("a.h5") == 10
+        # Without an endpoint in the profile, AWS S3's own is left to the client.
+        (tmp_path / "aws-config").write_text("[profile lab]\nregion = eu-west-1\n")
+        assert S3Store("s3://some-bucket/x").endpoint is None
+
+    def test_a_profile_the_config_does_not_define_is_refused_in_one_line(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        (tmp_path / "aws-config").write_text("[profile lab]\nregion = us-east-1\n")
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+        monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+            monkeypatch.delenv(name, raising=False)
+        with pytest.raises(InvalidInputError, match="AWS_PROFILE is 'no-such-profile', which the AWS config .* does "
+                                                    "not define; name one of its profiles, or unset AWS_PROFILE"):
+            S3Store("s3://some-bucket/x")
+
     def test_secrets_stay_out_of_repr_pickles_and_errors(self, s3_server, tmp_path: Path) -> None:
         secret = s3_server.secret_access_key
         store = S3Store(s3_server.url("secrets"), **s3_server.store_options())
