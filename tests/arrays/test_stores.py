@@ -139,6 +139,21 @@ def _race(put) -> list[object]:
     return outcomes
 
 
+def _use_profile_lab(s3_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: str) -> None:
+    """AWS_PROFILE=lab, with ``config`` as the AWS config file and the server's keys as lab's credentials."""
+    (tmp_path / "aws-config").write_text(config)
+    (tmp_path / "aws-credentials").write_text(
+        f"[lab]\naws_access_key_id = {s3_server.access_key_id}\n"
+        f"aws_secret_access_key = {s3_server.secret_access_key}\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+    monkeypatch.setenv("AWS_PROFILE", "lab")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
+                 "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+
+
 class TestLocalStore(StoreContract):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Store:
@@ -203,17 +218,7 @@ class TestS3Store(StoreContract):
     def test_an_aws_profile_supplies_credentials_and_region(
         self, s3_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        (tmp_path / "aws-config").write_text("[profile lab]\nregion = us-east-1\n")
-        (tmp_path / "aws-credentials").write_text(
-            f"[lab]\naws_access_key_id = {s3_server.access_key_id}\n"
-            f"aws_secret_access_key = {s3_server.secret_access_key}\n"
-        )
-        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-        monkeypatch.setenv("AWS_PROFILE", "lab")
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
-                     "AWS_DEFAULT_REGION"):
-            monkeypatch.delenv(name, raising=False)
+        _use_profile_lab(s3_server, tmp_path, monkeypatch, "[profile lab]\nregion = us-east-1\n")
         store = S3Store(s3_server.url(f"profile-{uuid.uuid4().hex[:8]}"), endpoint=s3_server.endpoint)
         store.put_new("a.h5", random_file(tmp_path / "a.bin", 10, seed=1))
         assert store.size("a.h5") == 10
@@ -227,16 +232,8 @@ class TestS3Store(StoreContract):
         config = (f"[profile lab]\nregion = us-east-1\nendpoint_url = {s3_server.endpoint}\n" if where == "profile" else
                   f"[profile lab]\nregion = us-east-1\nservices = campus\n\n[services campus]\ns3 =\n"
                   f"  endpoint_url = {s3_server.endpoint}\n")
-        (tmp_path / "aws-config").write_text(config)
-        (tmp_path / "aws-credentials").write_text(
-            f"[lab]\naws_access_key_id = {s3_server.access_key_id}\n"
-            f"aws_secret_access_key = {s3_server.secret_access_key}\n"
-        )
-        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-        monkeypatch.setenv("AWS_PROFILE", "lab")
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
-                     "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        _use_profile_lab(s3_server, tmp_path, monkeypatch, config)
+        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
             monkeypatch.delenv(name, raising=False)
         store = S3Store(s3_server.url(f"profile-endpoint-{uuid.uuid4().hex[:8]}"))
         assert store.endpoint == s3_server.endpoint and s3_server.endpoint in store.describe("a.h5")
