@@ -170,20 +170,7 @@ class RoiQuery:
         """With a date range, warn of the sessions it leaves out because they have no start time; how many."""
         if self.date_from is None and self.date_to is None:
             return 0
-        ready = select(m.Segmentation.session_id).where(m.Segmentation.status == "ready")
-        if self.segmentation is not None:
-            ready = ready.where(m.Segmentation.segmentation_name == self.segmentation)
-        query = (
-            select(m.Subject.subject_name, m.ImagingSession.session_name)
-            .join(m.ImagingSession.subject)
-            .where(m.ImagingSession.session_start.is_(None), m.ImagingSession.session_id.in_(ready))
-            .order_by(m.Subject.subject_name, m.ImagingSession.session_name)
-        )
-        if self.subject is not None:
-            query = query.where(m.Subject.subject_name == self.subject)
-        if self._session_names() is not None:
-            query = query.where(m.ImagingSession.session_name.in_(self._session_names()))
-        missing = [f"{subject}/{session}" for subject, session in db.execute(query)]
+        missing = [f"{subject}/{session}" for subject, session in db.execute(self.sessions_without_start_statement())]
         if missing:
             shown = ", ".join(missing[:3]) + (", …" if len(missing) > 3 else "")
             warnings.warn(
@@ -194,6 +181,26 @@ class RoiQuery:
             )
         return len(missing)
 
+    def sessions_without_start_statement(self) -> Select:
+        """(subject, session) of the sessions that the other filters select but that have no start time."""
+        # For each session without a start only (found by the session_start index): has it a ready segmentation?
+        ready = select(m.Segmentation.segmentation_id).where(
+            m.Segmentation.session_id == m.ImagingSession.session_id, m.Segmentation.status == "ready"
+        )
+        if self.segmentation is not None:
+            ready = ready.where(m.Segmentation.segmentation_name == self.segmentation)
+        query = (
+            select(m.Subject.subject_name, m.ImagingSession.session_name)
+            .join(m.ImagingSession.subject)
+            .where(m.ImagingSession.session_start.is_(None), ready.exists())
+            .order_by(m.Subject.subject_name, m.ImagingSession.session_name)
+        )
+        if self.subject is not None:
+            query = query.where(m.Subject.subject_name == self.subject)
+        if self._session_names() is not None:
+            query = query.where(m.ImagingSession.session_name.in_(self._session_names()))
+        return query
+
     def segmentation_ids(self, db: Session) -> list[int]:
         """The ready segmentations the subject, session and segmentation filters allow.
 
@@ -201,14 +208,15 @@ class RoiQuery:
         ROIs), so that ROIs are then found by their segmentation, and property conditions
         by one index range per segmentation.
         """
-        return list(db.scalars(self._segmentations_statement()))
+        return sorted(db.scalars(self.segmentations_statement()))
 
-    def _segmentations_statement(self) -> Select:
+    def segmentations_statement(self) -> Select:
+        # Unordered (the ids are sorted after): ORDER BY segmentation_id would have SQLite walk every
+        # segmentation in id order rather than find a date range's sessions by their start.
         query = (
             select(m.Segmentation.segmentation_id)
             .join(m.Segmentation.session)
             .where(m.Segmentation.status == "ready")
-            .order_by(m.Segmentation.segmentation_id)
         )
         if self.subject is not None:
             query = query.join(m.ImagingSession.subject).where(
@@ -410,7 +418,7 @@ class RoiQuery:
         segmentation_ids = self.segmentation_ids(db)
         self.check(db, segmentation_ids)
         steps = [f"segmentations by subject, session and date ({len(segmentation_ids)} found):\n"
-                 f"{explain(db, self._segmentations_statement())}"]
+                 f"{explain(db, self.segmentations_statement())}"]
         if segmentation_ids:
             by_position = self.position_statement(db, segmentation_ids)
             roi_ids = None

@@ -95,3 +95,21 @@ def test_query_b_reads_the_property_index_to_list_count_and_fetch_columns(small_
         assert PROPERTY_INDEX in plan, (step, plan)
     # The snr column is read by each ROI's (roi_id, property_name) key, not by scanning its values.
     assert "Seq Scan" not in plans["columns"] and "SCAN roi_properties" not in plans["columns"], plans["columns"]
+
+
+def test_a_date_range_finds_its_sessions_by_their_start_not_by_walking_every_segmentation(small_lab):
+    """Query B's first steps, the segmentations of the sessions after D and the sessions it leaves out for want
+    of a start time, read the sessions' start index; neither visits every segmentation of the archive."""
+    query = RoiQuery(**QUERY_B)
+    with small_lab.catalog.reading() as db:
+        postgres = db.get_bind().dialect.name == "postgresql"
+        if postgres:
+            db.execute(text("SET LOCAL enable_seqscan = off"))
+        plans = [explain(db, query.segmentations_statement()), explain(db, query.sessions_without_start_statement())]
+    for plan in plans:
+        assert "ix_sessions__session_start" in plan, plan
+        if postgres:
+            assert "Seq Scan on segmentations" not in plan, plan
+        else:
+            # SEARCH segmentations USING INDEX ix_segmentations__session_id (session_id=?)
+            assert "SCAN segmentations" not in plan and "ix_segmentations__session_id" in plan, plan
