@@ -78,9 +78,9 @@ DEFAULT_BLOCK_BYTES = 16 * 2**10
 DEFAULT_CACHE_BLOCKS = 2048
 #: Files up to this size are uploaded in one conditional PUT, held in memory while it is sent;
 #: larger ones go multipart to a temporary key and are copied into place conditionally. Measured
-#: on a 403 MB chunk file (benchmarks/bench_storage.py, loopback SeaweedFS): ingest took 13.2 s
-#: through multipart + CopyObject (the copy alone 3.8 s, 0.48x a plain upload) and 8.9 s in one
-#: PUT (0.71x). AWS S3 takes single PUTs up to 5 GiB.
+#: on a 403 MB chunk file (benchmarks/bench_storage.py, loopback SeaweedFS): ingest took 4.1 s
+#: through multipart + CopyObject (the copy alone 0.9-1.1 s; 0.52x a plain upload) and 2.7 s in
+#: one PUT (0.78x). AWS S3 takes single PUTs up to 5 GiB.
 SINGLE_PUT_MAX_BYTES = 512 * 2**20
 _PART_BYTES = 16 * 2**20  # measured fastest of 8/16/32 MiB parts at 4 uploads in flight
 _PART_CONCURRENCY = 4
