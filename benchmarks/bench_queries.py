@@ -174,9 +174,32 @@ def _columnar_b(archive, filters: dict, base: float, counted: float, count: int)
     arrays, table = _median_time(lambda: archive.query(**filters).columns(COLUMNS_B), 7)
     frame, df = _median_time(lambda: archive.query(**filters).to_pandas(COLUMNS_B), 7)
     assert len(table["key"]) == len(df) == count and not np.isnan(table["snr"]).any()
+    bare, rows = _median_time(lambda: _bare_rows(archive, filters), 7)
+    assert rows == count, (rows, count)
     print(f"    every ROI's row (key, session, plane, centroid, snr) as numpy columns {arrays * 1e3:.1f} ms -> "
           f"{base / arrays:.0f}x numpy (target >= 100x), {arrays / counted:.1f}x the count (target <= 5x); "
           f"as a pandas DataFrame {frame * 1e3:.1f} ms -> {base / frame:.0f}x numpy, {frame / counted:.1f}x the count")
+    print(f"    the same rows as tuples through the bare driver (one SELECT joining roi_properties to rois, "
+          f"fetchall; no session or plane names): {bare * 1e3:.1f} ms = {bare / counted:.1f}x the count; "
+          f"segdb's columns are {arrays / bare:.2f}x that")
+
+
+def _bare_rows(archive, filters: dict) -> int:
+    """Query B's rows fetched as a SQL tool would: one SELECT of the rois columns and the snr, ``fetchall``."""
+    from segdb.archive.query import RoiQuery, ScopedQuery
+
+    with archive.catalog.reading() as db:
+        ids = ScopedQuery.resolve(db, RoiQuery(**filters)).segmentation_ids
+    sql = ("SELECT r.roi_id, r.roi_key, r.segmentation_id, r.plane_id, r.centroid_row, r.centroid_col, p.value_num "
+           "FROM roi_properties p JOIN rois r ON r.roi_id = p.roi_id "
+           f"WHERE p.property_name = 'snr' AND p.segmentation_id IN ({','.join(map(str, ids))}) "
+           "AND p.value_num > 5 AND r.kind = 'cell'")
+    with archive.catalog.engine.connect() as conn:
+        cursor = conn.connection.cursor()
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+        cursor.close()
+    return len(rows)
 
 
 def main(argv=None) -> int:
