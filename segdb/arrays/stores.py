@@ -43,6 +43,7 @@ import contextlib
 import hashlib
 import importlib.util
 import io
+import mmap
 import os
 import re
 import shutil
@@ -76,12 +77,14 @@ from segdb.errors import IntegrityError, InvalidInputError, NotFoundError, Stora
 DEFAULT_BLOCK_BYTES = 16 * 2**10
 #: Blocks kept per open reader (least recently used dropped first): 32 MiB at the default block size.
 DEFAULT_CACHE_BLOCKS = 2048
-#: Files up to this size are uploaded in one conditional PUT, held in memory while it is sent;
-#: larger ones go multipart to a temporary key and are copied into place conditionally. Measured
-#: on a 403 MB chunk file (benchmarks/bench_storage.py, loopback SeaweedFS): ingest took 4.1 s
-#: through multipart + CopyObject (the copy alone 0.9-1.1 s; 0.52x a plain upload) and 2.7 s in
-#: one PUT (0.78x). AWS S3 takes single PUTs up to 5 GiB.
-SINGLE_PUT_MAX_BYTES = 512 * 2**20
+#: Files up to this size (AWS S3's limit for one PUT) are uploaded in one conditional PUT, sent
+#: from a read-only memory map of the staged file (obstore reads the mapped pages as it sends: no
+#: copy is held in memory; 1 GB sent left the process's anonymous memory unchanged); larger ones
+#: go multipart to a temporary key and are copied into place conditionally. Measured on a 403 MB
+#: chunk file (benchmarks/bench_storage.py, loopback SeaweedFS): ingest took 4.1 s through
+#: multipart + CopyObject (the copy alone 0.9-1.1 s; 0.52x a plain upload) and 2.7 s in one PUT
+#: (0.78x).
+SINGLE_PUT_MAX_BYTES = 5 * 2**30
 _PART_BYTES = 16 * 2**20  # measured fastest of 8/16/32 MiB parts at 4 uploads in flight
 _PART_CONCURRENCY = 4
 _STREAM_BYTES = 8 * 2**20
@@ -731,14 +734,14 @@ class S3Store(Store):
         digest = hashlib.sha256()
         size = source.stat().st_size
         if size <= SINGLE_PUT_MAX_BYTES:
-            data = source.read_bytes()
-            # Hash while the bytes are sent: hashlib and obstore both release the GIL.
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="segdb-sha256") as pool:
-                hashed = pool.submit(digest.update, data)
-                try:
-                    self._put_conditional(key, data)
-                finally:
-                    hashed.result()
+            with _mapped(source, size) as data:
+                # Hash while the bytes are sent: hashlib and obstore both release the GIL.
+                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="segdb-sha256") as pool:
+                    hashed = pool.submit(digest.update, data)
+                    try:
+                        self._put_conditional(key, data)
+                    finally:
+                        hashed.result()
         else:
             self._put_multipart_conditional(key, source, digest)
         head = self._call(key, "HEAD", lambda obstore, client: obstore.head(client, key))
@@ -816,7 +819,7 @@ class S3Store(Store):
                 with contextlib.suppress(Exception):
                     obstore.delete(self._store(), probe)
         raise StorageUnavailableError(
-            f"{self.describe(key)} is not stored: it is larger than {SINGLE_PUT_MAX_BYTES // 2**20} MiB, so it "
+            f"{self.describe(key)} is not stored: it is larger than {_binary_size(SINGLE_PUT_MAX_BYTES)}, so it "
             "would be copied into place by a CopyObject with If-None-Match: *, and this server ignores that "
             "condition (a test copy onto an existing object overwrote it), so a racing writer's file could be "
             "overwritten; use a server that honours conditional CopyObject (AWS S3, SeaweedFS 4.48)"
@@ -998,6 +1001,25 @@ def _profile_credentials(profile: str) -> tuple[Callable[[], dict[str, Any]], st
         }
 
     return credentials, session.region_name
+
+
+def _binary_size(size: int) -> str:
+    """``size`` bytes in GiB from 1 GiB up, else in MiB."""
+    return f"{size / 2**30:g} GiB" if size >= 2**30 else f"{size / 2**20:g} MiB"
+
+
+@contextlib.contextmanager
+def _mapped(path: Path, size: int) -> Iterator[Any]:
+    """The bytes of the file at ``path`` (``size`` of them) as a read-only view of a memory map."""
+    if size == 0:
+        yield b""
+        return
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        view = memoryview(mapped)
+        try:
+            yield view
+        finally:
+            view.release()
 
 
 def _obstore() -> tuple[Any, Any]:

@@ -21,6 +21,14 @@ from segdb.geometry import CsrMasks
 ESCAPING_KEYS = ["../outside.h5", "a/../../outside.h5", "/etc/passwd", "s3://other-bucket/x.h5", "", "C:/x.h5", "a\\..\\b"]
 
 
+def _anonymous_bytes() -> int:
+    """This process's resident anonymous memory (heap, not mapped files), from /proc/self/status."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("/proc/self/status has no RssAnon line")
+
+
 def random_file(path: Path, size: int, seed: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(np.random.default_rng(seed).bytes(size))
@@ -182,6 +190,31 @@ class TestS3Store(StoreContract):
                 "can both succeed: a write-once race needs a server that makes the check atomic (SeaweedFS, AWS S3)"
             )
         super().test_two_writers_racing_for_one_key_leave_one_intact_file(store, tmp_path, monkeypatch, size)
+
+    @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the process's memory from /proc")
+    def test_a_single_put_sends_the_staged_file_without_holding_a_copy_in_memory(
+        self, store: S3Store, tmp_path: Path
+    ) -> None:
+        """A file of up to 5 GiB goes in one PUT from a memory map of the staged file: the process's own
+        (anonymous) memory does not grow by the file's size, as it would with the file read into bytes."""
+        size = 128 * 2**20
+        source = random_file(tmp_path / "large.bin", size, seed=7)
+        before, peak = _anonymous_bytes(), [0]
+        sent = threading.Event()
+
+        def watch() -> None:
+            while not sent.wait(0.005):
+                peak[0] = max(peak[0], _anonymous_bytes())
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            stored = store.put_new("seg_1/large.h5", source)
+        finally:
+            sent.set()
+            watcher.join()
+        assert stored.sha256 == sha256_file(source) and store.size("seg_1/large.h5") == size
+        assert peak[0] - before < size / 4, f"anonymous memory grew by {(peak[0] - before) / 2**20:.0f} MiB"
 
     def test_a_multipart_upload_lands_only_where_the_server_honours_conditional_copy(
         self, store: S3Store, s3_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
