@@ -475,7 +475,7 @@ def _collect_dead_writers(db: Session, older_than: dt.timedelta, *, remove: bool
 
 def _staging_leftovers(older_than: dt.timedelta, cutoff: float, apply: bool) -> list[StagedFolder]:
     """The staging folders whose process has stopped and that have not changed since ``cutoff``; with
-    ``apply``, removed."""
+    ``apply``, those removed."""
     left = []
     for staged in staged_folders():
         changed = dt.datetime.fromtimestamp(staged.modified, dt.timezone.utc)
@@ -483,5 +483,7 @@ def _staging_leftovers(older_than: dt.timedelta, cutoff: float, apply: bool) -> 
             continue
         if apply:
             shutil.rmtree(staged.path, ignore_errors=True)
+            if staged.path.exists():  # another user's, in a shared temporary folder: not ours to remove
+                continue
         left.append(staged)
     return left

@@ -231,6 +231,25 @@ def test_gc_leaves_the_staging_folders_of_running_and_recent_uploads(bucket_arch
     assert left == sorted([Path(made["other-new"]).name, Path(made["dead-young"]).name, "someone-elses-folder"])
 
 
+def test_gc_does_not_say_it_deleted_a_staging_folder_it_could_not_remove(bucket_archive, tmp_path, monkeypatch):
+    """A dead process's folder that cannot be removed (another user's in a shared /tmp; here an immutable
+    file) is listed by a dry run but not claimed as deleted."""
+    staging = tmp_path / "staging"
+    folder = staging / f"segdb-upload-999999999@{this_host()}-stuck"
+    folder.mkdir(parents=True)
+    stuck = folder / "object"
+    stuck.write_bytes(b"x" * 100)
+    if subprocess.run(["chattr", "+i", str(stuck)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here to make a file that cannot be removed")
+    try:
+        monkeypatch.setenv("SEGDB_STAGING_DIR", str(staging))
+        assert bucket_archive.gc(grace=dt.timedelta(0)).staging_folders == (str(folder),)
+        assert bucket_archive.gc(apply=True, grace=dt.timedelta(0)).staging_folders == ()
+        assert stuck.exists()
+    finally:
+        subprocess.run(["chattr", "-i", str(stuck)], check=True)
+
+
 def test_secrets_stay_out_of_the_catalog_pickles_and_errors(bucket_archive, seaweedfs, monkeypatch):
     archive = bucket_archive
     record = archive.ingest(synthetic_segmentation(n_rois=3, n_frames=20, seed=1), subject="m1", session="s1")
