@@ -16,8 +16,8 @@ from segdb.archive.records import (
     SubjectRecord,
 )
 from segdb.archive.values import (
-    LARGEST_ID,
     as_utc,
+    check_limit,
     roi_key_value,
 )
 from segdb.catalog import models as m
@@ -83,9 +83,7 @@ class Listing(ArchiveBase):
         With ``limit``, only the ``limit`` segmentations ingested last (highest ids) among those the
         other arguments select, read newest first along the primary key, so the listing costs the
         same in an archive of any size; they come in the same order as the whole listing."""
-        if limit is not None and not (isinstance(limit, int) and not isinstance(limit, bool)
-                                      and 1 <= limit <= LARGEST_ID):
-            raise InvalidInputError(f"limit is {limit!r}; give a whole number of segmentations from 1 to 2**63 - 1")
+        check_limit(limit, "segmentations")
         conditions = []
         if subject is not None:
             conditions.append(m.Subject.subject_name == subject)
@@ -101,7 +99,7 @@ class Listing(ArchiveBase):
                 .join(m.ImagingSession.subject)
                 .where(*conditions)
                 .order_by(m.Segmentation.segmentation_id.desc())
-                .limit(limit)
+                .limit(int(limit))
             )
             query = query.where(m.Segmentation.segmentation_id.in_(last.scalar_subquery()))
         with self.catalog.reading() as db:

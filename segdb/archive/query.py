@@ -38,7 +38,7 @@ from segdb.archive.filters import (
     roi_filter,
 )
 from segdb.archive.records import Record
-from segdb.archive.values import LARGEST_ID, as_utc, parse_datetime, roi_key_value
+from segdb.archive.values import as_utc, check_limit, parse_datetime, roi_key_value
 from segdb.catalog import models as m
 from segdb.errors import InvalidInputError, NotFoundError
 
@@ -87,11 +87,7 @@ class RoiQuery:
     limit: int | None = None
 
     def __post_init__(self) -> None:
-        # A driver refuses a LIMIT past 64 bits with a traceback, and SQLite reads a negative one as none.
-        if self.limit is not None and not (isinstance(self.limit, (int, np.integer))
-                                           and not isinstance(self.limit, (bool, np.bool_))
-                                           and 1 <= self.limit <= LARGEST_ID):
-            raise InvalidInputError(f"limit is {self.limit!r}; give a whole number of ROIs from 1 to 2**63 - 1")
+        check_limit(self.limit, "ROIs")
 
     def position_statement(self, db: Session, segmentation_ids: Sequence[int]) -> Select | None:
         """The index range scans that find ROIs by position among ``segmentation_ids``, or None

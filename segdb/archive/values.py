@@ -145,6 +145,14 @@ def slug(text: str) -> str:
 LARGEST_ID = 2**63 - 1
 
 
+def check_limit(limit: Any, what: str) -> None:
+    """Refuse a ``limit`` (None for none) that is not a whole number from 1 to 2**63 - 1, naming ``what`` it
+    counts: a driver refuses a LIMIT past 64 bits with a traceback, and SQLite reads a negative one as none."""
+    if limit is not None and not (isinstance(limit, (int, np.integer)) and not isinstance(limit, (bool, np.bool_))
+                                  and 1 <= limit <= LARGEST_ID):
+        raise InvalidInputError(f"limit is {limit!r}; give a whole number of {what} from 1 to 2**63 - 1")
+
+
 def is_catalog_id(value: Any) -> bool:
     """Whether ``value`` could be an id of a catalog row (an integer, not a bool, from 1 to 2**63 - 1)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
