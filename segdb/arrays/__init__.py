@@ -43,21 +43,17 @@ from segdb.arrays.layout import (
 )
 from segdb.arrays.paths import check_relative_path, resolve_in_root
 from segdb.arrays.refs import ArrayRef, CsrMaskRef, read_trace_block
+from segdb.arrays.staging import StagedFolder, process_running, staged_folders, staging_folder, this_host
 from segdb.arrays.stores import (
     LocalStore,
     ObjectInfo,
     S3Store,
-    StagedFolder,
     Store,
     StoredObject,
     check_key,
     is_bucket_url,
     open_store,
-    process_running,
     shared_store,
-    staged_folders,
-    staging_folder,
-    this_host,
 )
 from segdb.arrays.writer import PlaneArrays, WrittenFile, write_chunk_file, write_trace_file
 

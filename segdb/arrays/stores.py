@@ -47,8 +47,6 @@ import mmap
 import os
 import re
 import shutil
-import socket
-import tempfile
 import threading
 import urllib.parse
 import uuid
@@ -64,6 +62,7 @@ from typing import Any, BinaryIO, TypeVar
 from segdb.arrays.durable import TEMP_MARKER, ArrayFileExistsError, LandedFile, write_file_once
 from segdb.arrays.handles import count_io
 from segdb.arrays.paths import check_relative_path, resolve_in_root
+from segdb.arrays.staging import staging_folder
 from segdb.errors import IntegrityError, InvalidInputError, NotFoundError, StorageUnavailableError
 
 #: Bytes fetched per ranged GET on a cache miss (consecutive missing blocks go in one GET).
@@ -94,77 +93,6 @@ _STREAM_BYTES = 8 * 2**20
 _SCHEME_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 T = TypeVar("T")
-
-#: Folders of files on their way to or from a bucket are named ``segdb-<purpose>-<pid>@<host>-<random>``
-#: in :func:`staging_root`, so that ``segdb gc`` can tell those of a process that has stopped.
-_STAGING_NAME = re.compile(r"^segdb-(?P<purpose>upload|copy)-(?P<pid>\d+)@(?P<host>[A-Za-z0-9._-]*)-[a-z0-9_]+$")
-
-
-def staging_root() -> Path:
-    """Where files are staged on their way to or from a bucket: ``$SEGDB_STAGING_DIR``, else the
-    system's temporary folder."""
-    return Path(os.environ.get("SEGDB_STAGING_DIR") or tempfile.gettempdir())
-
-
-def this_host() -> str:
-    """This machine's name as staging folders and file leases record it (characters other than letters,
-    digits, ``.``, ``_`` and ``-`` as ``_``)."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname())
-
-
-@contextlib.contextmanager
-def staging_folder(purpose: str) -> Iterator[Path]:
-    """A new folder in :func:`staging_root` named for ``purpose``, this process and this host; removed
-    after the block. One left by a process that was killed is listed by :func:`staged_folders`."""
-    prefix = f"segdb-{purpose}-{os.getpid()}@{this_host()}-"
-    with tempfile.TemporaryDirectory(prefix=prefix, dir=staging_root()) as folder:
-        yield Path(folder)
-
-
-@dataclass(frozen=True)
-class StagedFolder:
-    """A staging folder as :func:`staged_folders` finds it: who made it, how big it is, when it last changed."""
-
-    path: Path
-    pid: int
-    host: str
-    size_bytes: int
-    modified: float
-
-
-def staged_folders() -> list[StagedFolder]:
-    """Every segdb staging folder in :func:`staging_root`, of any process on any host sharing the folder."""
-    root = staging_root()
-    try:
-        entries = list(os.scandir(root))
-    except FileNotFoundError:
-        return []
-    found = []
-    for entry in entries:
-        match = _STAGING_NAME.match(entry.name)
-        if match is None or not entry.is_dir(follow_symlinks=False):
-            continue
-        size, modified = 0, entry.stat(follow_symlinks=False).st_mtime
-        for folder, _, names in os.walk(entry.path):
-            for name in names:
-                with contextlib.suppress(FileNotFoundError):
-                    info = os.lstat(os.path.join(folder, name))
-                    size += info.st_size
-                    modified = max(modified, info.st_mtime)
-        found.append(StagedFolder(Path(entry.path), int(match["pid"]), match["host"], size, modified))
-    return sorted(found, key=lambda staged: staged.path.name)
-
-
-def process_running(pid: int) -> bool:
-    """Whether a process with this id exists on this machine (one of another user counts)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
 
 @dataclass(frozen=True)
 class StoredObject(LandedFile):
@@ -973,13 +901,9 @@ def _profile_session(profile: str) -> Any:
 def _profile_endpoint(profile: str) -> str | None:
     """The S3 endpoint that an AWS profile configures (``endpoint_url`` in the profile or its ``services``
     section), or None where it leaves AWS S3's own; None too without boto3 (the credentials say why)."""
-    try:
-        session = _profile_session(profile)
-    except InvalidInputError:
-        if importlib.util.find_spec("boto3") is None:
-            return None
-        raise
-    resolved = session.client("s3").meta.endpoint_url
+    if importlib.util.find_spec("boto3") is None:
+        return None
+    resolved = _profile_session(profile).client("s3").meta.endpoint_url
     host = urllib.parse.urlsplit(resolved).hostname or ""
     return None if host == "amazonaws.com" or host.endswith(".amazonaws.com") else resolved
 
